@@ -1,0 +1,364 @@
+"""Catalog queries: one query per question, whatever the number of tables, cached per Catalog instance."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from vf_mcp.db.pool import Database
+from vf_mcp.errors import InvalidArgumentError, NotFoundError
+
+T = TypeVar("T")
+
+KIND_NAMES = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "f": "foreign table",
+}
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier the way PostgreSQL's quote_ident does when needed (always quoting is also valid)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table-like relation found in the catalog."""
+
+    oid: int
+    schema: str
+    name: str
+    kind: str  # r, p, v, m, f
+    parent: str | None  # "schema.name" of the partitioned parent, for partitions
+    row_estimate: int | None  # None: never analysed and no statistics
+    total_bytes: int | None
+    comment: str | None
+    last_analyzed: datetime | None
+    dead_rows: int | None
+
+    @property
+    def qualified(self) -> str:
+        """schema.name as shown to users (unquoted)."""
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def sql_name(self) -> str:
+        """The quoted, schema-qualified name to paste into SQL (never user text)."""
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES.get(self.kind, self.kind)
+
+
+RELATIONS_SQL = r"""
+SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+       CASE WHEN c.relispartition THEN
+         (SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i
+            JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+           WHERE i.inhrelid = c.oid LIMIT 1) END AS parent,
+       CASE WHEN c.relkind IN ('v', 'f') THEN NULL
+            WHEN c.reltuples >= 0 THEN c.reltuples::bigint
+            ELSE s.n_live_tup END AS row_estimate,
+       CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_total_relation_size(c.oid) END AS total_bytes,
+       obj_description(c.oid, 'pg_class') AS comment,
+       greatest(s.last_analyze, s.last_autoanalyze) AS last_analyzed,
+       s.n_dead_tup AS dead_rows
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+  AND has_table_privilege(c.oid, 'SELECT')
+ORDER BY n.nspname, c.relname
+"""
+
+VOLATILE_FUNCTIONS_SQL = """
+SELECT DISTINCT lower(p.proname) AS name, lower(n.nspname || '.' || p.proname) AS qualified
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.provolatile = 'v'
+"""
+
+TABLE_DETAIL_SQL = r"""
+SELECT
+ (SELECT json_agg(json_build_object(
+     'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'nullable', NOT a.attnotnull,
+     'default', pg_get_expr(d.adbin, d.adrelid),
+     'identity', CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
+     'generated', CASE WHEN a.attgenerated <> '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+     'comment', col_description(a.attrelid, a.attnum),
+     'base_type', bt.typname, 'category', bt.typcategory,
+     'enum_labels', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e
+                      WHERE e.enumtypid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END))
+   ORDER BY a.attnum)
+  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+  JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+ (SELECT json_agg(json_build_object(
+     'name', k.conname, 'type', k.contype, 'definition', pg_get_constraintdef(k.oid),
+     'validated', k.convalidated,
+     'table', kn.nspname || '.' || kc.relname,
+     'columns', (SELECT json_agg(a.attname ORDER BY x.ord) FROM unnest(k.conkey) WITH ORDINALITY x(n, ord)
+                 JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.n),
+     'ref_table', CASE WHEN k.contype = 'f' THEN fn.nspname || '.' || fc.relname END,
+     'ref_columns', (SELECT json_agg(a.attname ORDER BY x.ord) FROM unnest(k.confkey) WITH ORDINALITY x(n, ord)
+                     JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.n))
+   ORDER BY k.contype, k.conname)
+  FROM pg_constraint k
+  JOIN pg_class kc ON kc.oid = k.conrelid JOIN pg_namespace kn ON kn.oid = kc.relnamespace
+  LEFT JOIN pg_class fc ON fc.oid = k.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+  WHERE k.conrelid = $1::oid OR (k.contype = 'f' AND k.confrelid = $1::oid)) AS constraints,
+ (SELECT json_agg(json_build_object(
+     'name', ic.relname, 'definition', pg_get_indexdef(i.indexrelid), 'unique', i.indisunique,
+     'primary', i.indisprimary, 'partial', i.indpred IS NOT NULL, 'valid', i.indisvalid,
+     'size_bytes', pg_relation_size(i.indexrelid)) ORDER BY ic.relname)
+  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = $1::oid) AS indexes,
+ (SELECT pg_get_partkeydef($1::oid)) AS partition_key,
+ (SELECT json_agg(json_build_object('name', pn.nspname || '.' || pc.relname,
+                                    'bound', pg_get_expr(pc.relpartbound, pc.oid)) ORDER BY pc.relname)
+  FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhrelid JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+  WHERE i.inhparent = $1::oid) AS partitions,
+ (SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE c.oid = $1::oid) AS partition_bound,
+ (SELECT CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END
+  FROM pg_class c WHERE c.oid = $1::oid) AS view_definition
+"""
+
+# Planner statistics for every table at once: completeness (null_frac) and, for timestamp-like columns,
+# the newest value and the share of rows in the last 30 days, read from the histogram bounds.
+TABLE_STATS_SQL = r"""
+WITH cols AS (
+  SELECT c.oid, a.attname, t.typname, s.null_frac, s.histogram_bounds::text AS bounds_text
+  FROM pg_stats s
+  JOIN pg_namespace n ON n.nspname = s.schemaname
+  JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_type t ON t.oid = a.atttypid
+  WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema') AND NOT s.inherited
+), ts AS (
+  SELECT oid, attname, null_frac, bounds_text::timestamptz[] AS b
+  FROM cols WHERE typname IN ('timestamptz', 'timestamp', 'date') AND bounds_text IS NOT NULL
+)
+SELECT c.oid::bigint AS oid,
+       avg(c.null_frac)::float8 AS avg_null_frac,
+       count(*) AS analysed_columns,
+       (SELECT json_agg(json_build_object(
+           'column', ts.attname,
+           'newest', ts.b[array_upper(ts.b, 1)],
+           'recent_share', (1 - ts.null_frac) *
+               (SELECT count(*) FROM unnest(ts.b) v WHERE v >= now() - interval '30 days')::float8
+               / greatest(array_length(ts.b, 1) - 1, 1)))
+        FROM ts WHERE ts.oid = c.oid) AS timestamps
+FROM cols c
+GROUP BY c.oid
+"""
+
+
+@dataclass(frozen=True)
+class TableStatsEstimate:
+    """Planner-statistics facts about one table (no table scan)."""
+
+    avg_null_frac: float | None
+    timestamps: tuple[tuple[str, datetime | None, float], ...]  # (column, newest, share of rows in last 30 days)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+@dataclass
+class Catalog:
+    """Cached catalog answers for one database (rebuilt with the server, never module-level)."""
+
+    db: Database
+    ttl_s: float
+    _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+
+    async def _cached(self, key: Any, compute: Callable[[], Awaitable[T]], *, refresh: bool = False) -> T:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and not refresh and now - hit[0] < self.ttl_s:
+            value: T = hit[1]
+            return value
+        result = await compute()
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[key] = (now, result)
+        return result
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    async def relations(self, *, refresh: bool = False) -> tuple[Relation, ...]:
+        """Every relation the role may SELECT from, in one catalog query."""
+
+        async def load() -> tuple[Relation, ...]:
+            rows = await self.db.fetch(RELATIONS_SQL)
+            return tuple(
+                Relation(
+                    oid=int(r["oid"]),
+                    schema=r["schema"],
+                    name=r["name"],
+                    kind=r["kind"],
+                    parent=r["parent"],
+                    row_estimate=None if r["row_estimate"] is None else int(r["row_estimate"]),
+                    total_bytes=r["total_bytes"],
+                    comment=r["comment"],
+                    last_analyzed=r["last_analyzed"],
+                    dead_rows=r["dead_rows"],
+                )
+                for r in rows
+            )
+
+        return await self._cached("relations", load, refresh=refresh)
+
+    async def volatile_functions(self) -> frozenset[str]:
+        """Names (bare and schema-qualified, lower case) of every VOLATILE function in the database."""
+
+        async def load() -> frozenset[str]:
+            rows = await self.db.fetch(VOLATILE_FUNCTIONS_SQL)
+            return frozenset(n for r in rows for n in (r["name"], r["qualified"]))
+
+        return await self._cached("volatile", load)
+
+    async def table_detail(self, rel: Relation, *, refresh: bool = False) -> dict[str, Any]:
+        """Columns, constraints, indexes and partitioning of one relation, in one query."""
+
+        async def load() -> dict[str, Any]:
+            row = (await self.db.fetch(TABLE_DETAIL_SQL, rel.oid))[0]
+            return {k: _json(row[k]) for k in row.keys()}  # noqa: SIM118 (asyncpg Record)
+
+        return await self._cached(("detail", rel.oid), load, refresh=refresh)
+
+    async def stats_estimates(self, *, refresh: bool = False) -> dict[int, TableStatsEstimate]:
+        """Planner-statistics estimates for every analysed table, in one query."""
+
+        async def load() -> dict[int, TableStatsEstimate]:
+            rows = await self.db.fetch(TABLE_STATS_SQL)
+            out: dict[int, TableStatsEstimate] = {}
+            for r in rows:
+                stamps = _json(r["timestamps"]) or []
+                out[int(r["oid"])] = TableStatsEstimate(
+                    avg_null_frac=r["avg_null_frac"],
+                    timestamps=tuple(
+                        (
+                            s["column"],
+                            datetime.fromisoformat(s["newest"]) if s["newest"] else None,
+                            float(s["recent_share"] or 0.0),
+                        )
+                        for s in stamps
+                    ),
+                )
+            return out
+
+        return await self._cached("stats", load, refresh=refresh)
+
+    async def resolve(self, table_name: str) -> Relation:
+        """Find a relation by user-supplied name: `t`, `schema.t`, `"Odd Name"`, `"s"."T"`."""
+        parts = split_identifier(table_name)
+        rels = await self.relations()
+        if len(parts) == 2:
+            schema, name = parts
+            cands = [r for r in rels if r.schema == schema[0] and r.name == name[0]]
+            if not cands:
+                cands = [
+                    r
+                    for r in rels
+                    if _fold(r.schema, schema) and _fold(r.name, name)
+                ]
+        else:
+            (name,) = parts
+            cands = [r for r in rels if r.name == name[0]]
+            if not cands:
+                cands = [r for r in rels if _fold(r.name, name)]
+            if len(cands) > 1:
+                public = [r for r in cands if r.schema == "public"]
+                if len(public) == 1:
+                    cands = public
+        if len(cands) == 1:
+            return cands[0]
+        if len(cands) > 1:
+            names = ", ".join(sorted(r.qualified for r in cands))
+            raise InvalidArgumentError(f"Table name {table_name!r} is ambiguous: {names}. Qualify it with its schema.")
+        raise NotFoundError(f"Table {table_name!r} not found{suggest(table_name, rels)}")
+
+
+def _fold(actual: str, part: tuple[str, bool]) -> bool:
+    """Does a catalog name match a user-supplied part? Quoted parts are exact, bare parts case-insensitive."""
+    text, quoted = part
+    return actual == text if quoted else actual.lower() == text.lower()
+
+
+def split_identifier(text: str) -> list[tuple[str, bool]]:
+    """Split `a.b`, `"a.b"`, `"a"."b"` into (name, was_quoted) parts (at most two)."""
+    text = text.strip()
+    parts: list[tuple[str, bool]] = []
+    i = 0
+    while i <= len(text):
+        if i < len(text) and text[i] == '"':
+            j = i + 1
+            buf = []
+            while j < len(text):
+                if text[j] == '"':
+                    if j + 1 < len(text) and text[j + 1] == '"':
+                        buf.append('"')
+                        j += 2
+                        continue
+                    break
+                buf.append(text[j])
+                j += 1
+            else:
+                raise InvalidArgumentError(f"Unterminated quote in table name {text!r}.")
+            parts.append(("".join(buf), True))
+            i = j + 1
+        else:
+            j = text.find(".", i)
+            if j == -1:
+                j = len(text)
+            chunk = text[i:j].strip()
+            parts.append((chunk, False))
+            i = j
+        if i < len(text):
+            if text[i] != ".":
+                raise InvalidArgumentError(f"Unexpected character {text[i]!r} in table name {text!r}.")
+            i += 1
+        else:
+            break
+    if not parts or any(not p[0] for p in parts) or len(parts) > 2:
+        raise InvalidArgumentError(
+            f"Bad table name {text!r}: use table, schema.table, or quoted names like \"My Table\"."
+        )
+    return parts
+
+
+def suggest(name: str, rels: Sequence[Relation], n: int = 3) -> str:
+    """'; did you mean X, Y?' with the nearest relation names, or a pointer to list_tables."""
+    pool: dict[str, str] = {}
+    for r in rels:
+        pool.setdefault(r.name.lower(), r.qualified if r.schema != "public" else r.name)
+        pool.setdefault(r.qualified.lower(), r.qualified)
+    close = difflib.get_close_matches(name.lower().replace('"', ""), list(pool), n=n, cutoff=0.5)
+    seen: list[str] = []
+    for c in close:
+        if pool[c] not in seen:
+            seen.append(pool[c])
+    if seen:
+        return f"; did you mean {', '.join(seen)}? (list_tables shows every table)"
+    return "; call list_tables to see the tables you can query"
+
+
+def suggest_column(name: str, columns: Sequence[str], n: int = 5) -> str:
+    """Columns ordered by closeness to `name`, for 'unknown column' messages."""
+    close = difflib.get_close_matches(name, list(columns), n=n, cutoff=0.0)
+    return ", ".join(close)

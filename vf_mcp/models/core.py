@@ -1,0 +1,203 @@
+"""Inputs and outputs of the five core tools (the return models are the MCP outputSchemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str = Field(description="PostgreSQL type")
+
+
+class RoleSafetyInfo(BaseModel):
+    role: str
+    read_only: bool = Field(description="False when the role is superuser or could write")
+    warning: str | None = None
+
+
+# ---------- run_query ----------
+
+
+class QueryResult(BaseModel):
+    """Rows travel as arrays under one column list."""
+
+    columns: list[ColumnInfo]
+    rows: list[list[Any]]
+    row_count: int = Field(description="Rows returned in this page")
+    truncated: bool = Field(description="True when more rows exist than were returned")
+    truncated_reason: str | None = None
+    next_offset: int | None = Field(None, description="Pass as offset to get the next page")
+    execution_time_ms: float
+    query_plan: Any | None = Field(None, description="EXPLAIN (FORMAT JSON) output when explain=true")
+    optimization_hints: list[str] = Field(default_factory=list)
+    from_cache: bool = False
+    message: str
+
+
+# ---------- list_tables ----------
+
+
+class TableEntry(BaseModel):
+    name: str
+    schema_name: str
+    kind: str = Field(description="table, view, materialized view, partitioned table, foreign table")
+    row_estimate: int | None = Field(None, description="Planner estimate (not exact)")
+    size_bytes: int | None = None
+    size: str | None = None
+    comment: str | None = None
+    partitions: list[str] | None = Field(None, description="Partitions of a partitioned table")
+
+
+class TableList(BaseModel):
+    tables: list[TableEntry]
+    total: int
+    message: str
+
+
+# ---------- get_database_overview ----------
+
+
+class OverviewTable(BaseModel):
+    name: str
+    schema_name: str
+    kind: str
+    row_count: int | None = Field(None, description="Planner estimate")
+    size: str | None = None
+    size_bytes: int | None = None
+    last_updated: str | None = Field(None, description="Newest value of a timestamp column (statistics)")
+    last_updated_column: str | None = None
+    growth_rate_per_day: float | None = Field(None, description="Rows/day over the last 30 days (estimate)")
+    quality_score: float | None = Field(None, description="0-100, completeness from planner statistics")
+
+
+class DatabaseOverview(BaseModel):
+    database: str
+    server_version: str
+    total_tables: int
+    total_rows: int
+    exact: bool = Field(description="False: row counts and scores are planner estimates")
+    total_size: str
+    total_size_bytes: int
+    last_scanned: str = Field(description="When this overview was computed (ISO 8601)")
+    role_safety: RoleSafetyInfo
+    tables: list[OverviewTable]
+    message: str
+
+
+# ---------- get_table_schema ----------
+
+
+class ColumnSchema(BaseModel):
+    name: str
+    type: str
+    nullable: bool
+    default: str | None = None
+    identity: str | None = None
+    generated: str | None = None
+    comment: str | None = None
+    enum_labels: list[str] | None = None
+
+
+class ForeignKey(BaseModel):
+    name: str
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+    table: str = Field(description="The table holding the key")
+    validated: bool = True
+
+
+class Constraint(BaseModel):
+    name: str
+    columns: list[str] | None = None
+    definition: str
+
+
+class IndexInfo(BaseModel):
+    name: str
+    definition: str
+    unique: bool
+    primary: bool
+    partial: bool
+    valid: bool
+    size_bytes: int | None = None
+
+
+class Partitioning(BaseModel):
+    key: str | None = Field(None, description="Partition key of a partitioned table")
+    partitions: list[dict[str, str]] = Field(default_factory=list)
+    bound: str | None = Field(None, description="This partition's bound")
+
+
+class TableSchema(BaseModel):
+    name: str
+    schema_name: str
+    kind: str
+    comment: str | None = None
+    row_estimate: int | None = None
+    columns: list[ColumnSchema]
+    primary_key: list[str] | None = None
+    foreign_keys: list[ForeignKey] = Field(default_factory=list, description="Keys in this table")
+    referenced_by: list[ForeignKey] = Field(default_factory=list, description="Keys in other tables pointing here")
+    unique_constraints: list[Constraint] = Field(default_factory=list)
+    check_constraints: list[Constraint] = Field(default_factory=list)
+    indexes: list[IndexInfo] = Field(default_factory=list)
+    partitioning: Partitioning | None = None
+    view_definition: str | None = None
+
+
+# ---------- get_table_stats ----------
+
+
+class ValueCount(BaseModel):
+    value: Any
+    count: int
+    frequency: float
+
+
+class ColumnStats(BaseModel):
+    name: str
+    type: str
+    null_count: int | None = None
+    null_fraction: float | None = None
+    distinct_count: int | None = None
+    min: Any | None = None
+    max: Any | None = None
+    avg: float | None = None
+    median: float | None = None
+    stddev: float | None = None
+    most_common: list[ValueCount] = Field(default_factory=list)
+
+
+class QualityMeasure(BaseModel):
+    score: float = Field(description="0-100")
+    definition: str
+    issues: int = Field(0, description="Values counted against this measure")
+
+
+class DataQuality(BaseModel):
+    completeness: QualityMeasure
+    consistency: QualityMeasure
+    accuracy: QualityMeasure
+    overall: float
+
+
+class SampleRows(BaseModel):
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+class TableStats(BaseModel):
+    table: str
+    row_count: int
+    exact: bool = Field(description="False: computed on a sample or from planner statistics")
+    method: str
+    sample_size: int | None = Field(None, description="Rows examined when exact is false")
+    columns: list[ColumnStats]
+    sample_rows: SampleRows
+    data_quality: DataQuality
+    calculation_time_ms: float
+    message: str
