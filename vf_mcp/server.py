@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from vf_mcp import __version__
 from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.catalog import Catalog, quote_ident
-from vf_mcp.db.pool import Database
+from vf_mcp.db.pool import Database, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.settings import Settings
 from vf_mcp.tools import core
@@ -32,14 +32,14 @@ class StartupRefused(ConfigError):
     """The role is not read-only and --require-readonly-role was given."""
 
 
-def build_server(settings: Settings) -> MCPServer[App]:
+def build_server(settings: Settings, *, counter: StatementCounter | None = None) -> MCPServer[App]:
     """A fresh server: nothing is shared with other servers in the process."""
 
     current: list[App] = []  # this server's App while it runs (static resources get no Context)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[App]) -> AsyncIterator[App]:
-        db = Database(settings)
+        db = Database(settings, counter)
         app = App(
             settings=settings,
             db=db,

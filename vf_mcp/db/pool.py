@@ -65,13 +65,21 @@ FROM me
 """
 
 
+@dataclass
+class StatementCounter:
+    """Counts vf-mcp's own catalog/metadata statements (those run through Database.fetch)."""
+
+    statements: int = 0
+
+
 class Database:
     """Owns the pool: lazily created, read-only sessions with server-side timeouts."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, counter: StatementCounter | None = None) -> None:
         self.settings = settings
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
+        self.counter = counter or StatementCounter()
 
     def _server_settings(self) -> dict[str, str]:
         s = self.settings
@@ -134,6 +142,7 @@ class Database:
 
     async def fetch(self, sql: str, *args: Any, timeout_ms: int | None = None) -> list[asyncpg.Record]:
         """Run one of vf-mcp's own (trusted, parameterised) statements read-only."""
+        self.counter.statements += 1
         async with self.read_only(timeout_ms=timeout_ms) as conn:
             rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self.client_timeout_s(timeout_ms))
             return rows

@@ -283,7 +283,7 @@ async def describe_table(app: App, table_name: str) -> TableSchema:
         check_constraints=[
             Constraint(name=c["name"], columns=c["columns"], definition=c["definition"])
             for c in own
-            if c["type"] in ("c", "x", "n")
+            if c["type"] in ("c", "x")
         ],
         indexes=[IndexInfo(**i) for i in d.get("indexes") or []],
         partitioning=partitioning,

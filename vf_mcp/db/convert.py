@@ -1,0 +1,927 @@
+"""Deterministic, lossless conversion of PostgreSQL result values to JSON values.
+
+Values arrive as asyncpg decodes them. ``install_codecs`` (run once per pooled connection) replaces
+the decoders whose default output is lossy or crashes, and ``converter_for`` picks, once per column,
+a small function that turns one decoded value into a JSON value. Every converter accepts ``None``.
+
+How each type comes out (the same answer every time for the same stored value):
+
+* NULL -> null.  boolean -> true/false.  smallint/integer/bigint/oid/xid/xid8/cid -> integer.
+* real / double precision -> number; NaN, Infinity, -Infinity -> the strings "NaN", "Infinity",
+  "-Infinity".  A real becomes the shortest decimal that reads back as the same float4 (0.1, not
+  0.10000000149011612), the value PostgreSQL itself prints.
+* numeric -> a JSON number only when that number is exactly the stored value: integers with
+  |v| <= 2**53 - 1, and fractions whose shortest float repr is exactly the decimal (0.1, 12.75).
+  Anything else -> the PostgreSQL text form as a string ("12345678901234567890", "0.1000000000000000001",
+  "NaN", "Infinity").  The display scale is not kept: 1.50 -> 1.5, 2.00 -> 2.
+* money -> string exactly as PostgreSQL prints it ("$1,234.50", depends on lc_monetary).
+* text, varchar, char(n) (padding kept), name, citext, tsvector, tsquery, xml, jsonpath, reg* -> string.
+* "char" -> its one-character text (bytes >= 0x80 as PostgreSQL's octal escape "\\351").
+* uuid -> "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".  inet/cidr -> PostgreSQL's spelling ("10.0.0.1",
+  "10.0.0.0/8", "::ffff:1.2.3.4").  macaddr/macaddr8 -> "08:00:2b:01:02:03".
+* bytea -> base64, standard alphabet with padding (see ``format_note``).
+* date -> "YYYY-MM-DD".  timestamp -> "YYYY-MM-DDTHH:MM:SS[.ffffff]" (Python isoformat, no offset).
+  timestamptz -> the same in UTC with "+00:00", whatever the session TimeZone.  time -> "HH:MM:SS[.ffffff]";
+  timetz -> the same plus its own offset ("12:00:00-03:30").  infinity/-infinity -> "infinity"/"-infinity";
+  years outside 1..9999 -> "10000-01-01", "0044-03-15T12:00:00 BC" (PostgreSQL accepts both back);
+  time 24:00:00 -> "24:00:00".
+* interval -> ISO 8601 duration exactly as PostgreSQL prints it with IntervalStyle = iso_8601
+  ("P1Y2M3DT4H5M6S", "P-1M2DT-3H", "PT0.5S", "PT0S", "infinity").  Months, days and time are kept apart.
+* json/jsonb -> the parsed JSON value (object/array/string/number/...), not a string.  Numbers with more
+  precision than a double become the nearest double; numbers beyond the double range stay strings.
+* arrays -> nested lists (multi-dimensional arrays nest), NULL elements -> null, each element converted
+  as its type.  enums -> their label.  domains -> as their base type (asyncpg reports the base type).
+* ranges -> PostgreSQL range text built from the converted bounds: "[1,5)", "(,10]", "empty",
+  "[2024-01-01T00:00:00+00:00,2024-02-01T00:00:00+00:00)".  It is valid range input again.
+  multiranges -> a list of such range strings (["[1,3)", "[5,7)"]; {} -> []).
+* composite types (and whole-row references) -> an object {field: converted value}; anonymous records
+  (ROW(...)) -> a list of converted values (asyncpg gives no field names for them).
+* point, line, lseg, box, path, polygon, circle -> PostgreSQL text ("(1,2)", "<(1,2),3>").
+  bit/varbit -> "1010".  pg_lsn -> "0/16B3748".  tid -> "(0,1)".  pg_snapshot -> "10:20:10,14".
+* anything else (extension types: hstore, ltree, PostGIS, ...) -> PostgreSQL's text output (asyncpg's
+  fallback for unknown types), or ``str(value)``.
+
+asyncpg limitations that no converter can repair: a composite (named row type) with a field of a type
+asyncpg reads only as text (money, tsvector, tsquery, reg*, extension types) fails to decode; the same
+fields inside an anonymous ROW(...) decode as garbage, which ``convert_row`` refuses with a QueryError
+telling the model to cast such fields to text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+import struct
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
+from typing import Any, TypeAlias
+from uuid import UUID
+
+import asyncpg
+
+from vf_mcp.errors import QueryError
+
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+Converter: TypeAlias = Callable[[Any], JSONValue]
+
+__all__ = [
+    "Converter",
+    "JSONValue",
+    "convert_row",
+    "convert_rows",
+    "converter_for",
+    "converters_for",
+    "format_note",
+    "install_codecs",
+    "type_label",
+]
+
+_INT32_MAX = 2**31 - 1
+_INT32_MIN = -(2**31)
+_INT64_MAX = 2**63 - 1
+_INT64_MIN = -(2**63)
+_MAX_SAFE_INT = 2**53 - 1
+_US_PER_SEC = 1_000_000
+_US_PER_MIN = 60 * _US_PER_SEC
+_US_PER_HOUR = 60 * _US_PER_MIN
+_US_PER_DAY = 24 * _US_PER_HOUR
+_UTC = UTC
+
+# PostgreSQL counts dates from 2000-01-01 and timestamps in microseconds from 2000-01-01 00:00:00.
+_PG_EPOCH_ORDINAL = date(2000, 1, 1).toordinal()
+_PG_EPOCH = datetime(2000, 1, 1)
+_PG_EPOCH_UTC = datetime(2000, 1, 1, tzinfo=_UTC)
+_DAYS_MIN = date.min.toordinal() - _PG_EPOCH_ORDINAL  # first day Python's date can hold
+_DAYS_MAX = date.max.toordinal() - _PG_EPOCH_ORDINAL
+_TS_US_MIN = _DAYS_MIN * _US_PER_DAY
+_TS_US_MAX = (_DAYS_MAX + 1) * _US_PER_DAY - 1
+_DAYS_1970_TO_2000 = 10957
+
+
+def _identity(value: Any) -> JSONValue:
+    return value  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------------
+# Calendar arithmetic for values outside Python's date range (years < 1 or > 9999).
+
+
+def _civil_from_days(days_since_2000: int) -> tuple[int, int, int]:
+    """Proleptic Gregorian (year, month, day), astronomical year numbering (0 = 1 BC)."""
+    z = days_since_2000 + _DAYS_1970_TO_2000 + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (1 if month <= 2 else 0)
+    return year, month, day
+
+
+def _ymd_text(year: int, month: int, day: int) -> str:
+    shown = year if year > 0 else 1 - year
+    return f"{shown:04d}-{month:02d}-{day:02d}"
+
+
+def _date_text(days: int) -> str:
+    year, month, day = _civil_from_days(days)
+    return _ymd_text(year, month, day) + ("" if year > 0 else " BC")
+
+
+def _clock_text(us: int) -> str:
+    secs, frac = divmod(us, _US_PER_SEC)
+    minutes, sec = divmod(secs, 60)
+    hour, minute = divmod(minutes, 60)
+    text = f"{hour:02d}:{minute:02d}:{sec:02d}"
+    return f"{text}.{frac:06d}" if frac else text
+
+
+def _timestamp_text(us: int, utc: bool) -> str:
+    days, rest = divmod(us, _US_PER_DAY)
+    year, month, day = _civil_from_days(days)
+    text = f"{_ymd_text(year, month, day)}T{_clock_text(rest)}"
+    if utc:
+        text += "+00:00"
+    return text if year > 0 else text + " BC"
+
+
+def _offset_text(seconds_east: int) -> str:
+    sign = "-" if seconds_east < 0 else "+"
+    minutes, sec = divmod(abs(seconds_east), 60)
+    hour, minute = divmod(minutes, 60)
+    text = f"{sign}{hour:02d}:{minute:02d}"
+    return f"{text}:{sec:02d}" if sec else text
+
+
+# --------------------------------------------------------------------------------------------------
+# Codecs installed on every connection (asyncpg 'tuple' / 'binary' exchange formats).
+
+
+def _decode_date(t: tuple[int]) -> date | str:
+    days = t[0]
+    if _DAYS_MIN <= days <= _DAYS_MAX:
+        return date.fromordinal(days + _PG_EPOCH_ORDINAL)
+    if days == _INT32_MAX:
+        return "infinity"
+    if days == _INT32_MIN:
+        return "-infinity"
+    return _date_text(days)
+
+
+def _encode_date(value: Any) -> tuple[int]:
+    if isinstance(value, date):
+        return (value.toordinal() - _PG_EPOCH_ORDINAL,)
+    if value == "infinity":
+        return (_INT32_MAX,)
+    if value == "-infinity":
+        return (_INT32_MIN,)
+    raise TypeError(
+        f"expected datetime.date or 'infinity'/'-infinity' for a date, got {type(value).__name__}"
+    )
+
+
+def _decode_timestamp(t: tuple[int]) -> datetime | str:
+    us = t[0]
+    if _TS_US_MIN <= us <= _TS_US_MAX:
+        return _PG_EPOCH + timedelta(0, 0, us)
+    if us == _INT64_MAX:
+        return "infinity"
+    if us == _INT64_MIN:
+        return "-infinity"
+    return _timestamp_text(us, utc=False)
+
+
+def _decode_timestamptz(t: tuple[int]) -> datetime | str:
+    us = t[0]
+    if _TS_US_MIN <= us <= _TS_US_MAX:
+        return _PG_EPOCH_UTC + timedelta(0, 0, us)
+    if us == _INT64_MAX:
+        return "infinity"
+    if us == _INT64_MIN:
+        return "-infinity"
+    return _timestamp_text(us, utc=True)
+
+
+def _us_between(later: datetime, earlier: datetime) -> int:
+    delta = later - earlier
+    return (delta.days * 86400 + delta.seconds) * _US_PER_SEC + delta.microseconds
+
+
+def _encode_timestamp(value: Any) -> tuple[int]:
+    if isinstance(value, datetime):
+        return (_us_between(value, _PG_EPOCH),)  # TypeError for aware values, like asyncpg
+    if isinstance(value, date):
+        return (_us_between(datetime(value.year, value.month, value.day), _PG_EPOCH),)
+    if value == "infinity":
+        return (_INT64_MAX,)
+    if value == "-infinity":
+        return (_INT64_MIN,)
+    raise TypeError(f"expected datetime.datetime or 'infinity'/'-infinity', got {type(value).__name__}")
+
+
+def _encode_timestamptz(value: Any) -> tuple[int]:
+    if isinstance(value, datetime):
+        return (_us_between(value.astimezone(_UTC), _PG_EPOCH_UTC),)  # naive = local time, like asyncpg
+    if isinstance(value, date):
+        local = datetime(value.year, value.month, value.day).astimezone(_UTC)
+        return (_us_between(local, _PG_EPOCH_UTC),)
+    if value == "infinity":
+        return (_INT64_MAX,)
+    if value == "-infinity":
+        return (_INT64_MIN,)
+    raise TypeError(f"expected datetime.datetime or 'infinity'/'-infinity', got {type(value).__name__}")
+
+
+def _decode_time(t: tuple[int]) -> time | str:
+    us = t[0]
+    if us >= _US_PER_DAY:
+        return _clock_text(us)  # 24:00:00
+    secs, frac = divmod(us, _US_PER_SEC)
+    minutes, sec = divmod(secs, 60)
+    hour, minute = divmod(minutes, 60)
+    return time(hour, minute, sec, frac)
+
+
+def _time_us(value: time) -> int:
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * _US_PER_SEC + value.microsecond
+
+
+def _encode_time(value: Any) -> tuple[int]:
+    if isinstance(value, time):
+        return (_time_us(value),)
+    if value == "24:00:00":
+        return (_US_PER_DAY,)
+    raise TypeError(f"expected datetime.time, got {type(value).__name__}")
+
+
+_ZONES: dict[int, timezone] = {}
+
+
+def _zone(seconds_east: int) -> timezone:
+    tz = _ZONES.get(seconds_east)
+    if tz is None:
+        tz = _UTC if seconds_east == 0 else timezone(timedelta(seconds=seconds_east))
+        if len(_ZONES) < 4096:
+            _ZONES[seconds_east] = tz
+    return tz
+
+
+def _decode_timetz(t: tuple[int, int]) -> time | str:
+    us, seconds_west = t
+    if us >= _US_PER_DAY:
+        return _clock_text(us) + _offset_text(-seconds_west)
+    secs, frac = divmod(us, _US_PER_SEC)
+    minutes, sec = divmod(secs, 60)
+    hour, minute = divmod(minutes, 60)
+    return time(hour, minute, sec, frac, _zone(-seconds_west))
+
+
+def _encode_timetz(value: Any) -> tuple[int, int]:
+    if isinstance(value, time):
+        offset = value.utcoffset()
+        east = 0 if offset is None else offset.days * 86400 + offset.seconds
+        return (_time_us(value), -east)
+    raise TypeError(f"expected datetime.time, got {type(value).__name__}")
+
+
+def _tdiv(a: int, b: int) -> int:
+    """C-style integer division (truncates toward zero), as PostgreSQL computes."""
+    q = abs(a) // b
+    return -q if a < 0 else q
+
+
+def _interval_iso(months: int, days: int, us: int) -> str:
+    """PostgreSQL's interval output with IntervalStyle = iso_8601 (EncodeInterval, INTSTYLE_ISO_8601)."""
+    if months == _INT32_MAX and days == _INT32_MAX and us == _INT64_MAX:
+        return "infinity"
+    if months == _INT32_MIN and days == _INT32_MIN and us == _INT64_MIN:
+        return "-infinity"
+    if months == 0 and days == 0 and us == 0:
+        return "PT0S"
+    year = _tdiv(months, 12)
+    month = months - year * 12
+    hour = _tdiv(us, _US_PER_HOUR)
+    us -= hour * _US_PER_HOUR
+    minute = _tdiv(us, _US_PER_MIN)
+    us -= minute * _US_PER_MIN
+    sec = _tdiv(us, _US_PER_SEC)
+    frac = us - sec * _US_PER_SEC
+    parts = ["P"]
+    if year:
+        parts.append(f"{year}Y")
+    if month:
+        parts.append(f"{month}M")
+    if days:
+        parts.append(f"{days}D")
+    if hour or minute or sec or frac:
+        parts.append("T")
+        if hour:
+            parts.append(f"{hour}H")
+        if minute:
+            parts.append(f"{minute}M")
+        if sec or frac:
+            if sec < 0 or frac < 0:
+                parts.append("-")
+            parts.append(str(abs(sec)))
+            if frac:
+                parts.append("." + f"{abs(frac):06d}".rstrip("0"))
+            parts.append("S")
+    return "".join(parts)
+
+
+def _decode_interval(t: tuple[int, int, int]) -> str:
+    return _interval_iso(t[0], t[1], t[2])
+
+
+def _encode_interval(value: Any) -> tuple[int, int, int]:
+    if isinstance(value, timedelta):
+        return (0, value.days, value.seconds * _US_PER_SEC + value.microseconds)
+    if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, int) for v in value):
+        return (value[0], value[1], value[2])
+    raise TypeError(
+        f"expected datetime.timedelta or (months, days, microseconds), got {type(value).__name__}"
+    )
+
+
+def _json_float(text: str) -> float | str:
+    number = float(text)
+    return number if number - number == 0.0 else text  # beyond the double range: keep the digits
+
+
+def _json_int(text: str) -> int | str:
+    return int(text) if len(text) <= 4000 else text  # Python refuses to parse ints past 4300 digits
+
+
+_JSON_DECODER = json.JSONDecoder(parse_float=_json_float)
+_JSON_DECODER_SAFE = json.JSONDecoder(parse_float=_json_float, parse_int=_json_int)
+
+
+def _load_json(text: str) -> JSONValue:
+    try:
+        return _JSON_DECODER.decode(text)  # type: ignore[no-any-return]
+    except ValueError:
+        return _JSON_DECODER_SAFE.decode(text)  # type: ignore[no-any-return]
+
+
+def _decode_json(data: bytes) -> JSONValue:
+    return _load_json(data.decode("utf-8"))
+
+
+def _decode_jsonb(data: bytes) -> JSONValue:
+    if data[:1] != b"\x01":
+        raise ValueError(f"unsupported jsonb binary format version {data[:1]!r}")
+    return _load_json(data[1:].decode("utf-8"))
+
+
+def _json_text(value: Any) -> bytes:
+    # A str is JSON text already (asyncpg's default behaviour); anything else is serialised.
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return b"\x01" + _json_text(value)
+
+
+def _decode_macaddr(data: bytes) -> str:
+    return data.hex(":")
+
+
+def _mac_bytes(value: Any, size: int) -> bytes:
+    if isinstance(value, bytes | bytearray) and len(value) == size:
+        return bytes(value)
+    if isinstance(value, str):
+        digits = re.sub(r"[:\-.\s]", "", value)
+        if size == 8 and len(digits) == 12:  # PostgreSQL widens EUI-48 to EUI-64 with ff:fe
+            digits = digits[:6] + "fffe" + digits[6:]
+        raw = bytes.fromhex(digits)
+        if len(raw) == size:
+            return raw
+    raise ValueError(f"not a {size * 8}-bit MAC address: {value!r}")
+
+
+def _encode_macaddr(value: Any) -> bytes:
+    return _mac_bytes(value, 6)
+
+
+def _encode_macaddr8(value: Any) -> bytes:
+    return _mac_bytes(value, 8)
+
+
+# (type name, encoder, decoder, exchange format); all are pg_catalog types asyncpg resolves without
+# a server round trip.
+_CODECS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any], str], ...] = (
+    ("date", _encode_date, _decode_date, "tuple"),
+    ("timestamp", _encode_timestamp, _decode_timestamp, "tuple"),
+    ("timestamptz", _encode_timestamptz, _decode_timestamptz, "tuple"),
+    ("time", _encode_time, _decode_time, "tuple"),
+    ("timetz", _encode_timetz, _decode_timetz, "tuple"),
+    ("interval", _encode_interval, _decode_interval, "tuple"),
+    ("json", _json_text, _decode_json, "binary"),
+    ("jsonb", _encode_jsonb, _decode_jsonb, "binary"),
+    ("macaddr", _encode_macaddr, _decode_macaddr, "binary"),
+    ("macaddr8", _encode_macaddr8, _decode_macaddr, "binary"),
+)
+
+
+async def install_codecs(conn: asyncpg.Connection) -> None:
+    """Make `conn` decode values losslessly (use as the pool's ``init``; no server round trip).
+
+    After this, on that connection:
+      date -> datetime.date, or "infinity" / "-infinity" / PostgreSQL text for years outside 1..9999;
+      timestamp -> naive datetime, timestamptz -> UTC-aware datetime (same exceptions as date);
+      time -> datetime.time or "24:00:00"; timetz -> aware datetime.time (or "24:00:00+hh:mm");
+      interval -> ISO 8601 duration string (PostgreSQL's iso_8601 IntervalStyle), never a lossy timedelta;
+      json/jsonb -> parsed Python values; macaddr/macaddr8 -> "08:00:2b:01:02:03" (also inside records).
+    The encoders accept the same Python types as asyncpg's defaults, plus "infinity"/"-infinity".
+    These codecs also apply inside arrays, ranges, multiranges and composite values.
+    """
+    for name, encoder, decoder, fmt in _CODECS:
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format=fmt)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scalar converters.  Each takes None and returns None.
+
+
+def _float8(value: Any) -> JSONValue:
+    if value is None or value - value == 0.0:  # finite (nan - nan and inf - inf are nan)
+        return value  # type: ignore[no-any-return]
+    if value != value:
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+_F32 = struct.Struct("<f")
+
+
+def _float4(value: Any) -> JSONValue:
+    """The shortest decimal that reads back as the same float4 (what PostgreSQL prints)."""
+    if value is None:
+        return None
+    if value - value != 0.0:
+        return _float8(value)
+    pack, unpack = _F32.pack, _F32.unpack
+    try:
+        for digits in (6, 7, 8, 9):
+            candidate = float(f"{value:.{digits}g}")
+            if unpack(pack(candidate))[0] == value:
+                return candidate
+    except OverflowError:  # pragma: no cover - 9 digits always round-trip
+        pass
+    return value  # type: ignore[no-any-return]
+
+
+def _numeric(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    if not value.is_finite():
+        return str(value)  # "NaN", "Infinity", "-Infinity"
+    if value.adjusted() < 16:
+        if value == value.to_integral_value():
+            number = int(value)
+            if -_MAX_SAFE_INT <= number <= _MAX_SAFE_INT:
+                return number
+        else:
+            approx = float(value)
+            if Decimal(repr(approx)) == value:
+                return approx
+    return format(value, "f")
+
+
+def _bytea(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    return binascii.b2a_base64(value, newline=False).decode("ascii")
+
+
+def _pg_char(value: Any) -> JSONValue:
+    """PostgreSQL's "char" output: the byte, or a backslash and three octal digits above 0x7f."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if not value:
+        return ""
+    byte = value[0]
+    return chr(byte) if byte < 0x80 else f"\\{byte:03o}"
+
+
+def _to_str(value: Any) -> JSONValue:
+    return None if value is None else str(value)
+
+
+def _ipv6_text(address: IPv6Address) -> str:
+    """inet_net_ntop spelling: IPv4-mapped and IPv4-compatible addresses end in dotted quads."""
+    packed = address.packed
+    if packed[:10] == bytes(10) and (
+        packed[10:12] == b"\xff\xff" or (packed[10:12] == b"\0\0" and packed[12:14] != b"\0\0")
+    ):
+        quad = ".".join(str(b) for b in packed[12:])
+        return ("::ffff:" if packed[10] else "::") + quad
+    return str(address)
+
+
+def _inet(value: Any) -> JSONValue:
+    kind = type(value)
+    if kind is IPv4Address or kind is IPv4Network or kind is IPv4Interface:
+        return str(value)
+    if kind is IPv6Address:
+        return _ipv6_text(value)
+    if kind is IPv6Interface:
+        return f"{_ipv6_text(value.ip)}/{value.network.prefixlen}"
+    if kind is IPv6Network:
+        return f"{_ipv6_text(value.network_address)}/{value.prefixlen}"
+    return _to_str(value)
+
+
+def _date(value: Any) -> JSONValue:
+    return value.isoformat() if type(value) is date else value
+
+
+def _datetime(value: Any) -> JSONValue:
+    if type(value) is datetime:
+        tz = value.tzinfo
+        if tz is not None and tz is not _UTC:
+            value = value.astimezone(_UTC)  # decoded values are UTC already; this is for foreign ones
+        return value.isoformat()  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]
+
+
+def _time(value: Any) -> JSONValue:
+    return value.isoformat() if type(value) is time else value
+
+
+def _timedelta_iso(value: timedelta) -> str:
+    return _interval_iso(0, value.days, value.seconds * _US_PER_SEC + value.microseconds)
+
+
+def _interval(value: Any) -> JSONValue:
+    # With install_codecs the value is already the ISO 8601 string; a timedelta means the default codec.
+    return _timedelta_iso(value) if type(value) is timedelta else value
+
+
+def _bits(value: Any) -> JSONValue:
+    return None if value is None else value.as_string()
+
+
+def _pg_lsn(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    lsn = value & 0xFFFF_FFFF_FFFF_FFFF  # asyncpg decodes it as a signed int64
+    return f"{lsn >> 32:X}/{lsn & 0xFFFF_FFFF:X}"
+
+
+def _tid(value: Any) -> JSONValue:
+    return None if value is None else f"({value[0]},{value[1]})"
+
+
+def _snapshot(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    xmin, xmax, xip = value
+    return f"{xmin}:{xmax}:" + ",".join(str(x) for x in xip)
+
+
+# Geometric types: PostgreSQL's text output, floats printed as float8out does.
+
+
+def _f8text(x: float) -> str:
+    if x != x:
+        return "NaN"
+    if x - x != 0.0:
+        return "Infinity" if x > 0 else "-Infinity"
+    text = repr(x)
+    if "e" in text:
+        return text
+    if text.endswith(".0"):
+        text = text[:-2]
+    if abs(x) < 1e15:
+        return text
+    # float8out switches to exponent notation from 1e15 on, Python's repr only from 1e16.
+    sign = "-" if text.startswith("-") else ""
+    whole, _, fraction = text.lstrip("-").partition(".")
+    digits = (whole + fraction).rstrip("0")
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mantissa}e+{len(whole) - 1:02d}"
+
+
+def _pt(p: Any) -> str:
+    return f"({_f8text(p[0])},{_f8text(p[1])})"
+
+
+def _geometry(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, asyncpg.Point):
+        return _pt(value)
+    if isinstance(value, asyncpg.Box):
+        return f"{_pt(value[0])},{_pt(value[1])}"
+    if isinstance(value, asyncpg.LineSegment):
+        return f"[{_pt(value[0])},{_pt(value[1])}]"
+    if isinstance(value, asyncpg.Line):
+        return "{" + ",".join(_f8text(c) for c in value) + "}"
+    if isinstance(value, asyncpg.Circle):
+        return f"<{_pt(value[0])},{_f8text(value[1])}>"
+    if isinstance(value, asyncpg.Path):  # Polygon is a Path subclass, always closed
+        points = ",".join(_pt(p) for p in value.points)
+        return f"({points})" if value.is_closed else f"[{points}]"
+    return str(value)
+
+
+# Ranges: PostgreSQL range text from the converted bounds.
+
+_RANGE_QUOTE = re.compile(r'["\\()\[\],\s]')
+
+
+def _bound_text(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        text: str = value
+    elif kind is int:
+        text = str(value)
+    elif kind is Decimal:
+        text = format(value, "f")
+    elif kind is float:
+        text = _f8text(value)
+    else:
+        converted = _generic(value)
+        text = converted if isinstance(converted, str) else json.dumps(converted, separators=(",", ":"))
+    if text and not _RANGE_QUOTE.search(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
+
+
+def _range(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    if value.isempty:
+        return "empty"
+    lower = "(" if value.lower_inf else ("[" if value.lower_inc else "(") + _bound_text(value.lower)
+    upper = ")" if value.upper_inf else _bound_text(value.upper) + ("]" if value.upper_inc else ")")
+    return f"{lower},{upper}"
+
+
+def _multirange(value: Any) -> JSONValue:
+    return None if value is None else [_range(r) for r in value]
+
+
+# Composite values and anything whose column type does not say enough: dispatch on the Python type.
+
+
+def _record(value: Any) -> JSONValue:
+    return {key: _generic(item) for key, item in value.items()}
+
+
+def _anonymous_record(value: Any) -> JSONValue:
+    if value is None:
+        return None
+    out: list[JSONValue] = []
+    for position, item in enumerate(value, 1):
+        if type(item) is str and "\x00" in item:
+            # asyncpg decoded a binary field with a text-only codec (money, tsvector, reg*, ...).
+            raise QueryError(
+                f"Field {position} of an anonymous ROW(...) value has a type the driver cannot read inside "
+                "a record (money, tsvector, tsquery, regclass and similar). Cast that field to text inside "
+                "the ROW(...), or select the fields as separate columns."
+            )
+        out.append(_generic(item))
+    return out
+
+
+def _sequence(value: Any) -> JSONValue:
+    return [_generic(item) for item in value]
+
+
+_BY_PYTYPE: dict[type, Converter] = {
+    type(None): _identity,
+    bool: _identity,
+    int: _identity,
+    str: _identity,
+    dict: _identity,  # parsed json
+    float: _float8,
+    Decimal: _numeric,
+    bytes: _bytea,
+    date: _date,
+    datetime: _datetime,
+    time: _time,
+    timedelta: _interval,
+    list: _sequence,
+    tuple: _anonymous_record,
+    UUID: _to_str,
+    IPv4Address: _inet,
+    IPv4Interface: _inet,
+    IPv4Network: _inet,
+    IPv6Address: _inet,
+    IPv6Interface: _inet,
+    IPv6Network: _inet,
+    asyncpg.Record: _record,
+    asyncpg.Range: _range,
+    asyncpg.BitString: _bits,
+    asyncpg.Point: _geometry,
+    asyncpg.Box: _geometry,
+    asyncpg.Line: _geometry,
+    asyncpg.LineSegment: _geometry,
+    asyncpg.Path: _geometry,
+    asyncpg.Polygon: _geometry,
+    asyncpg.Circle: _geometry,
+}
+
+
+def _generic(value: Any) -> JSONValue:
+    converter = _BY_PYTYPE.get(type(value))
+    if converter is not None:
+        return converter(value)
+    for kind, conv in _BY_PYTYPE.items():  # subclasses (asyncpg's UUID, custom record classes, ...)
+        if isinstance(value, kind):
+            return conv(value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Choosing converters per column.
+
+# Types whose decoded values are JSON already (strings, ints, bools; json/jsonb parsed by the codec).
+_AS_IS = (
+    "bool", "int2", "int4", "int8", "oid", "xid", "xid8", "cid", "text", "varchar", "bpchar", "name",
+    "money", "tsvector", "tsquery", "xml", "jsonpath", "macaddr", "macaddr8", "json", "jsonb",
+    "regclass", "regtype", "regproc", "regprocedure", "regoper", "regoperator", "regconfig",
+    "regdictionary", "regnamespace", "regrole", "regcollation", "refcursor", "aclitem", "unknown",
+    "pg_node_tree", "pg_ndistinct", "pg_dependencies", "pg_mcv_list", "gtsvector", "cstring",
+)  # fmt: skip
+
+_BY_PGTYPE: dict[str, Converter] = {
+    **dict.fromkeys(_AS_IS, _identity),
+    "float4": _float4,
+    "float8": _float8,
+    "numeric": _numeric,
+    "bytea": _bytea,
+    "char": _pg_char,
+    "uuid": _to_str,
+    "inet": _inet,
+    "cidr": _inet,
+    "date": _date,
+    "timestamp": _datetime,
+    "timestamptz": _datetime,
+    "time": _time,
+    "timetz": _time,
+    "interval": _interval,
+    "bit": _bits,
+    "varbit": _bits,
+    "pg_lsn": _pg_lsn,
+    "tid": _tid,
+    "txid_snapshot": _snapshot,
+    "pg_snapshot": _snapshot,
+    "record": _anonymous_record,
+    **dict.fromkeys(("point", "line", "lseg", "box", "path", "polygon", "circle"), _geometry),
+}
+
+# An array of these is JSON as decoded (interval: an ISO string once install_codecs ran).
+_JSON_READY = frozenset((*_AS_IS, "interval"))
+
+
+def _null_safe(converter: Converter) -> Converter:
+    def convert(value: Any) -> JSONValue:
+        return None if value is None else converter(value)
+
+    return convert
+
+
+def _array_of(element: Converter) -> Converter:
+    def convert(value: Any) -> JSONValue:
+        if value is None:
+            return None
+        return [convert(item) if type(item) is list else element(item) for item in value]
+
+    return convert
+
+
+def _json_ready_array(value: Any) -> JSONValue:
+    return value  # type: ignore[no-any-return]
+
+
+def converter_for(type_name: str, type_kind: str, type_schema: str = "pg_catalog") -> Converter:
+    """The converter for a column of asyncpg's ``Type(name, kind, schema)``; choose it once per column."""
+    if type_kind == "array" or type_name.endswith("[]"):
+        element = type_name[:-2] if type_name.endswith("[]") else type_name
+        if type_schema == "pg_catalog" and element in _JSON_READY:
+            return _json_ready_array
+        if type_schema == "pg_catalog" and element.endswith("multirange"):
+            return _array_of(_range)  # nested lists of range strings
+        return _array_of(converter_for(element, "scalar", type_schema))
+    if type_kind == "range":
+        return _range
+    if type_kind == "multirange":
+        return _multirange
+    if type_kind == "composite":
+        return _null_safe(_record)
+    if type_schema == "pg_catalog":
+        converter = _BY_PGTYPE.get(type_name)
+        if converter is not None:
+            return converter
+        if type_name.endswith("multirange"):
+            return _multirange
+        if type_name.endswith("range"):
+            return _range
+    return _generic
+
+
+def converters_for(attributes: Sequence[Any]) -> list[Converter]:
+    """One converter per column, from ``PreparedStatement.get_attributes()``."""
+    return [converter_for(a.type.name, a.type.kind, a.type.schema) for a in attributes]
+
+
+def convert_row(row: Sequence[Any], converters: Sequence[Converter]) -> list[JSONValue]:
+    """One result row (an asyncpg Record or any sequence) as a list of JSON values."""
+    return [convert(value) for convert, value in zip(converters, row, strict=True)]
+
+
+def convert_rows(rows: Sequence[Sequence[Any]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
+    """Many rows at once; columns whose values are already JSON are copied without a call."""
+    work = [(i, c) for i, c in enumerate(converters) if c is not _identity and c is not _json_ready_array]
+    out: list[list[JSONValue]] = []
+    for row in rows:
+        values: list[JSONValue] = list(row)
+        for i, convert in work:
+            values[i] = convert(values[i])
+        out.append(values)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Labels and notes for columns.
+
+_SQL_NAMES = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "bpchar": "character",
+    "varchar": "character varying",
+    "varbit": "bit varying",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "time": "time without time zone",
+    "timetz": "time with time zone",
+    "char": '"char"',
+}
+
+_PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _quote_ident(name: str) -> str:
+    return name if _PLAIN_IDENT.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+_VECTOR_TYPES = {22: "int2vector", 30: "oidvector"}  # asyncpg reports these as arrays named "...[]"
+
+
+def type_label(attribute: Any) -> str:
+    """The type to show users, spelled like format_type(): 'integer', 'text[]', 'public.drop_status'."""
+    t = attribute.type
+    special = _VECTOR_TYPES.get(getattr(t, "oid", None) or 0)
+    if special is not None:
+        return special
+    name: str = t.name
+    suffix = ""
+    while name.endswith("[]"):
+        name, suffix = name[:-2], suffix + "[]"
+    if t.kind == "array" and not suffix:
+        name = name[1:] if name.startswith("_") else name
+        suffix = "[]"
+    if t.schema == "pg_catalog":
+        return _SQL_NAMES.get(name, name) + suffix
+    return f"{_quote_ident(t.schema)}.{_quote_ident(name)}{suffix}"
+
+
+_NOTES = {
+    "bytea": "base64",
+    "interval": "ISO 8601 duration",
+    "timestamptz": "UTC",
+    "timetz": "offset kept",
+    "numeric": "exact: number when exactly representable, else decimal string",
+}
+
+
+def format_note(attribute: Any) -> str | None:
+    """A short note on how a column's values are written in JSON, where that is not obvious."""
+    t = attribute.type
+    name: str = t.name.removesuffix("[]")
+    if t.kind == "range":
+        return "range text"
+    if t.kind == "multirange" or (t.kind == "array" and name.endswith("multirange")):
+        return "list of range texts"
+    if t.kind == "array" and t.schema == "pg_catalog" and name.endswith("range"):
+        return "range text"
+    return _NOTES.get(name) if t.schema == "pg_catalog" else None

@@ -1,0 +1,379 @@
+"""A small declarative layer for the demo tables: table/column specs and seeded column generators.
+
+Every generator is a function of a `Chunk` (a block of consecutive rows of one table) returning one
+list of values per column. Randomness comes only from `random.Random` instances seeded from the
+demo seed and the table name, so the same seed and scale give the same data.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from vf_mcp.demo.pools import PHONE_PREFIXES
+
+SAST = timezone(timedelta(hours=2), "SAST")
+ANCHOR = datetime(2026, 11, 20, 17, 0, tzinfo=SAST)
+"""The demo's 'now': every timestamp is at or before it."""
+HISTORY_START = datetime(2025, 1, 6, 7, 0, tzinfo=SAST)
+"""Start of the drop-installation history (about 22.5 months before ANCHOR)."""
+
+_SPAN_S = (ANCHOR - HISTORY_START).total_seconds()
+
+
+class Ctx:
+    """What generators share: seed, scale, every table's row count and cached derived data."""
+
+    def __init__(self, seed: int, scale: int, counts: dict[str, int]) -> None:
+        self.seed = seed
+        self.scale = scale
+        self.counts = counts
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def rng(self, *parts: object) -> random.Random:
+        """A fresh generator for `parts`; string seeds are hashed with SHA-512, so this is stable."""
+        return random.Random(":".join([str(self.seed), *map(str, parts)]))
+
+    def cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def positions(self, table: str, tag: str, k: int, total: int, *, avoid_mod: int = 0) -> list[int]:
+        """`k` distinct row indexes of `table` (0-based), chosen once per (table, tag).
+
+        With `avoid_mod`, indexes that are 0 modulo it (first rows of a chunk) are never chosen.
+        """
+
+        def make() -> list[int]:
+            rng = self.rng("positions", table, tag)
+            chosen: set[int] = set()
+            while len(chosen) < min(k, total):
+                p = rng.randrange(total)
+                if avoid_mod and p % avoid_mod == 0:
+                    continue
+                chosen.add(p)
+            return sorted(chosen)
+
+        result: list[int] = self.cached(("positions", table, tag), make)
+        return result
+
+    def zipf_cum_weights(self, table: str, s: float) -> list[float]:
+        """Cumulative Zipf weights over ids 1..n of `table`, ranks shuffled once per seed."""
+
+        def make() -> list[float]:
+            n = self.counts[table]
+            ranks = list(range(1, n + 1))
+            self.rng("zipf", table).shuffle(ranks)
+            return list(itertools.accumulate(1.0 / r**s for r in ranks))
+
+        result: list[float] = self.cached(("zipf", table, s), make)
+        return result
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows [start, start + n) of a table that has `total` rows."""
+
+    ctx: Ctx
+    rng: random.Random
+    table: str
+    total: int
+    start: int
+    n: int
+    mult: int  # the scale for scaled tables, else 1
+    cols: dict[str, list[Any]] = field(default_factory=dict)
+
+    def local(self, positions: Sequence[int]) -> list[int]:
+        """The chunk-relative indexes of the global row `positions` that fall in this chunk."""
+        lo = bisect.bisect_left(positions, self.start)
+        hi = bisect.bisect_left(positions, self.start + self.n)
+        return [p - self.start for p in positions[lo:hi]]
+
+    def fraction(self, i: int) -> float:
+        """Row i's position in the whole table, in [0, 1)."""
+        return (self.start + i + self.rng.random()) / self.total
+
+
+Gen = Callable[[Chunk], list[Any]]
+Post = Callable[[Chunk], None]
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column: name, SQL type (with NOT NULL etc.), its generator, an optional FK target, comment."""
+
+    name: str
+    type: str
+    gen: Gen | None
+    fk: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: regclass-style name ('drops', 'ops.work_orders'), rows at scale 1 and its columns."""
+
+    name: str
+    base_rows: int
+    cols: tuple[Col, ...]
+    scaled: bool = False
+    id_type: str | None = "integer"  # None: no id primary key
+    comment: str | None = None
+    build: Callable[[Chunk], dict[str, list[Any]]] | None = None  # fills columns whose gen is None
+    post: tuple[Post, ...] = ()
+    indexes: tuple[str, ...] = ()  # column lists, one index each
+    uniques: tuple[str, ...] = ()  # column lists, one unique constraint each
+    whole: bool = False  # generate in a single chunk (build needs the whole table)
+
+    def rows(self, scale: int) -> int:
+        return self.base_rows * scale if self.scaled else self.base_rows
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0] if "." in self.name else "public"
+
+    @property
+    def bare(self) -> str:
+        return self.name.split(".")[-1]
+
+    @property
+    def column_names(self) -> list[str]:
+        return (["id"] if self.id_type else []) + [c.name for c in self.cols]
+
+
+# --- value helpers ---------------------------------------------------------------------------------
+
+
+def at(seconds: float) -> datetime:
+    """HISTORY_START plus `seconds`, whole seconds."""
+    return HISTORY_START + timedelta(seconds=int(seconds))
+
+
+def office_hours(rng: random.Random, day: date) -> datetime:
+    """A time on `day` between 07:00 and 17:00 SAST; Sundays move to Monday."""
+    if day.weekday() == 6:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 7, tzinfo=SAST) + timedelta(seconds=rng.randrange(36_000))
+
+
+def sa_phone(rng: random.Random) -> str:
+    """A South African number, '+27 82 123 4567' or '082 123 4567'."""
+    prefix = rng.choice(PHONE_PREFIXES)
+    body = f"{rng.randrange(1000):03d} {rng.randrange(10000):04d}"
+    return f"+27 {prefix} {body}" if rng.random() < 0.45 else f"0{prefix} {body}"
+
+
+def email_local(first: str, last: str) -> str:
+    return f"{first}.{last}".lower().replace(" ", "")
+
+
+def money(rng: random.Random, lo: float, hi: float) -> Decimal:
+    """A Decimal with two places, uniform in [lo, hi)."""
+    return Decimal(rng.randrange(int(lo * 100), int(hi * 100))) / 100
+
+
+# --- column generators -----------------------------------------------------------------------------
+
+
+def values(seq: Sequence[Any]) -> Gen:
+    """Fixed values, one per row (the table's row count must equal len(seq))."""
+    return lambda c: list(seq[c.start : c.start + c.n])
+
+
+def const(value: Any) -> Gen:
+    return lambda c: [value] * c.n
+
+
+def code(fmt: str, offset: int = 0) -> Gen:
+    """Codes from the 1-based row number, e.g. code('WO-{:06d}')."""
+    return lambda c: [fmt.format(c.start + i + 1 + offset) for i in range(c.n)]
+
+
+def pick(options: Sequence[Any], weights: Sequence[float] | None = None, *, null: float = 0.0) -> Gen:
+    """Random choice per row (weighted if `weights`), None with probability `null`."""
+
+    def gen(c: Chunk) -> list[Any]:
+        out = c.rng.choices(options, weights, k=c.n)
+        return _nullify(c, out, null)
+
+    return gen
+
+
+def ref(table: str, *, zipf: float | None = None, null: float = 0.0) -> Gen:
+    """Ids 1..count(table), uniform or Zipf-skewed (`zipf` exponent)."""
+
+    def gen(c: Chunk) -> list[Any]:
+        n = c.ctx.counts[table]
+        ids = range(1, n + 1)
+        if zipf is None:
+            out: list[Any] = c.rng.choices(ids, k=c.n)
+        else:
+            out = c.rng.choices(ids, cum_weights=c.ctx.zipf_cum_weights(table, zipf), k=c.n)
+        return _nullify(c, out, null)
+
+    return gen
+
+
+def ints(lo: int, hi: int, *, null: float = 0.0) -> Gen:
+    """Uniform integers in [lo, hi]."""
+    return lambda c: _nullify(c, [c.rng.randint(lo, hi) for _ in range(c.n)], null)
+
+
+def floats(lo: float, hi: float, places: int = 2, *, null: float = 0.0) -> Gen:
+    return lambda c: _nullify(c, [round(c.rng.uniform(lo, hi), places) for _ in range(c.n)], null)
+
+
+def amounts(lo: float, hi: float, *, null: float = 0.0) -> Gen:
+    """Decimal money amounts in [lo, hi)."""
+    return lambda c: _nullify(c, [money(c.rng, lo, hi) for _ in range(c.n)], null)
+
+
+def bools(p_true: float) -> Gen:
+    return lambda c: [c.rng.random() < p_true for _ in range(c.n)]
+
+
+def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth: float = 1.0) -> Gen:
+    """Timestamps that rise with the row number (ids are chronological), jittered.
+
+    `growth` > 1 makes later periods busier (density grows like t**(growth - 1)).
+    """
+    span = (end - start).total_seconds()
+
+    def gen(c: Chunk) -> list[Any]:
+        return [start + timedelta(seconds=int(span * c.fraction(i) ** (1 / growth))) for i in range(c.n)]
+
+    return gen
+
+
+def stamps(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, null: float = 0.0) -> Gen:
+    """Uniform random timestamps in [start, end]."""
+    span = int((end - start).total_seconds())
+    return lambda c: _nullify(
+        c, [start + timedelta(seconds=c.rng.randrange(span)) for _ in range(c.n)], null
+    )
+
+
+def days(start: date, end: date, *, null: float = 0.0) -> Gen:
+    """Uniform random dates in [start, end]."""
+    span = (end - start).days
+    return lambda c: _nullify(c, [start + timedelta(days=c.rng.randint(0, span)) for _ in range(c.n)], null)
+
+
+def after(col: str, lo_hours: float, hi_hours: float, *, null: float = 0.0, as_date: bool = False) -> Gen:
+    """`col` plus a random delay in hours (never past ANCHOR); None where `col` is None."""
+
+    def gen(c: Chunk) -> list[Any]:
+        out: list[Any] = []
+        for base in c.cols[col]:
+            if base is None:
+                out.append(None)
+                continue
+            if isinstance(base, datetime):
+                t = min(base + timedelta(hours=c.rng.uniform(lo_hours, hi_hours)), ANCHOR)
+                out.append(t.date() if as_date else t.replace(microsecond=0))
+            else:
+                delta = timedelta(days=int(c.rng.uniform(lo_hours, hi_hours) / 24))
+                out.append(min(base + delta, ANCHOR.date()))
+        return _nullify(c, out, null)
+
+    return gen
+
+
+def sample_from(options: Sequence[Any], *, null: float = 0.0) -> Gen:
+    """Alias of pick for readability with long text pools."""
+    return pick(options, null=null)
+
+
+def derive(fn: Callable[[Chunk, int], Any]) -> Gen:
+    """A value computed per row from the chunk (earlier columns are in c.cols)."""
+    return lambda c: [fn(c, i) for i in range(c.n)]
+
+
+def distinct_pairs(a: str, b: str, which: int) -> Gen:
+    """Component `which` (0 or 1) of distinct (id in a, id in b) pairs; whole-table tables only."""
+
+    def gen(c: Chunk) -> list[Any]:
+        def make() -> list[tuple[int, int]]:
+            na, nb = c.ctx.counts[a], c.ctx.counts[b]
+            idx = c.ctx.rng("pairs", c.table).sample(range(na * nb), c.total)
+            return sorted((i // nb + 1, i % nb + 1) for i in idx)
+
+        pairs: list[tuple[int, int]] = c.ctx.cached(("pairs", c.table), make)
+        return [p[which] for p in pairs[c.start : c.start + c.n]]
+
+    return gen
+
+
+def lognormal(median: float, sigma: float, lo: float, hi: float, places: int = 2) -> Gen:
+    mu = math.log(median)
+    return lambda c: [
+        round(min(max(c.rng.lognormvariate(mu, sigma), lo), hi), places) for _ in range(c.n)
+    ]
+
+
+def _nullify(c: Chunk, out: list[Any], p: float) -> list[Any]:
+    if p > 0:
+        rnd = c.rng.random
+        return [None if rnd() < p else v for v in out]
+    return out
+
+
+# --- planted defects (post-processing hooks) -------------------------------------------------------
+
+
+def null_out(cols: Sequence[str], k: int, tag: str = "nulls") -> Post:
+    """Set `cols` to NULL in exactly k (times the scale, for scaled tables) rows."""
+
+    def post(c: Chunk) -> None:
+        for i in c.local(c.ctx.positions(c.table, tag, k * c.mult, c.total)):
+            for col in cols:
+                c.cols[col][i] = None
+
+    return post
+
+
+def duplicate_rows(k: int, chunk_size: int) -> Post:
+    """Make k (times the scale) rows exact copies of the row before them, except for the id."""
+
+    def post(c: Chunk) -> None:
+        pos = c.ctx.positions(c.table, "dups", k * c.mult, c.total, avoid_mod=chunk_size)
+        for i in c.local(pos):
+            for name, col in c.cols.items():
+                if name != "id":
+                    col[i] = col[i - 1]
+
+    return post
+
+
+def orphans(col: str, target: str, k: int) -> Post:
+    """Point `col` of k (times the scale) rows at ids that `target` does not have."""
+
+    def post(c: Chunk) -> None:
+        top = c.ctx.counts[target]
+        rng = c.ctx.rng("orphans", c.table, c.start)
+        for i in c.local(c.ctx.positions(c.table, "orphans", k * c.mult, c.total)):
+            c.cols[col][i] = top + rng.randint(1, 5_000)
+
+    return post
+
+
+def corrupt(col: str, fixes: Sequence[Callable[[str], str]], *, nulls: int = 0, tag: str) -> Post:
+    """Set `col` to NULL in `nulls` rows and apply each of `fixes` to one other row (rows chosen once)."""
+
+    def post(c: Chunk) -> None:
+        pos = c.ctx.positions(c.table, tag, nulls + len(fixes), c.total)
+        order = c.ctx.rng("corrupt-order", c.table, tag).sample(pos, len(pos))
+        rank = {p: r for r, p in enumerate(order)}
+        for i in c.local(pos):
+            r = rank[c.start + i]
+            c.cols[col][i] = None if r < nulls else fixes[r - nulls](c.cols[col][i])
+
+    return post
