@@ -45,6 +45,7 @@ _CATALOG_VOLATILE = [
     "bernoulli",
     "query_to_xml",
     "uuid_generate_v4",
+    "ts_rewrite",
 ]
 VOLATILE = frozenset(
     _CATALOG_VOLATILE

@@ -26,7 +26,7 @@ def test_every_setting_is_documented() -> None:
 
 def test_flags_beat_env_beat_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('max_rows = 11\nstatement_timeout_ms = 2222\nlock_timeout_ms = 333\n')
+    cfg.write_text("max_rows = 11\nstatement_timeout_ms = 2222\nlock_timeout_ms = 333\n")
     monkeypatch.setenv("VF_MCP_MAX_ROWS", "22")
     monkeypatch.setenv("VF_MCP_STATEMENT_TIMEOUT_MS", "4444")
     s = load_settings(cfg, max_rows=33)
@@ -50,11 +50,15 @@ def test_mcp_json_is_a_client_config() -> None:
     assert cfg["mcpServers"]["vf-mcp-demo"]["args"] == ["demo"]
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
-                    reason="ruff not installed")
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
+    reason="ruff not installed",
+)
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    out = subprocess.run([ruff, "check", "vf_mcp", "tests", "bench"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [ruff, "check", "vf_mcp", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 

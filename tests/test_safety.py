@@ -20,7 +20,8 @@ SETUP = """
 CREATE TABLE staff (id serial PRIMARY KEY, name text NOT NULL, email text);
 INSERT INTO staff (name, email) SELECT 'person ' || g, 'p' || g || '@example.com' FROM generate_series(1, 20) g;
 CREATE TABLE audit_log (id serial PRIMARY KEY, note text);
-CREATE FUNCTION bump() RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO audit_log (note) VALUES ('x') RETURNING id $$;
+CREATE FUNCTION bump() RETURNS int LANGUAGE sql VOLATILE
+  AS $$ INSERT INTO audit_log (note) VALUES ('x') RETURNING id $$;
 CREATE FUNCTION harmless(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT x * 2 $$;
 """
 
@@ -45,7 +46,7 @@ ATTACKS = [
     "/* x */ COMMIT; DROP TABLE staff",
     "CoMmIt; dRoP TaBlE staff",
     "-- comment\nDROP TABLE staff",
-    'SELECT U&"\\0070g_read_file"(\'/etc/passwd\')',
+    "SELECT U&\"\\0070g_read_file\"('/etc/passwd')",
     "SELECT bump()",
     "SELECT public.bump()",
     "SELECT * FROM staff WHERE id = (SELECT bump())",
@@ -80,7 +81,9 @@ async def fingerprint(dsn: str) -> dict[str, Any]:
             "settings": await conn.fetch(
                 "SELECT setdatabase, setrole, setconfig::text FROM pg_db_role_setting ORDER BY 1, 2"
             ),
-            "auto_conf": await conn.fetch("SELECT name, setting FROM pg_file_settings WHERE applied ORDER BY 1"),
+            "auto_conf": await conn.fetch(
+                "SELECT name, setting FROM pg_file_settings WHERE applied ORDER BY 1"
+            ),
         }
     finally:
         await conn.close()

@@ -39,7 +39,7 @@ async def test_odd_identifiers(odd_dsn: str) -> None:
         stats = await call(client, "get_table_stats", {"table_name": '"My Schema"."Order ""Lines"" ü"'})
         col = next(c for c in stats["columns"] if c["name"] == "Order Id")
         assert col["null_count"] == 1 and stats["row_count"] == 2
-        res = await client.read_resource("schema://My Schema/Order \"Lines\" ü")
+        res = await client.read_resource('schema://My Schema/Order "Lines" ü')
         assert json.loads(res.contents[0].text)["columns"][0]["name"] == "select"  # type: ignore[union-attr]
         bad = await call_error(client, "get_table_schema", {"table_name": 'x"; DROP TABLE users; --'})
         assert "not found" in bad or "Bad table name" in bad or "Unterminated" in bad
@@ -62,10 +62,16 @@ async def test_schema_resources_match_tool(demo_dsn: str) -> None:
 
 
 async def test_chinook_every_table(chinook_dsn: str) -> None:
-    names = [r["relname"] for r in await sql(
-        chinook_dsn, "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
-    )]
-    tracks = (await sql(chinook_dsn, 'SELECT count(*) AS n FROM "track"'))[0]["n"] if "track" in names else None
+    names = [
+        r["relname"]
+        for r in await sql(
+            chinook_dsn,
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace",
+        )
+    ]
+    tracks = (
+        (await sql(chinook_dsn, 'SELECT count(*) AS n FROM "track"'))[0]["n"] if "track" in names else None
+    )
     async with mcp_client(chinook_dsn) as client:
         listing = await call(client, "list_tables")
         assert {t["name"] for t in listing["tables"]} >= set(names)
@@ -86,7 +92,9 @@ async def test_pagila_partitions_enums_domains(pagila_dsn: str) -> None:
     async with mcp_client(pagila_dsn) as client:
         listing = await call(client, "list_tables")
         payment = next(t for t in listing["tables"] if t["name"] == "payment")
-        parts = await sql(pagila_dsn, "SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'payment'::regclass")
+        parts = await sql(
+            pagila_dsn, "SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'payment'::regclass"
+        )
         assert payment["kind"] == "partitioned table" and len(payment["partitions"]) == parts[0]["n"]
         film = await call(client, "get_table_schema", {"table_name": "film"})
         rating = next(c for c in film["columns"] if c["name"] == "rating")
@@ -131,18 +139,43 @@ async def test_types_through_run_query(pg) -> None:  # type: ignore[no-untyped-d
 async def test_setup_role_makes_a_read_only_role(pg) -> None:  # type: ignore[no-untyped-def]
     dsn = pg.create_database("role_test", "CREATE TABLE things (id int); INSERT INTO things VALUES (1);")
     printed = subprocess.run(
-        [sys.executable, "-m", "vf_mcp.cli", "setup-role", "--dsn", dsn, "--role", "vf_ro_print",
-         "--password", "pw1"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "vf_mcp.cli",
+            "setup-role",
+            "--dsn",
+            dsn,
+            "--role",
+            "vf_ro_print",
+            "--password",
+            "pw1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert printed.returncode == 0, printed.stderr
-    assert 'CREATE ROLE vf_ro_print LOGIN PASSWORD \'pw1\'' in printed.stdout
+    assert "CREATE ROLE vf_ro_print LOGIN PASSWORD 'pw1'" in printed.stdout
     assert "pg_read_all_data" in printed.stdout
     await sql(dsn, "DROP ROLE IF EXISTS vf_ro")
     applied = subprocess.run(
-        [sys.executable, "-m", "vf_mcp.cli", "setup-role", "--apply", "--dsn", dsn, "--role", "vf_ro",
-         "--password", "pw2"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "vf_mcp.cli",
+            "setup-role",
+            "--apply",
+            "--dsn",
+            dsn,
+            "--role",
+            "vf_ro",
+            "--password",
+            "pw2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert applied.returncode == 0, applied.stderr
     ro_dsn = dsn.replace("postgresql://postgres@", "postgresql://vf_ro:pw2@", 1)
@@ -157,12 +190,16 @@ async def test_setup_role_makes_a_read_only_role(pg) -> None:  # type: ignore[no
 async def test_require_readonly_role_refuses_superuser(demo_dsn: str) -> None:
     from vf_mcp.server import StartupRefused
 
-    with pytest.raises(Exception) as err:  # noqa: B017,PT011
+    with pytest.raises(Exception) as err:
         async with mcp_client(demo_dsn, require_readonly_role=True) as client:
             await client.list_tools()
     chain = []
     exc: BaseException | None = err.value
     while exc is not None:
         chain.append(exc)
-        exc = exc.__cause__ or exc.__context__ or (exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else None)
+        exc = (
+            exc.__cause__
+            or exc.__context__
+            or (exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else None)
+        )
     assert any(isinstance(e, StartupRefused) for e in chain)

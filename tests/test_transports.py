@@ -29,7 +29,13 @@ async def test_stdio_serve(demo_dsn: str) -> None:
     )
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
-        assert {"run_query", "list_tables", "get_table_schema", "get_table_stats", "get_database_overview"} <= names
+        assert {
+            "run_query",
+            "list_tables",
+            "get_table_schema",
+            "get_table_stats",
+            "get_database_overview",
+        } <= names
         result = await client.call_tool("run_query", {"sql": "SELECT count(*) AS n FROM contractors"})
         assert result.structured_content is not None
         assert result.structured_content["rows"] == [[count]]
@@ -100,7 +106,10 @@ def test_cli_call_error_goes_to_stderr(demo_dsn: str) -> None:
 def test_missing_dsn_is_a_clear_error() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VF_MCP_")}
     out = subprocess.run(
-        [sys.executable, "-m", "vf_mcp.cli", "call", "list_tables"], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "vf_mcp.cli", "call", "list_tables"],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert out.returncode != 0
@@ -111,7 +120,10 @@ def test_password_never_printed(demo_dsn: str) -> None:
     bad = "postgresql://someone:Sup3rSecretPw@127.0.0.1:1/nowhere"
     out = subprocess.run(
         [sys.executable, "-m", "vf_mcp.cli", "call", "list_tables", "--dsn", bad],
-        env=_env(demo_dsn), capture_output=True, text=True, timeout=60,
+        env=_env(demo_dsn),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode != 0
     assert "Sup3rSecretPw" not in out.stderr + out.stdout

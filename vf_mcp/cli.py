@@ -77,8 +77,16 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
     flags = {
         k: getattr(args, k, None)
-        for k in ("dsn", "transport", "host", "port", "statement_timeout_ms", "max_rows", "log_level",
-                  "require_readonly_role")
+        for k in (
+            "dsn",
+            "transport",
+            "host",
+            "port",
+            "statement_timeout_ms",
+            "max_rows",
+            "log_level",
+            "require_readonly_role",
+        )
     }
     flags.update(extra)
     return load_settings(getattr(args, "config", None), **flags)
@@ -119,9 +127,11 @@ async def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
         text = " ".join(getattr(c, "text", "") for c in result.content)
         sys.stderr.write(text + "\n")
         return 1
-    out = result.structured_content if result.structured_content is not None else [
-        getattr(c, "text", None) for c in result.content
-    ]
+    out = (
+        result.structured_content
+        if result.structured_content is not None
+        else [getattr(c, "text", None) for c in result.content]
+    )
     sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False, default=str) + "\n")
     return 0
 

@@ -119,7 +119,9 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
         return DatabaseUnavailableError(f"Cannot reach the database: {exc}. Check the DSN and that it is up.")
     if isinstance(exc, TimeoutError):
         limit = f"{statement_timeout_ms} ms " if statement_timeout_ms is not None else ""
-        return QueryTimeoutError(f"Query did not answer within the {limit}statement timeout and was cancelled.")
+        return QueryTimeoutError(
+            f"Query did not answer within the {limit}statement timeout and was cancelled."
+        )
     raise exc
 
 

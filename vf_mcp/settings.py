@@ -43,7 +43,9 @@ class Settings(BaseSettings):
         262_144, ge=1024, description="Byte cap on the JSON rows of every result (truncated: true beyond it)."
     )
     schema_cache_ttl_s: float = Field(600.0, ge=0, description="How long catalog answers are cached.")
-    query_cache_ttl_s: float = Field(300.0, ge=0, description="How long run_query results are cached (0: off).")
+    query_cache_ttl_s: float = Field(
+        300.0, ge=0, description="How long run_query results are cached (0: off)."
+    )
     query_cache_max_entries: int = Field(256, ge=0, description="Most cached query results.")
     query_cache_max_bytes: int = Field(32 * 1024 * 1024, ge=0, description="Most bytes of cached results.")
 

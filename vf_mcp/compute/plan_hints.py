@@ -54,12 +54,8 @@ def plan_hints(
                     "LIMIT, would avoid the sort."
                 )
         est = root.get("Plan Rows")
-        if est is not None and not truncated and (returned_rows + 1) * 10 < est + 1:
-            hints.append(
-                f"The planner expected ~{est:,} rows but the query returned {returned_rows}: statistics may "
-                "be stale; ANALYZE the tables involved."
-            )
-        elif est is not None and not truncated and (est + 1) * 10 < returned_rows + 1:
+        pair = (est + 1, returned_rows + 1) if est is not None else (1, 1)
+        if not truncated and max(pair) > 10 * min(pair):
             hints.append(
                 f"The planner expected ~{est:,} rows but the query returned {returned_rows}: statistics may "
                 "be stale; ANALYZE the tables involved."

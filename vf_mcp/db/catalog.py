@@ -168,7 +168,9 @@ class TableStatsEstimate:
     """Planner-statistics facts about one table (no table scan)."""
 
     avg_null_frac: float | None
-    timestamps: tuple[tuple[str, datetime | None, float], ...]  # (column, newest, share of rows in last 30 days)
+    timestamps: tuple[
+        tuple[str, datetime | None, float], ...
+    ]  # (column, newest, share of rows in last 30 days)
 
 
 def _json(value: Any) -> Any:
@@ -272,11 +274,7 @@ class Catalog:
             schema, name = parts
             cands = [r for r in rels if r.schema == schema[0] and r.name == name[0]]
             if not cands:
-                cands = [
-                    r
-                    for r in rels
-                    if _fold(r.schema, schema) and _fold(r.name, name)
-                ]
+                cands = [r for r in rels if _fold(r.schema, schema) and _fold(r.name, name)]
         else:
             (name,) = parts
             cands = [r for r in rels if r.name == name[0]]
@@ -290,7 +288,9 @@ class Catalog:
             return cands[0]
         if len(cands) > 1:
             names = ", ".join(sorted(r.qualified for r in cands))
-            raise InvalidArgumentError(f"Table name {table_name!r} is ambiguous: {names}. Qualify it with its schema.")
+            raise InvalidArgumentError(
+                f"Table name {table_name!r} is ambiguous: {names}. Qualify it with its schema."
+            )
         raise NotFoundError(f"Table {table_name!r} not found{suggest(table_name, rels)}")
 
 
@@ -337,7 +337,7 @@ def split_identifier(text: str) -> list[tuple[str, bool]]:
             break
     if not parts or any(not p[0] for p in parts) or len(parts) > 2:
         raise InvalidArgumentError(
-            f"Bad table name {text!r}: use table, schema.table, or quoted names like \"My Table\"."
+            f'Bad table name {text!r}: use table, schema.table, or quoted names like "My Table".'
         )
     return parts
 

@@ -53,7 +53,7 @@ import binascii
 import json
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
@@ -69,6 +69,7 @@ Converter: TypeAlias = Callable[[Any], JSONValue]
 
 __all__ = [
     "Converter",
+    "Converters",
     "JSONValue",
     "convert_row",
     "convert_rows",
@@ -180,9 +181,7 @@ def _encode_date(value: Any) -> tuple[int]:
         return (_INT32_MAX,)
     if value == "-infinity":
         return (_INT32_MIN,)
-    raise TypeError(
-        f"expected datetime.date or 'infinity'/'-infinity' for a date, got {type(value).__name__}"
-    )
+    raise TypeError(f"expected datetime.date or 'infinity'/'-infinity' for a date, got {type(value).__name__}")
 
 
 def _decode_timestamp(t: tuple[int]) -> datetime | str:
@@ -343,9 +342,7 @@ def _encode_interval(value: Any) -> tuple[int, int, int]:
         return (0, value.days, value.seconds * _US_PER_SEC + value.microseconds)
     if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, int) for v in value):
         return (value[0], value[1], value[2])
-    raise TypeError(
-        f"expected datetime.timedelta or (months, days, microseconds), got {type(value).__name__}"
-    )
+    raise TypeError(f"expected datetime.timedelta or (months, days, microseconds), got {type(value).__name__}")
 
 
 def _json_float(text: str) -> float | str:
@@ -458,6 +455,9 @@ def _float8(value: Any) -> JSONValue:
 
 
 _F32 = struct.Struct("<f")
+_F4_MIN_NORMAL = 1.1754943508222875e-38
+_F4_DIGITS = (6, 7, 8, 9)
+_F4_DIGITS_SUBNORMAL = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 
 def _float4(value: Any) -> JSONValue:
@@ -467,8 +467,10 @@ def _float4(value: Any) -> JSONValue:
     if value - value != 0.0:
         return _float8(value)
     pack, unpack = _F32.pack, _F32.unpack
+    # For a normal float4, a shortest form of <= 6 digits is exactly what %.6g prints; subnormals have
+    # less precision, so their search starts at one digit.
     try:
-        for digits in (6, 7, 8, 9):
+        for digits in _F4_DIGITS if abs(value) >= _F4_MIN_NORMAL else _F4_DIGITS_SUBNORMAL:
             candidate = float(f"{value:.{digits}g}")
             if unpack(pack(candidate))[0] == value:
                 return candidate
@@ -477,9 +479,7 @@ def _float4(value: Any) -> JSONValue:
     return value  # type: ignore[no-any-return]
 
 
-def _numeric(value: Any) -> JSONValue:
-    if value is None:
-        return None
+def _numeric_exact(value: Decimal) -> JSONValue:
     if not value.is_finite():
         return str(value)  # "NaN", "Infinity", "-Infinity"
     if value.adjusted() < 16:
@@ -491,7 +491,37 @@ def _numeric(value: Any) -> JSONValue:
             approx = float(value)
             if Decimal(repr(approx)) == value:
                 return approx
-    return format(value, "f")
+    return format(value, "f")  # PostgreSQL's text form: plain notation, scale kept
+
+
+def _numeric(value: Any) -> JSONValue:
+    """Exact: a JSON number only when it is the stored value, else PostgreSQL's text form."""
+    if value is None:
+        return None
+    text = str(value)
+    if "E" in text or "N" in text or "I" in text:  # exponent, NaN, Infinity
+        return _numeric_exact(value)
+    if "." not in text:
+        if len(text) - (text[0] == "-") <= 16:
+            number = int(text)
+            if -_MAX_SAFE_INT <= number <= _MAX_SAFE_INT:
+                return number
+        return text
+    trimmed = text.rstrip("0")
+    if trimmed[-1] == ".":
+        return _numeric_exact(value)  # integral with a scale: 2.00
+    if len(trimmed) - (trimmed[0] == "-") <= 16:
+        # At most 15 digits: float() keeps them all (DBL_DIG), so repr() would give them back.
+        return float(trimmed)
+    significant = trimmed.lstrip("-0.")
+    if len(significant) - ("." in significant) > 17:
+        return text  # more digits than any double has
+    approx = float(trimmed)
+    shortest = repr(approx)
+    if shortest == trimmed:  # both canonical fixed-point spellings: same digits, same value
+        return approx
+    # repr() uses an exponent below 1e-4: decide on the value; otherwise the digits differ (not exact).
+    return _numeric_exact(value) if "e" in shortest else text
 
 
 def _bytea(value: Any) -> JSONValue:
@@ -567,7 +597,7 @@ def _interval(value: Any) -> JSONValue:
 
 
 def _bits(value: Any) -> JSONValue:
-    return None if value is None else value.as_string()
+    return None if value is None else value.as_string().replace(" ", "")  # as_string() groups by 4
 
 
 def _pg_lsn(value: Any) -> JSONValue:
@@ -835,26 +865,40 @@ def converter_for(type_name: str, type_kind: str, type_schema: str = "pg_catalog
     return _generic
 
 
-def converters_for(attributes: Sequence[Any]) -> list[Converter]:
-    """One converter per column, from ``PreparedStatement.get_attributes()``."""
-    return [converter_for(a.type.name, a.type.kind, a.type.schema) for a in attributes]
+class Converters(list[Converter]):
+    """The converters of a result's columns; also knows which columns need no call at all."""
+
+    __slots__ = ("work",)
+
+    def __init__(self, converters: Iterable[Converter]) -> None:
+        super().__init__(converters)
+        self.work: tuple[tuple[int, Converter], ...] = tuple(
+            (i, c) for i, c in enumerate(self) if c is not _identity and c is not _json_ready_array
+        )
+
+
+def converters_for(attributes: Sequence[Any]) -> Converters:
+    """One converter per column, from ``PreparedStatement.get_attributes()`` (don't mutate the list)."""
+    return Converters(converter_for(a.type.name, a.type.kind, a.type.schema) for a in attributes)
 
 
 def convert_row(row: Sequence[Any], converters: Sequence[Converter]) -> list[JSONValue]:
     """One result row (an asyncpg Record or any sequence) as a list of JSON values."""
+    if type(converters) is Converters:
+        values: list[JSONValue] = list(row)
+        if len(values) != len(converters):
+            raise ValueError(f"row has {len(values)} values for {len(converters)} converters")
+        for i, convert in converters.work:
+            values[i] = convert(values[i])
+        return values
     return [convert(value) for convert, value in zip(converters, row, strict=True)]
 
 
-def convert_rows(rows: Sequence[Sequence[Any]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
-    """Many rows at once; columns whose values are already JSON are copied without a call."""
-    work = [(i, c) for i, c in enumerate(converters) if c is not _identity and c is not _json_ready_array]
-    out: list[list[JSONValue]] = []
-    for row in rows:
-        values: list[JSONValue] = list(row)
-        for i, convert in work:
-            values[i] = convert(values[i])
-        out.append(values)
-    return out
+def convert_rows(rows: Iterable[Sequence[Any]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
+    """Many rows at once (the same as ``convert_row`` on each)."""
+    if type(converters) is not Converters:
+        converters = Converters(converters)
+    return [convert_row(row, converters) for row in rows]
 
 
 # --------------------------------------------------------------------------------------------------

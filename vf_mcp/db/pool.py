@@ -144,7 +144,9 @@ class Database:
         """Run one of vf-mcp's own (trusted, parameterised) statements read-only."""
         self.counter.statements += 1
         async with self.read_only(timeout_ms=timeout_ms) as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self.client_timeout_s(timeout_ms))
+            rows: list[asyncpg.Record] = await conn.fetch(
+                sql, *args, timeout=self.client_timeout_s(timeout_ms)
+            )
             return rows
 
     async def role_safety(self) -> RoleSafety:
@@ -164,11 +166,10 @@ class Database:
         ):
             if row[key]:
                 reasons.append(f"member of {label}")
-        can_write = bool(reasons) and not (reasons == ["superuser"])
         return RoleSafety(
             role=row["rolname"],
             superuser=bool(row["rolsuper"]),
-            can_write=can_write or bool(row["rolsuper"]),
+            can_write=bool(reasons),
             reasons=tuple(reasons),
             server_version=row["server_version"],
         )

@@ -11,14 +11,13 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import asyncpg
-
 from vf_mcp.db.catalog import Catalog
-from vf_mcp.db.convert import JSONValue, converters_for, convert_row, type_label
+from vf_mcp.db.convert import JSONValue, convert_row, converters_for, type_label
 from vf_mcp.db.guard import CheckedStatement, check_sql
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import InvalidArgumentError, db_errors
@@ -73,7 +72,13 @@ def _coerce_param(value: Any, type_name: str) -> Any:
         if type_name in ("json", "jsonb"):
             return value if isinstance(value, str) else json.dumps(value)
         if type_name in ("text", "varchar", "bpchar", "name", "unknown", "citext"):
-            return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+            return (
+                value
+                if isinstance(value, str)
+                else json.dumps(value)
+                if isinstance(value, (list, dict))
+                else str(value)
+            )
         if type_name.startswith("_") and isinstance(value, list):
             return [_coerce_param(v, type_name[1:]) for v in value]
     except (ValueError, TypeError, InvalidOperation) as exc:

@@ -11,10 +11,11 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from statistics import NormalDist
 from typing import Any
 
 from vf_mcp.demo.pools import PHONE_PREFIXES
@@ -24,9 +25,6 @@ ANCHOR = datetime(2026, 11, 20, 17, 0, tzinfo=SAST)
 """The demo's 'now': every timestamp is at or before it."""
 HISTORY_START = datetime(2025, 1, 6, 7, 0, tzinfo=SAST)
 """Start of the drop-installation history (about 22.5 months before ANCHOR)."""
-
-_SPAN_S = (ANCHOR - HISTORY_START).total_seconds()
-
 
 class Ctx:
     """What generators share: seed, scale, every table's row count and cached derived data."""
@@ -46,23 +44,25 @@ class Ctx:
             self._cache[key] = make()
         return self._cache[key]
 
-    def positions(self, table: str, tag: str, k: int, total: int, *, avoid_mod: int = 0) -> list[int]:
-        """`k` distinct row indexes of `table` (0-based), chosen once per (table, tag).
+    def positions(
+        self, table: str, tag: str, k: int, total: int, *, odd: bool = False, exclude: Collection[int] = ()
+    ) -> list[int]:
+        """`k` distinct row indexes (0-based) of `table`, chosen once per (table, tag).
 
-        With `avoid_mod`, indexes that are 0 modulo it (first rows of a chunk) are never chosen.
+        `odd` restricts the choice to odd indexes, so no two are adjacent and none starts a chunk.
         """
 
         def make() -> list[int]:
             rng = self.rng("positions", table, tag)
             chosen: set[int] = set()
-            while len(chosen) < min(k, total):
-                p = rng.randrange(total)
-                if avoid_mod and p % avoid_mod == 0:
-                    continue
-                chosen.add(p)
+            room = (total // 2 if odd else total) - len(exclude)
+            while len(chosen) < min(k, room):
+                p = rng.randrange(total // 2) * 2 + 1 if odd else rng.randrange(total)
+                if p not in exclude:
+                    chosen.add(p)
             return sorted(chosen)
 
-        result: list[int] = self.cached(("positions", table, tag), make)
+        result: list[int] = self.cached(("positions", table, tag, k, total), make)
         return result
 
     def zipf_cum_weights(self, table: str, s: float) -> list[float]:
@@ -152,11 +152,6 @@ class Table:
 # --- value helpers ---------------------------------------------------------------------------------
 
 
-def at(seconds: float) -> datetime:
-    """HISTORY_START plus `seconds`, whole seconds."""
-    return HISTORY_START + timedelta(seconds=int(seconds))
-
-
 def office_hours(rng: random.Random, day: date) -> datetime:
     """A time on `day` between 07:00 and 17:00 SAST; Sundays move to Monday."""
     if day.weekday() == 6:
@@ -214,7 +209,8 @@ def ref(table: str, *, zipf: float | None = None, null: float = 0.0) -> Gen:
         n = c.ctx.counts[table]
         ids = range(1, n + 1)
         if zipf is None:
-            out: list[Any] = c.rng.choices(ids, k=c.n)
+            rnd = c.rng.random
+            out: list[Any] = [int(rnd() * n) + 1 for _ in range(c.n)]
         else:
             out = c.rng.choices(ids, cum_weights=c.ctx.zipf_cum_weights(table, zipf), k=c.n)
         return _nullify(c, out, null)
@@ -224,11 +220,39 @@ def ref(table: str, *, zipf: float | None = None, null: float = 0.0) -> Gen:
 
 def ints(lo: int, hi: int, *, null: float = 0.0) -> Gen:
     """Uniform integers in [lo, hi]."""
-    return lambda c: _nullify(c, [c.rng.randint(lo, hi) for _ in range(c.n)], null)
+    span = hi - lo + 1
+
+    def gen(c: Chunk) -> list[Any]:
+        rnd = c.rng.random
+        return _nullify(c, [lo + int(rnd() * span) for _ in range(c.n)], null)
+
+    return gen
 
 
 def floats(lo: float, hi: float, places: int = 2, *, null: float = 0.0) -> Gen:
-    return lambda c: _nullify(c, [round(c.rng.uniform(lo, hi), places) for _ in range(c.n)], null)
+    """Uniform floats in [lo, hi), rounded."""
+    width = hi - lo
+
+    def gen(c: Chunk) -> list[Any]:
+        rnd = c.rng.random
+        return _nullify(c, [round(lo + rnd() * width, places) for _ in range(c.n)], null)
+
+    return gen
+
+
+_NORMAL_GRID = 4096
+_STD_NORMAL = [NormalDist().inv_cdf((k + 0.5) / _NORMAL_GRID) for k in range(_NORMAL_GRID)]
+
+
+def normal(mu: float, sigma: float, places: int = 2) -> Gen:
+    """Normally distributed floats (from a fine quantile grid, much faster than random.gauss)."""
+    grid = [round(mu + sigma * z, places) for z in _STD_NORMAL]
+
+    def gen(c: Chunk) -> list[Any]:
+        rnd = c.rng.random
+        return [grid[int(rnd() * _NORMAL_GRID)] for _ in range(c.n)]
+
+    return gen
 
 
 def amounts(lo: float, hi: float, *, null: float = 0.0) -> Gen:
@@ -246,9 +270,13 @@ def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth:
     `growth` > 1 makes later periods busier (density grows like t**(growth - 1)).
     """
     span = (end - start).total_seconds()
+    power = 1 / growth
 
     def gen(c: Chunk) -> list[Any]:
-        return [start + timedelta(seconds=int(span * c.fraction(i) ** (1 / growth))) for i in range(c.n)]
+        rnd, first, total = c.rng.random, c.start, c.total
+        return [
+            start + timedelta(seconds=int(span * ((first + i + rnd()) / total) ** power)) for i in range(c.n)
+        ]
 
     return gen
 
@@ -256,9 +284,12 @@ def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth:
 def stamps(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, null: float = 0.0) -> Gen:
     """Uniform random timestamps in [start, end]."""
     span = int((end - start).total_seconds())
-    return lambda c: _nullify(
-        c, [start + timedelta(seconds=c.rng.randrange(span)) for _ in range(c.n)], null
-    )
+
+    def gen(c: Chunk) -> list[Any]:
+        rnd = c.rng.random
+        return _nullify(c, [start + timedelta(seconds=int(rnd() * span)) for _ in range(c.n)], null)
+
+    return gen
 
 
 def days(start: date, end: date, *, null: float = 0.0) -> Gen:
@@ -267,8 +298,13 @@ def days(start: date, end: date, *, null: float = 0.0) -> Gen:
     return lambda c: _nullify(c, [start + timedelta(days=c.rng.randint(0, span)) for _ in range(c.n)], null)
 
 
-def after(col: str, lo_hours: float, hi_hours: float, *, null: float = 0.0, as_date: bool = False) -> Gen:
-    """`col` plus a random delay in hours (never past ANCHOR); None where `col` is None."""
+def after(
+    col: str, lo_hours: float, hi_hours: float, *, null: float = 0.0, as_date: bool = False, clamp: bool = True
+) -> Gen:
+    """`col` (a timestamp or date) plus a random delay in hours; None where `col` is None.
+
+    With `clamp` (for things that already happened) the result is never later than ANCHOR.
+    """
 
     def gen(c: Chunk) -> list[Any]:
         out: list[Any] = []
@@ -276,20 +312,32 @@ def after(col: str, lo_hours: float, hi_hours: float, *, null: float = 0.0, as_d
             if base is None:
                 out.append(None)
                 continue
+            delay = timedelta(hours=c.rng.uniform(lo_hours, hi_hours))
             if isinstance(base, datetime):
-                t = min(base + timedelta(hours=c.rng.uniform(lo_hours, hi_hours)), ANCHOR)
-                out.append(t.date() if as_date else t.replace(microsecond=0))
+                t = (base + delay).replace(microsecond=0)
+                t = min(t, ANCHOR) if clamp else t
+                out.append(t.date() if as_date else t)
             else:
-                delta = timedelta(days=int(c.rng.uniform(lo_hours, hi_hours) / 24))
-                out.append(min(base + delta, ANCHOR.date()))
+                d = base + timedelta(days=delay.days)
+                out.append(min(d, ANCHOR.date()) if clamp else d)
         return _nullify(c, out, null)
 
     return gen
 
 
-def sample_from(options: Sequence[Any], *, null: float = 0.0) -> Gen:
-    """Alias of pick for readability with long text pools."""
-    return pick(options, null=null)
+def cover(table: str) -> Gen:
+    """Ids of `table`: each id once for the first rows (so every parent has a child), then random."""
+
+    def gen(c: Chunk) -> list[Any]:
+        n = c.ctx.counts[table]
+        return [g + 1 if g < n else c.rng.randint(1, n) for g in range(c.start, c.start + c.n)]
+
+    return gen
+
+
+def at_row(c: Chunk, i: int, start: datetime = HISTORY_START, end: datetime = ANCHOR) -> datetime:
+    """A timestamp between start and end that rises with the row number."""
+    return start + timedelta(seconds=int((end - start).total_seconds() * c.fraction(i)))
 
 
 def derive(fn: Callable[[Chunk, int], Any]) -> Gen:
@@ -340,12 +388,11 @@ def null_out(cols: Sequence[str], k: int, tag: str = "nulls") -> Post:
     return post
 
 
-def duplicate_rows(k: int, chunk_size: int) -> Post:
+def duplicate_rows(k: int) -> Post:
     """Make k (times the scale) rows exact copies of the row before them, except for the id."""
 
     def post(c: Chunk) -> None:
-        pos = c.ctx.positions(c.table, "dups", k * c.mult, c.total, avoid_mod=chunk_size)
-        for i in c.local(pos):
+        for i in c.local(dup_positions(c, k)):
             for name, col in c.cols.items():
                 if name != "id":
                     col[i] = col[i - 1]
@@ -353,13 +400,23 @@ def duplicate_rows(k: int, chunk_size: int) -> Post:
     return post
 
 
-def orphans(col: str, target: str, k: int) -> Post:
-    """Point `col` of k (times the scale) rows at ids that `target` does not have."""
+def dup_positions(c: Chunk, k: int) -> list[int]:
+    """The rows `duplicate_rows(k)` overwrites (odd indexes: never adjacent, never a chunk start)."""
+    return c.ctx.positions(c.table, "dups", k * c.mult, c.total, odd=True)
+
+
+def orphans(col: str, target: str, k: int, *, dups: int = 0) -> Post:
+    """Point `col` of k (times the scale) rows at ids that `target` does not have.
+
+    `dups` is the table's duplicate_rows count; those rows and their originals are left alone.
+    """
 
     def post(c: Chunk) -> None:
         top = c.ctx.counts[target]
         rng = c.ctx.rng("orphans", c.table, c.start)
-        for i in c.local(c.ctx.positions(c.table, "orphans", k * c.mult, c.total)):
+        taken = dup_positions(c, dups) if dups else []
+        exclude = frozenset(taken) | {p - 1 for p in taken}
+        for i in c.local(c.ctx.positions(c.table, "orphans", k * c.mult, c.total, exclude=exclude)):
             c.cols[col][i] = top + rng.randint(1, 5_000)
 
     return post

@@ -24,7 +24,9 @@ from vf_mcp.demo.spec import (
     after,
     amounts,
     bools,
+    at_row,
     code,
+    cover,
     const,
     corrupt,
     days,
@@ -36,6 +38,7 @@ from vf_mcp.demo.spec import (
     ints,
     lognormal,
     money,
+    normal,
     null_out,
     office_hours,
     orphans,
@@ -47,8 +50,6 @@ from vf_mcp.demo.spec import (
     values,
 )
 
-CHUNK_ROWS = 50_000
-"""Rows generated (and sent) per block; part of the determinism contract, do not change lightly."""
 
 # --- helpers ---------------------------------------------------------------------------------------
 
@@ -62,10 +63,15 @@ def created_updated(start: datetime = HISTORY_START, max_hours: float = 2_000) -
 
 
 def lookup(
-    name: str, cols: Sequence[tuple[str, str]], rows: Sequence[tuple[Any, ...]], comment: str | None = None
+    name: str,
+    cols: Sequence[tuple[str, str]],
+    rows: Sequence[tuple[Any, ...]],
+    comment: str | None = None,
+    fks: dict[str, str] | None = None,
 ) -> Table:
-    """A small reference table with fixed rows and a created_at column."""
-    specs = tuple(Col(n, t, values([r[k] for r in rows])) for k, (n, t) in enumerate(cols))
+    """A small reference table with fixed rows and a created_at column; `fks` maps column to table."""
+    fks = fks or {}
+    specs = tuple(Col(n, t, values([r[k] for r in rows]), fk=fks.get(n)) for k, (n, t) in enumerate(cols))
     created = Col("created_at", "timestamptz NOT NULL", timeline(HISTORY_START - timedelta(days=400),
                                                                   HISTORY_START - timedelta(days=300)))
     return Table(name, len(rows), (*specs, created), comment=comment)
@@ -117,11 +123,13 @@ _STATUS_WEIGHTS = [w for _, w in P.ONEMAP_STATUSES]
 _TYPE_NAMES = [t for t, _, _ in P.PROPERTY_TYPES]
 _TYPE_WEIGHTS = [w for _, _, w in P.PROPERTY_TYPES]
 _NO_POLE = {"Survey: Pending"}
+_STREET_NAMES = [f"{s} {x}" for s in P.STREETS for x in P.STREET_SUFFIXES]
 _HAS_DROP = {
     "Home Sign Ups: Approved & Installation Scheduled",
     "Home Installation: In Progress",
     "Home Installation: Installed",
 }
+_CONSENTED = {s for s in _STATUS_NAMES if s.startswith("Home") and "Declined" not in s}
 
 
 def _bad_phone_short(s: str) -> str:
@@ -152,50 +160,57 @@ def _bad_email_space(s: str) -> str:
 
 
 def _onemap(c: Chunk) -> dict[str, list[Any]]:
-    rng, ctx = c.rng, c.ctx
+    """Properties of one chunk, project block by project block (the hot loop of the whole load)."""
+    rng, ctx, n = c.rng, c.ctx, c.n
+    rnd = rng.random
     ends = project_ends(ctx)
-    n = c.n
     statuses = rng.choices(_STATUS_NAMES, _STATUS_WEIGHTS, k=n)
     types = rng.choices(_TYPE_NAMES, _TYPE_WEIGHTS, k=n)
-    streets = rng.choices(P.STREETS, k=n)
-    suffixes = rng.choices(P.STREET_SUFFIXES, k=n)
-    agents = rng.choices(range(1, ctx.counts["staff"] + 1), k=n)
-    gauss, rand, randint = rng.gauss, rng.random, rng.randint
-    out: dict[str, list[Any]] = {k: [] for k in (
+    streets = rng.choices(_STREET_NAMES, k=n)
+    n_staff = ctx.counts["staff"]
+    cols: dict[str, list[Any]] = {name: [] for name in (
         "project_id", "suburb_id", "zone_id", "stand_number", "street_address", "latitude", "longitude",
         "property_type", "status", "pole_number", "drop_number", "pon_number", "dwelling_units",
         "consent_signed", "field_agent_id", "created_at", "updated_at")}  # fmt: skip
-    for i in range(n):
-        pid = c.start + i + 1
-        proj = bisect.bisect_left(ends, pid) + 1
+    (project_id, suburb_id, zone_id, stand, address, lat, lon, ptype, status, pole, drop, pon, units,
+     consent, agent, created, updated) = (cols[k].append for k in cols)  # fmt: skip
+    i = 0
+    while i < n:
+        pid0 = c.start + i + 1
+        proj = bisect.bisect_left(ends, pid0) + 1
         p = P.PROJECTS[proj - 1]
-        sub = p.suburb_ids[int(rand() * len(p.suburb_ids))]
-        s = P.SUBURBS[sub - 1]
-        status, ptype = statuses[i], types[i]
         block_lo = ends[proj - 2] if proj > 1 else 0
-        frac = (pid - block_lo - rand()) / (ends[proj - 1] - block_lo)
+        block_n = ends[proj - 1] - block_lo
         p_start = datetime(p.start.year, p.start.month, p.start.day, 8, tzinfo=SAST)
         window = min((ANCHOR - p_start).total_seconds() - 86_400 * 30, 86_400 * 420)
-        created = p_start + timedelta(seconds=int(window * frac))
-        out["project_id"].append(proj)
-        out["suburb_id"].append(sub)
-        out["zone_id"].append(ZONE_OF[(proj, sub)])
-        out["stand_number"].append(str(randint(1, 24_999)))
-        out["street_address"].append(f"{randint(1, 9_999)} {streets[i]} {suffixes[i]}")
-        out["latitude"].append(round(s.lat + gauss(0, 0.006), 6))
-        out["longitude"].append(round(s.lon + gauss(0, 0.006), 6))
-        out["property_type"].append(ptype)
-        out["status"].append(status)
-        out["pole_number"].append(None if status in _NO_POLE else pole_number(proj, pid))
-        out["drop_number"].append(drop_number(pid) if status in _HAS_DROP else None)
-        out["pon_number"].append(randint(1, 128))
-        units = randint(3, 12) if ptype == "backyard_rental" else (1 if rand() < 0.93 else randint(2, 4))
-        out["dwelling_units"].append(units)
-        out["consent_signed"].append(status.startswith("Home") and "Declined" not in status)
-        out["field_agent_id"].append(agents[i] if rand() < 0.85 else None)
-        out["created_at"].append(created)
-        out["updated_at"].append(min(created + timedelta(seconds=int(rand() * 86_400 * 200)), ANCHOR))
-    return out
+        subs = [(sid, P.SUBURBS[sid - 1], ZONE_OF[(proj, sid)]) for sid in p.suburb_ids]
+        stop = min(n, ends[proj - 1] - c.start)
+        for j in range(i, stop):
+            pid = c.start + j + 1
+            sid, sub, zid = subs[int(rnd() * len(subs))]
+            st, ty = statuses[j], types[j]
+            t0 = p_start + timedelta(seconds=int(window * (pid - block_lo - rnd()) / block_n))
+            project_id(proj)
+            suburb_id(sid)
+            zone_id(zid)
+            stand(str(int(rnd() * 24_999) + 1))
+            address(f"{int(rnd() * 9_999) + 1} {streets[j]}")
+            lat(round(sub.lat + (rnd() + rnd() - 1) * 0.012, 6))
+            lon(round(sub.lon + (rnd() + rnd() - 1) * 0.012, 6))
+            ptype(ty)
+            status(st)
+            pole(None if st in _NO_POLE else pole_number(proj, pid))
+            drop(drop_number(pid) if st in _HAS_DROP else None)
+            pon(int(rnd() * 128) + 1)
+            r = rnd()
+            units(int(r * 10) + 3 if ty == "backyard_rental" else 1 if r < 0.93 else int(r * 40) - 35)
+            consent(st in _CONSENTED)
+            agent(int(rnd() * n_staff) + 1 if rnd() < 0.85 else None)
+            created(t0)
+            t1 = t0 + timedelta(seconds=int(rnd() * 17_280_000))
+            updated(t1 if t1 < ANCHOR else ANCHOR)
+        i = stop
+    return cols
 
 
 def _sow_project(c: Chunk, i: int) -> int:
@@ -408,16 +423,16 @@ NOKIA = Table(
         Col("ont_index", "smallint NOT NULL", ints(1, 64)),
         Col("ont_model", "text NOT NULL", pick([m for _, m, _, _ in P.ONT_MODELS], [0.55, 0.25, 0.12, 0.08])),
         Col("firmware_version", "text NOT NULL", pick(P.FIRMWARE, [0.5, 0.3, 0.15, 0.05])),
-        Col("rx_power_dbm", "real", lambda c: [round(c.rng.gauss(-21.5, 2.4), 2) for _ in range(c.n)],
+        Col("rx_power_dbm", "real", normal(-21.5, 2.4),
             comment="ONT receive power; below -27 dBm is out of spec"),
-        Col("tx_power_dbm", "real", lambda c: [round(c.rng.gauss(2.4, 0.35), 2) for _ in range(c.n)]),
-        Col("olt_rx_power_dbm", "real", lambda c: [round(c.rng.gauss(-24.0, 2.0), 2) for _ in range(c.n)]),
+        Col("tx_power_dbm", "real", normal(2.4, 0.35)),
+        Col("olt_rx_power_dbm", "real", normal(-24.0, 2.0)),
         Col("distance_m", "integer", ints(120, 9_500)),
         Col("oper_status", "text NOT NULL", pick(["up", "down", "los", "dying_gasp"], [0.93, 0.03, 0.02, 0.02])),
         Col("last_seen_at", "timestamptz NOT NULL", stamps(ANCHOR - timedelta(days=21), ANCHOR)),
         Col("created_at", "timestamptz NOT NULL", timeline(HISTORY_START, ANCHOR - timedelta(days=1))),
     ),
-    post=(duplicate_rows(12, CHUNK_ROWS), orphans("property_id", "onemap_properties", 37)),
+    post=(duplicate_rows(12), orphans("property_id", "onemap_properties", 37, dups=12)),
     indexes=("property_id", "olt_port_id", "ont_serial"),
 )
 
@@ -539,10 +554,12 @@ TABLES: tuple[Table, ...] = (
     lookup("regions", [("code", "text NOT NULL"), ("name", "text NOT NULL")], P.REGIONS,
            "South African provinces."),
     lookup("municipalities", [("code", "text NOT NULL"), ("name", "text NOT NULL"), ("category", "text NOT NULL"),
-                              ("region_id", "integer NOT NULL")], P.MUNICIPALITIES),
+                              ("region_id", "integer NOT NULL")], P.MUNICIPALITIES,
+           fks={"region_id": "regions"}),
     lookup("suburbs", [("name", "text NOT NULL"), ("municipality_id", "integer NOT NULL"),
                        ("postal_code", "text"), ("latitude", "double precision"),
-                       ("longitude", "double precision")], P.SUBURBS),
+                       ("longitude", "double precision")], P.SUBURBS,
+           fks={"municipality_id": "municipalities"}),
     Table("zones", len(P.ZONES), comment="Build zones: one per project and suburb.", cols=(
         Col("project_id", "integer NOT NULL", values([z[0] for z in P.ZONES]), fk="projects"),
         Col("suburb_id", "integer NOT NULL", values([z[1] for z in P.ZONES]), fk="suburbs"),
@@ -610,7 +627,7 @@ TABLES: tuple[Table, ...] = (
                                                           "Home connections")[(c.start + i) % 3])),
         Col("planned_start", "date NOT NULL", derive(lambda c, i: P.PROJECTS[(c.start + i) // 3].start
                                                      + timedelta(days=150 * ((c.start + i) % 3)))),
-        Col("planned_end", "date NOT NULL", after("planned_start", 24 * 120, 24 * 240)),
+        Col("planned_end", "date NOT NULL", after("planned_start", 24 * 120, 24 * 240, clamp=False)),
         Col("status", "text NOT NULL", derive(lambda c, i: "done" if c.cols["planned_end"][i] < ANCHOR.date()
                                               else "in_progress" if c.cols["planned_start"][i] < ANCHOR.date()
                                               else "not_started")),
@@ -649,23 +666,24 @@ TABLES: tuple[Table, ...] = (
         Col("certification", "text NOT NULL", pick(["FTTH Installer L2", "Working at Heights", "First Aid L1",
                                                      "CIDB Grade 3 CE", "B-BBEE certificate"])),
         Col("issued_on", "date NOT NULL", days(date(2023, 1, 1), date(2026, 6, 30))),
-        Col("expires_on", "date", after("issued_on", 24 * 365, 24 * 730)),
+        Col("expires_on", "date", after("issued_on", 24 * 365, 24 * 730, clamp=False)),
     )),
     lookup("departments", [("name", "text NOT NULL")], [(d,) for d in P.DEPARTMENTS]),
     lookup("job_titles", [("title", "text NOT NULL"), ("department_id", "integer NOT NULL"),
-                          ("grade", "text NOT NULL")], P.JOB_TITLES),
+                          ("grade", "text NOT NULL")], P.JOB_TITLES,
+           fks={"department_id": "departments"}),
     STAFF,
     Table("staff_leave", 12, cols=(
         fk("staff_id", "staff"),
         Col("leave_type", "text NOT NULL", pick(["annual", "sick", "family_responsibility", "study"],
                                                   [0.6, 0.25, 0.1, 0.05])),
         Col("start_date", "date NOT NULL", days(date(2025, 1, 10), date(2026, 12, 15))),
-        Col("end_date", "date NOT NULL", after("start_date", 24, 24 * 15)),
+        Col("end_date", "date NOT NULL", after("start_date", 24, 24 * 15, clamp=False)),
         Col("approved", "boolean NOT NULL", bools(0.9)),
         Col("created_at", "timestamptz NOT NULL", timeline()),
     )),
     lookup("skills", [("name", "text NOT NULL"), ("category", "text NOT NULL")], P.SKILLS),
-    Table("staff_skills", 30, whole=True, cols=(
+    Table("staff_skills", 24, whole=True, cols=(
         Col("staff_id", "integer NOT NULL", distinct_pairs("staff", "skills", 0), fk="staff"),
         Col("skill_id", "integer NOT NULL", distinct_pairs("staff", "skills", 1), fk="skills"),
         Col("level", "smallint NOT NULL", ints(1, 5)),
@@ -673,7 +691,7 @@ TABLES: tuple[Table, ...] = (
     ), uniques=("staff_id, skill_id",)),
     # ---- field work -------------------------------------------------------------------------------------
     DROPS,
-    Table("drop_inspections", 40, scaled=True, comment="Quality inspections of completed drops.", cols=(
+    Table("drop_inspections", 24, scaled=True, comment="Quality inspections of completed drops.", cols=(
         fk("drop_id", "drops", type_="bigint"),
         fk("inspector_id", "staff"),
         Col("inspected_at", "timestamptz NOT NULL", timeline(HISTORY_START + timedelta(days=20))),
@@ -693,7 +711,7 @@ TABLES: tuple[Table, ...] = (
         Col("location", "text", pick(["Head office, Midrand", "Site office", "MS Teams", "Community hall"])),
         Col("created_at", "timestamptz NOT NULL", after("starts_at", -24 * 10, -2)),
     )),
-    Table("meeting_attendees", 72, whole=True, cols=(
+    Table("meeting_attendees", 48, whole=True, cols=(
         Col("meeting_id", "integer NOT NULL", distinct_pairs("meetings", "staff", 0), fk="meetings"),
         Col("staff_id", "integer NOT NULL", distinct_pairs("meetings", "staff", 1), fk="staff"),
         Col("attended", "boolean NOT NULL", bools(0.86)),
@@ -752,7 +770,7 @@ TABLES: tuple[Table, ...] = (
         Col("capacity_ports", "smallint NOT NULL", pick([144, 288, 576])),
         Col("installed_on", "date", days(date(2024, 10, 1), date(2026, 6, 30))),
     )),
-    Table("poles", 60, scaled=True, comment="Poles planted by VelocityFibre (not the municipal poles).", cols=(
+    Table("poles", 24, scaled=True, comment="Poles planted by VelocityFibre (not the municipal poles).", cols=(
         Col("pole_number", "text NOT NULL", code("VF.P.{:06d}")),
         fk("zone_id", "zones"),
         Col("height_m", "numeric(4,1) NOT NULL", pick([Decimal("7.0"), Decimal("7.5"), Decimal("9.0")])),
@@ -774,7 +792,7 @@ TABLES: tuple[Table, ...] = (
            P.SERVICE_PLANS, "Retail plans sold by ISPs on the open-access network."),
     lookup("isp_partners", [("name", "text NOT NULL")], [(n,) for n in P.ISPS],
            "Internet service providers on the open-access network."),
-    Table("subscriptions", 40, scaled=True, cols=(
+    Table("subscriptions", 24, scaled=True, cols=(
         fk("drop_id", "drops", type_="bigint"),
         fk("isp_partner_id", "isp_partners", zipf=1.1),
         fk("service_plan_id", "service_plans", zipf=0.9),
@@ -787,7 +805,7 @@ TABLES: tuple[Table, ...] = (
     lookup("ops.work_order_types", [("name", "text NOT NULL")],
            [(n,) for n in ("Drop installation", "Fault repair", "Pole planting", "Splicing", "Relocation",
                            "Site survey")]),
-    Table("ops.work_orders", 40, scaled=True, comment="Work issued to contractors.", cols=(
+    Table("ops.work_orders", 30, scaled=True, comment="Work issued to contractors.", cols=(
         Col("wo_number", "text NOT NULL", code("WO-{:06d}")),
         fk("work_order_type_id", "ops.work_order_types", zipf=1.0),
         fk("project_id", "projects"),
@@ -796,12 +814,12 @@ TABLES: tuple[Table, ...] = (
         Col("priority", "text NOT NULL", pick(["normal", "high", "urgent"], [0.75, 0.2, 0.05])),
         Col("status", "text NOT NULL", pick(["open", "in_progress", "closed", "cancelled"], [0.1, 0.1, 0.75, 0.05])),
         Col("raised_at", "timestamptz NOT NULL", timeline(growth=1.5)),
-        Col("due_date", "date", after("raised_at", 24 * 3, 24 * 21, as_date=True)),
+        Col("due_date", "date", after("raised_at", 24 * 3, 24 * 21, as_date=True, clamp=False)),
         Col("closed_at", "timestamptz", derive(lambda c, i: min(c.cols["raised_at"][i] + timedelta(
             hours=c.rng.uniform(4, 400)), ANCHOR) if c.cols["status"][i] == "closed" else None)),
         Col("estimated_cost_zar", "numeric(12,2)", amounts(800, 45_000)),
     ), indexes=("contractor_id",)),
-    Table("ops.work_order_tasks", 40, scaled=True, cols=(
+    Table("ops.work_order_tasks", 30, scaled=True, cols=(
         fk("work_order_id", "ops.work_orders"),
         Col("description", "text NOT NULL", pick(["Survey route", "String cable", "Splice closure", "Mount ONT",
                                                    "Test light levels", "Clean site"])),
@@ -817,7 +835,7 @@ TABLES: tuple[Table, ...] = (
         fk("assigned_staff_id", "staff", null=0.2),
         Col("status", "text NOT NULL", pick(["active", "in_service", "written_off"], [0.8, 0.15, 0.05])),
     )),
-    Table("ops.vehicle_trips", 30, scaled=True, cols=(
+    Table("ops.vehicle_trips", 20, scaled=True, cols=(
         fk("vehicle_id", "ops.vehicles"),
         fk("driver_id", "staff"),
         Col("started_at", "timestamptz NOT NULL", timeline()),
@@ -832,14 +850,14 @@ TABLES: tuple[Table, ...] = (
         Col("cost_zar", "numeric(10,2) NOT NULL", _decimal("litres", lambda v: float(v) * 22.4)),
         Col("odometer_km", "integer", ints(20_000, 240_000)),
     )),
-    Table("ops.vehicle_gps_log", 30, scaled=True, id_type=None,
+    Table("ops.vehicle_gps_log", 24, scaled=True, id_type=None,
           comment="Raw tracker pings; no key, and the tracker sometimes sends a ping twice.", cols=(
         Col("vehicle_id", "integer NOT NULL", ref("ops.vehicles")),
         Col("recorded_at", "timestamptz NOT NULL", timeline(ANCHOR - timedelta(days=7))),
         Col("latitude", "double precision", floats(-26.7, -25.4, 5)),
         Col("longitude", "double precision", floats(27.0, 28.4, 5)),
         Col("speed_kmh", "smallint", ints(0, 110)),
-    ), post=(duplicate_rows(3, CHUNK_ROWS),)),
+    ), post=(duplicate_rows(3),)),
     lookup("ops.ticket_categories", [("name", "text NOT NULL")],
            [(n,) for n in ("No service", "Slow speeds", "Intermittent", "Damaged cable", "Relocation", "Billing")]),
     Table("ops.tickets", 30, scaled=True, comment="Customer and ISP fault tickets.", cols=(
@@ -855,7 +873,7 @@ TABLES: tuple[Table, ...] = (
             c.cols["opened_at"][i] + timedelta(hours=c.rng.lognormvariate(2.8, 0.9)), ANCHOR))),
         fk("assigned_staff_id", "staff", null=0.1),
     ), indexes=("opened_at",)),
-    Table("ops.ticket_comments", 36, scaled=True, cols=(
+    Table("ops.ticket_comments", 24, scaled=True, cols=(
         fk("ticket_id", "ops.tickets"),
         fk("author_id", "staff"),
         Col("body", "text NOT NULL", pick(["Technician dispatched", "Customer unreachable", "Light levels OK",
@@ -912,7 +930,7 @@ TABLES: tuple[Table, ...] = (
         fk("project_id", "projects"),
         Col("authority", "text NOT NULL", pick(["JRA", "City Power", "Tshwane Roads", "Eskom", "Transnet"])),
         Col("issued_on", "date NOT NULL", days(date(2024, 8, 1), date(2026, 9, 30))),
-        Col("expires_on", "date NOT NULL", after("issued_on", 24 * 180, 24 * 365)),
+        Col("expires_on", "date NOT NULL", after("issued_on", 24 * 180, 24 * 365, clamp=False)),
         Col("status", "text NOT NULL", pick(["valid", "expired", "renewal_pending"], [0.6, 0.25, 0.15])),
     )),
     Table("ops.wayleave_applications", 8, cols=(
@@ -947,7 +965,7 @@ TABLES: tuple[Table, ...] = (
     )),
     lookup("ops.materials", [("sku", "text NOT NULL"), ("name", "text NOT NULL"), ("unit", "text NOT NULL"),
                              ("unit_cost_zar", "integer NOT NULL")], P.MATERIALS),
-    Table("ops.stock_levels", 32, whole=True, cols=(
+    Table("ops.stock_levels", 24, whole=True, cols=(
         Col("warehouse_id", "integer NOT NULL", distinct_pairs("ops.warehouses", "ops.materials", 0),
             fk="ops.warehouses"),
         Col("material_id", "integer NOT NULL", distinct_pairs("ops.warehouses", "ops.materials", 1),
@@ -978,13 +996,13 @@ TABLES: tuple[Table, ...] = (
         Col("total_zar", "numeric(12,2)", const(None), comment="Sum of the lines (set after loading)"),
     )),
     Table("ops.purchase_order_lines", 24, cols=(
-        fk("purchase_order_id", "ops.purchase_orders"),
+        Col("purchase_order_id", "integer NOT NULL", cover("ops.purchase_orders"), fk="ops.purchase_orders"),
         fk("material_id", "ops.materials"),
         Col("quantity", "integer NOT NULL", ints(10, 2_000)),
         Col("unit_price_zar", "numeric(10,2) NOT NULL", derive(
             lambda c, i: Decimal(P.MATERIALS[c.cols["material_id"][i] - 1][3]))),
     )),
-    Table("ops.audit_log", 60, scaled=True, comment="Who changed what in the operations system.", cols=(
+    Table("ops.audit_log", 36, scaled=True, comment="Who changed what in the operations system.", cols=(
         Col("occurred_at", "timestamptz NOT NULL", timeline()),
         fk("actor_staff_id", "staff", zipf=1.3, null=0.05),
         Col("action", "text NOT NULL", pick(["insert", "update", "delete", "export"], [0.3, 0.6, 0.03, 0.07])),
@@ -992,7 +1010,7 @@ TABLES: tuple[Table, ...] = (
         Col("entity_id", "bigint", ints(1, 400)),
         Col("details", "jsonb", derive(_audit_details)),
     )),
-    Table("ops.login_events", 30, scaled=True, cols=(
+    Table("ops.login_events", 20, scaled=True, cols=(
         fk("staff_id", "staff", zipf=1.0),
         Col("logged_in_at", "timestamptz NOT NULL", timeline(ANCHOR - timedelta(days=60))),
         Col("ip_address", "inet", derive(_ip)),
@@ -1039,15 +1057,15 @@ TABLES: tuple[Table, ...] = (
         fk("payment_term_id", "finance.payment_terms"),
         Col("issued_on", "date NOT NULL", derive(lambda c, i: (HISTORY_START + timedelta(
             days=int(680 * c.fraction(i)))).date())),
-        Col("due_on", "date NOT NULL", after("issued_on", 24 * 14, 24 * 60)),
+        Col("due_on", "date NOT NULL", after("issued_on", 24 * 14, 24 * 60, clamp=False)),
         Col("status", "finance.invoice_status NOT NULL", pick(["draft", "issued", "paid", "overdue", "void"],
                                                               [0.05, 0.2, 0.6, 0.12, 0.03])),
         Col("subtotal_zar", "numeric(14,2)", const(None), comment="Sum of invoice_lines (set after loading)"),
         Col("vat_zar", "numeric(14,2)", const(None)),
         Col("total_zar", "numeric(14,2)", const(None)),
     ), uniques=("invoice_number",)),
-    Table("finance.invoice_lines", 48, scaled=True, cols=(
-        fk("invoice_id", "finance.invoices"),
+    Table("finance.invoice_lines", 36, scaled=True, cols=(
+        Col("invoice_id", "integer NOT NULL", cover("finance.invoices"), fk="finance.invoices"),
         fk("price_list_id", "finance.price_list", zipf=1.0),
         Col("quantity", "numeric(10,2) NOT NULL", derive(lambda c, i: Decimal(c.rng.randint(1, 400)))),
         Col("unit_price_zar", "numeric(12,2)", const(None), comment="Copied from the price list after loading"),
@@ -1098,11 +1116,6 @@ TABLES: tuple[Table, ...] = (
             ("Standard Bank", "VelocityFibre Capex", "****1907", "051001"),
             ("Nedbank", "VelocityFibre Payroll", "****7730", "198765")]),
 )
-
-
-def at_row(c: Chunk, i: int) -> datetime:
-    """A timestamp that rises with the row number."""
-    return HISTORY_START + timedelta(seconds=int((ANCHOR - HISTORY_START).total_seconds() * c.fraction(i)))
 
 
 # --- everything that is not a table -----------------------------------------------------------------

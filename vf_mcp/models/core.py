@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from vf_mcp.models.base import Out
 
 
-class ColumnInfo(BaseModel):
+class ColumnInfo(Out):
     name: str
     type: str = Field(description="PostgreSQL type")
 
 
-class RoleSafetyInfo(BaseModel):
+class RoleSafetyInfo(Out):
     role: str
     read_only: bool = Field(description="False when the role is superuser or could write")
     warning: str | None = None
@@ -21,7 +23,7 @@ class RoleSafetyInfo(BaseModel):
 # ---------- run_query ----------
 
 
-class QueryResult(BaseModel):
+class QueryResult(Out):
     """Rows travel as arrays under one column list."""
 
     columns: list[ColumnInfo]
@@ -40,7 +42,7 @@ class QueryResult(BaseModel):
 # ---------- list_tables ----------
 
 
-class TableEntry(BaseModel):
+class TableEntry(Out):
     name: str
     schema_name: str
     kind: str = Field(description="table, view, materialized view, partitioned table, foreign table")
@@ -51,7 +53,7 @@ class TableEntry(BaseModel):
     partitions: list[str] | None = Field(None, description="Partitions of a partitioned table")
 
 
-class TableList(BaseModel):
+class TableList(Out):
     tables: list[TableEntry]
     total: int
     message: str
@@ -60,7 +62,7 @@ class TableList(BaseModel):
 # ---------- get_database_overview ----------
 
 
-class OverviewTable(BaseModel):
+class OverviewTable(Out):
     name: str
     schema_name: str
     kind: str
@@ -73,7 +75,7 @@ class OverviewTable(BaseModel):
     quality_score: float | None = Field(None, description="0-100, completeness from planner statistics")
 
 
-class DatabaseOverview(BaseModel):
+class DatabaseOverview(Out):
     database: str
     server_version: str
     total_tables: int
@@ -90,7 +92,7 @@ class DatabaseOverview(BaseModel):
 # ---------- get_table_schema ----------
 
 
-class ColumnSchema(BaseModel):
+class ColumnSchema(Out):
     name: str
     type: str
     nullable: bool
@@ -101,7 +103,7 @@ class ColumnSchema(BaseModel):
     enum_labels: list[str] | None = None
 
 
-class ForeignKey(BaseModel):
+class ForeignKey(Out):
     name: str
     columns: list[str]
     ref_table: str
@@ -110,13 +112,13 @@ class ForeignKey(BaseModel):
     validated: bool = True
 
 
-class Constraint(BaseModel):
+class Constraint(Out):
     name: str
     columns: list[str] | None = None
     definition: str
 
 
-class IndexInfo(BaseModel):
+class IndexInfo(Out):
     name: str
     definition: str
     unique: bool
@@ -126,13 +128,13 @@ class IndexInfo(BaseModel):
     size_bytes: int | None = None
 
 
-class Partitioning(BaseModel):
+class Partitioning(Out):
     key: str | None = Field(None, description="Partition key of a partitioned table")
     partitions: list[dict[str, str]] = Field(default_factory=list)
     bound: str | None = Field(None, description="This partition's bound")
 
 
-class TableSchema(BaseModel):
+class TableSchema(Out):
     name: str
     schema_name: str
     kind: str
@@ -141,7 +143,9 @@ class TableSchema(BaseModel):
     columns: list[ColumnSchema]
     primary_key: list[str] | None = None
     foreign_keys: list[ForeignKey] = Field(default_factory=list, description="Keys in this table")
-    referenced_by: list[ForeignKey] = Field(default_factory=list, description="Keys in other tables pointing here")
+    referenced_by: list[ForeignKey] = Field(
+        default_factory=list, description="Keys in other tables pointing here"
+    )
     unique_constraints: list[Constraint] = Field(default_factory=list)
     check_constraints: list[Constraint] = Field(default_factory=list)
     indexes: list[IndexInfo] = Field(default_factory=list)
@@ -152,13 +156,13 @@ class TableSchema(BaseModel):
 # ---------- get_table_stats ----------
 
 
-class ValueCount(BaseModel):
+class ValueCount(Out):
     value: Any
     count: int
     frequency: float
 
 
-class ColumnStats(BaseModel):
+class ColumnStats(Out):
     name: str
     type: str
     null_count: int | None = None
@@ -172,25 +176,25 @@ class ColumnStats(BaseModel):
     most_common: list[ValueCount] = Field(default_factory=list)
 
 
-class QualityMeasure(BaseModel):
+class QualityMeasure(Out):
     score: float = Field(description="0-100")
     definition: str
     issues: int = Field(0, description="Values counted against this measure")
 
 
-class DataQuality(BaseModel):
+class DataQuality(Out):
     completeness: QualityMeasure
     consistency: QualityMeasure
     accuracy: QualityMeasure
     overall: float
 
 
-class SampleRows(BaseModel):
+class SampleRows(Out):
     columns: list[str]
     rows: list[list[Any]]
 
 
-class TableStats(BaseModel):
+class TableStats(Out):
     table: str
     row_count: int
     exact: bool = Field(description="False: computed on a sample or from planner statistics")
