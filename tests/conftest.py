@@ -38,6 +38,10 @@ class PgCluster:
 
     def create_database(self, name: str, setup_sql: str | None = None) -> str:
         """(Re)create database `name`, run `setup_sql` in it (setup code, simple protocol), return its DSN."""
+        return asyncio.run(self.acreate_database(name, setup_sql))
+
+    async def acreate_database(self, name: str, setup_sql: str | None = None) -> str:
+        """create_database for async tests."""
 
         async def go() -> None:
             admin = await asyncpg.connect(self.dsn("postgres"))
@@ -53,7 +57,7 @@ class PgCluster:
                 finally:
                     await conn.close()
 
-        asyncio.run(go())
+        await go()
         return self.dsn(name)
 
 

@@ -197,8 +197,7 @@ async def connect(dsn: str, *, codecs: bool = True, zone: str = "America/Sao_Pau
         if codecs:
             await install_codecs(conn)
         await conn.execute(
-            f"SET TimeZone = '{zone}'; SET lc_monetary = 'C'; SET DateStyle = 'ISO, MDY'; "
-            "SET extra_float_digits = 1"
+            f"SET TimeZone = '{zone}'; SET lc_monetary = 'C'; SET DateStyle = 'ISO, MDY'; SET extra_float_digits = 1"
         )
         yield conn
     finally:
@@ -265,7 +264,12 @@ async def test_convert_rows_equals_convert_row(convert_dsn: str) -> None:
         stmt = await conn.prepare("SELECT * FROM all_types ORDER BY id")
         converters = converters_for(stmt.get_attributes())
         records = await stmt.fetch()
-    assert convert_rows(records, converters) == [convert_row(r, converters) for r in records]
+    expected = [convert_row(r, list(converters)) for r in records]  # plain list: one call per value
+    assert convert_rows(records, converters) == expected
+    assert [convert_row(r, converters) for r in records] == expected
+    assert convert_rows(records, list(converters)) == expected
+    with pytest.raises(ValueError):
+        convert_row(records[0][:-1], converters)
 
 
 async def test_xml_is_text(convert_dsn: str) -> None:
@@ -452,8 +456,7 @@ async def test_dates_and_timestamps_round_trip_over_the_whole_range(convert_dsn:
             strings = [r[0] for r in got.rows]
             assert all(isinstance(s, str) for s in strings)
             same = await conn.fetchval(
-                f"SELECT bool_and(s::{kind} = {expr}) "
-                "FROM unnest($1::int[], $2::bigint[], $3::text[]) AS x(d, u, s)",
+                f"SELECT bool_and(s::{kind} = {expr}) FROM unnest($1::int[], $2::bigint[], $3::text[]) AS x(d, u, s)",
                 ts_days,
                 micros,
                 strings,
@@ -494,8 +497,7 @@ async def test_numeric_is_exact(convert_dsn: str) -> None:
     literals += [str(rnd.random() * 10 ** rnd.randint(-20, 20)) for _ in range(300)]
     async with connect(convert_dsn) as conn:
         rows = await conn.fetch(
-            "SELECT x::numeric AS v, x::numeric::text AS t "
-            "FROM unnest($1::text[]) WITH ORDINALITY u(x, n) ORDER BY n",
+            "SELECT x::numeric AS v, x::numeric::text AS t FROM unnest($1::text[]) WITH ORDINALITY u(x, n) ORDER BY n",
             literals,
         )
     convert = converter_for("numeric", "scalar")
@@ -811,9 +813,7 @@ def test_type_labels_and_notes() -> None:
     for (name, kind, schema), label in cases.items():
         assert type_label(_Attribute("c", _Type(1, name, kind, schema))) == label
     assert format_note(_Attribute("c", _Type(17, "bytea", "scalar", "pg_catalog"))) == "base64"
-    assert (
-        format_note(_Attribute("c", _Type(1186, "interval", "scalar", "pg_catalog"))) == "ISO 8601 duration"
-    )
+    assert format_note(_Attribute("c", _Type(1186, "interval", "scalar", "pg_catalog"))) == "ISO 8601 duration"
     assert format_note(_Attribute("c", _Type(3904, "int4range", "range", "pg_catalog"))) == "range text"
     assert format_note(_Attribute("c", _Type(23, "int4", "scalar", "pg_catalog"))) is None
 

@@ -31,7 +31,7 @@ async def test_list_tables_matches_catalog(demo_dsn: str) -> None:
 
 async def test_list_tables_filters(demo_dsn: str) -> None:
     async with mcp_client(demo_dsn) as client:
-        out = await call(client, "list_tables", {"name_pattern": "staf%"})
+        out = await call(client, "list_tables", {"name_pattern": "%taff"})
         assert [t["name"] for t in out["tables"]] == ["staff"]
         nothing = await call(client, "list_tables", {"schema_name": "no_such_schema"})
         assert nothing["total"] == 0 and "without filters" in nothing["message"]
@@ -196,7 +196,7 @@ async def test_run_query_explain_hints(demo_dsn: str) -> None:
         out = await call(
             client,
             "run_query",
-            {"sql": "SELECT * FROM onemap_properties WHERE lower(address) = 'nowhere'", "explain": True},
+            {"sql": "SELECT * FROM onemap_properties WHERE lower(street_address) = 'nowhere'", "explain": True},
         )
     plan = out["query_plan"][0]["Plan"]
     assert "Node Type" in plan
@@ -249,7 +249,7 @@ async def test_overview_constant_queries(pg) -> None:  # type: ignore[no-untyped
             f"INSERT INTO t{i} (id, v) VALUES (1, NULL), (2, 'x');"
             for i in range(n)
         )
-        dsn = pg.create_database(f"many_{n}", ddl + "ANALYZE;")
+        dsn = await pg.acreate_database(f"many_{n}", ddl + "ANALYZE;")
         counter = StatementCounter()
         server = build_server(Settings(dsn=dsn), counter=counter)
         async with Client(server) as client:

@@ -70,7 +70,7 @@ async def test_streamable_http_serve(demo_dsn: str) -> None:
             except OSError:
                 time.sleep(0.1)
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-            result = await client.call_tool("list_tables", {"name_pattern": "staff"})
+            result = await client.call_tool("list_tables", {"name_pattern": "%taff"})
             assert result.structured_content is not None
             assert [t["name"] for t in result.structured_content["tables"]] == ["staff"]
     finally:

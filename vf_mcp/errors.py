@@ -115,6 +115,11 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
         return QueryError(f"PostgreSQL error {state}: {text}")
     if isinstance(exc, asyncpg.InterfaceError):
         return QueryError(f"Database driver refused the request: {exc}")
+    if isinstance(exc, UnicodeDecodeError):
+        return QueryError(
+            "A value could not be decoded (a record/ROW containing money or another text-only type): "
+            "select its fields as separate columns, or cast the value to text."
+        )
     if isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError)):
         return DatabaseUnavailableError(f"Cannot reach the database: {exc}. Check the DSN and that it is up.")
     if isinstance(exc, TimeoutError):
@@ -132,5 +137,5 @@ def db_errors(*, statement_timeout_ms: int | None = None) -> Iterator[None]:
         yield
     except VfError:
         raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, UnicodeDecodeError) as exc:
         raise translate(exc, statement_timeout_ms=statement_timeout_ms) from exc

@@ -239,7 +239,10 @@ class Catalog:
 
         async def load() -> dict[str, Any]:
             row = (await self.db.fetch(TABLE_DETAIL_SQL, rel.oid))[0]
-            return {k: _json(row[k]) for k in row.keys()}  # noqa: SIM118 (asyncpg Record)
+            out = dict(row.items())
+            for key in ("columns", "constraints", "indexes", "partitions"):
+                out[key] = _json(out[key])
+            return out
 
         return await self._cached(("detail", rel.oid), load, refresh=refresh)
 

@@ -44,11 +44,7 @@ class ColumnSpec:
 
     @property
     def orderable(self) -> bool:
-        return (self.category in ORDERABLE and self.base_type not in ("money",)) or self.base_type in (
-            "uuid",
-            "money",
-            "bool",
-        )
+        return self.category in ORDERABLE or self.base_type == "money"
 
     @property
     def distinctable(self) -> bool:

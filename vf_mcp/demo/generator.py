@@ -1,6 +1,6 @@
 """Create and load the VelocityFibre demo database: 89 tables in three schemas, seeded and deterministic.
 
-    summary = await load_demo(conn, scale=1)   # ~59.6K rows; scale=N multiplies the high-volume tables
+    summary = await load_demo(conn, scale=1)   # ~59.7K rows; scale=N multiplies the high-volume tables
 
 The connected database must be empty (no `ops`/`finance` schema, no demo tables). Everything runs
 in one transaction: schema, binary COPY of generated rows, then keys, indexes, foreign keys, comments,
@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -40,11 +40,12 @@ CHUNK_ROWS = 50_000
 SCALE1_ROW_COUNTS: Mapping[str, int] = MappingProxyType({t.name: t.rows(1) for t in TABLES})
 """Exact row count of every table at scale 1, keyed like `oid::regclass::text` ('drops', 'ops.tickets')."""
 
+_N_DROPS = DROPS.base_rows
 PLANTED_DEFECTS: Mapping[str, int] = MappingProxyType({
     # NULLs
-    "drops: status='completed' AND completed_at IS NULL": drops_missing_completed_at(DROPS.base_rows),
+    "drops: status='completed' AND completed_at IS NULL": drops_missing_completed_at(_N_DROPS),
     "drops: completion_hours IS NULL (exactly the rows with completed_at NULL)":
-        DROPS.base_rows - drop_status_counts(DROPS.base_rows)["completed"] + drops_missing_completed_at(DROPS.base_rows),
+        _N_DROPS - drop_status_counts(_N_DROPS)["completed"] + drops_missing_completed_at(_N_DROPS),
     "onemap_properties: latitude IS NULL AND longitude IS NULL": 160,
     "onemap_properties: stand_number IS NULL": 420,
     "staff: phone IS NULL": 3,
@@ -78,7 +79,7 @@ class DemoSummary:
 
     tables: int
     rows: int
-    row_counts: Mapping[str, int]
+    row_counts: Mapping[str, int] = field(repr=False)
 
 
 async def load_demo(conn: asyncpg.Connection, *, scale: int = 1, seed: int = DEFAULT_SEED) -> DemoSummary:
@@ -102,7 +103,7 @@ async def load_demo(conn: asyncpg.Connection, *, scale: int = 1, seed: int = DEF
         await conn.execute(_constraints_sql(counts))
         await conn.execute(POST_SQL)
         t_keys = time.perf_counter()
-        await conn.execute("ANALYZE")
+        await conn.execute("ANALYZE " + ", ".join(_qualified(t) for t in TABLES))
     log.info(
         "demo loaded: %d tables, %d rows (scale %d) in %.1fs (copy %.1fs, keys %.1fs, analyze %.1fs)",
         len(TABLES), sum(counts.values()), scale, time.perf_counter() - started, t_copy - started,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ ANCHOR = datetime(2026, 11, 20, 17, 0, tzinfo=SAST)
 """The demo's 'now': every timestamp is at or before it."""
 HISTORY_START = datetime(2025, 1, 6, 7, 0, tzinfo=SAST)
 """Start of the drop-installation history (about 22.5 months before ANCHOR)."""
+
 
 class Ctx:
     """What generators share: seed, scale, every table's row count and cached derived data."""
@@ -274,9 +274,7 @@ def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth:
 
     def gen(c: Chunk) -> list[Any]:
         rnd, first, total = c.rng.random, c.start, c.total
-        return [
-            start + timedelta(seconds=int(span * ((first + i + rnd()) / total) ** power)) for i in range(c.n)
-        ]
+        return [start + timedelta(seconds=int(span * ((first + i + rnd()) / total) ** power)) for i in range(c.n)]
 
     return gen
 
@@ -358,13 +356,6 @@ def distinct_pairs(a: str, b: str, which: int) -> Gen:
         return [p[which] for p in pairs[c.start : c.start + c.n]]
 
     return gen
-
-
-def lognormal(median: float, sigma: float, lo: float, hi: float, places: int = 2) -> Gen:
-    mu = math.log(median)
-    return lambda c: [
-        round(min(max(c.rng.lognormvariate(mu, sigma), lo), hi), places) for _ in range(c.n)
-    ]
 
 
 def _nullify(c: Chunk, out: list[Any], p: float) -> list[Any]:

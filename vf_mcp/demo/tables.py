@@ -23,12 +23,12 @@ from vf_mcp.demo.spec import (
     Table,
     after,
     amounts,
-    bools,
     at_row,
+    bools,
     code,
-    cover,
     const,
     corrupt,
+    cover,
     days,
     derive,
     distinct_pairs,
@@ -36,7 +36,6 @@ from vf_mcp.demo.spec import (
     email_local,
     floats,
     ints,
-    lognormal,
     money,
     normal,
     null_out,
@@ -49,7 +48,6 @@ from vf_mcp.demo.spec import (
     timeline,
     values,
 )
-
 
 # --- helpers ---------------------------------------------------------------------------------------
 
@@ -72,13 +70,23 @@ def lookup(
     """A small reference table with fixed rows and a created_at column; `fks` maps column to table."""
     fks = fks or {}
     specs = tuple(Col(n, t, values([r[k] for r in rows]), fk=fks.get(n)) for k, (n, t) in enumerate(cols))
-    created = Col("created_at", "timestamptz NOT NULL", timeline(HISTORY_START - timedelta(days=400),
-                                                                  HISTORY_START - timedelta(days=300)))
+    created = Col(
+        "created_at",
+        "timestamptz NOT NULL",
+        timeline(HISTORY_START - timedelta(days=400), HISTORY_START - timedelta(days=300)),
+    )
     return Table(name, len(rows), (*specs, created), comment=comment)
 
 
-def fk(name: str, target: str, *, type_: str = "integer", null: float = 0.0, zipf: float | None = None,
-       comment: str | None = None) -> Col:
+def fk(
+    name: str,
+    target: str,
+    *,
+    type_: str = "integer",
+    null: float = 0.0,
+    zipf: float | None = None,
+    comment: str | None = None,
+) -> Col:
     """A foreign-key column filled with ids of `target`."""
     not_null = " NOT NULL" if null == 0 else ""
     return Col(name, type_ + not_null, ref(target, zipf=zipf, null=null), fk=target, comment=comment)
@@ -108,13 +116,17 @@ def project_of(ctx: Ctx, property_id: int) -> int:
 def pole_number(project_id: int, property_id: int) -> str:
     """The pole a property hangs off: a pure function of the ids, so every table agrees."""
     k = (property_id * 2_654_435_761) % 26_000 // 3
-    return f"{P.PROJECTS[project_id - 1].code}.P.{chr(65 + k // 1000)}{k % 1000:03d}"
+    return f"{P.PROJECTS[project_id - 1].code}.P.{_LETTERS[k // 1000]}{k % 1000:03d}"
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def drop_number(property_id: int) -> str:
     return f"DR{1_700_000 + property_id}"
 
 
+_PROJECT_CLIENTS = {p.client_id for p in P.PROJECTS}
 ZONE_OF = {pair: i for i, pair in enumerate(P.ZONES, start=1)}
 
 _PROJECT_WEIGHTS = [p.share for p in P.PROJECTS]
@@ -183,11 +195,13 @@ def _onemap(c: Chunk) -> dict[str, list[Any]]:
         block_n = ends[proj - 1] - block_lo
         p_start = datetime(p.start.year, p.start.month, p.start.day, 8, tzinfo=SAST)
         window = min((ANCHOR - p_start).total_seconds() - 86_400 * 30, 86_400 * 420)
-        subs = [(sid, P.SUBURBS[sid - 1], ZONE_OF[(proj, sid)]) for sid in p.suburb_ids]
+        subs = [(sid, P.SUBURBS[sid - 1].lat, P.SUBURBS[sid - 1].lon, ZONE_OF[(proj, sid)]) for sid in p.suburb_ids]
+        n_subs = len(subs)
+        pole_prefix = f"{p.code}.P."
         stop = min(n, ends[proj - 1] - c.start)
         for j in range(i, stop):
             pid = c.start + j + 1
-            sid, sub, zid = subs[int(rnd() * len(subs))]
+            sid, s_lat, s_lon, zid = subs[int(rnd() * n_subs)]
             st, ty = statuses[j], types[j]
             t0 = p_start + timedelta(seconds=int(window * (pid - block_lo - rnd()) / block_n))
             project_id(proj)
@@ -195,12 +209,16 @@ def _onemap(c: Chunk) -> dict[str, list[Any]]:
             zone_id(zid)
             stand(str(int(rnd() * 24_999) + 1))
             address(f"{int(rnd() * 9_999) + 1} {streets[j]}")
-            lat(round(sub.lat + (rnd() + rnd() - 1) * 0.012, 6))
-            lon(round(sub.lon + (rnd() + rnd() - 1) * 0.012, 6))
+            lat(round(s_lat + (rnd() + rnd() - 1) * 0.012, 6))
+            lon(round(s_lon + (rnd() + rnd() - 1) * 0.012, 6))
             ptype(ty)
             status(st)
-            pole(None if st in _NO_POLE else pole_number(proj, pid))
-            drop(drop_number(pid) if st in _HAS_DROP else None)
+            if st in _NO_POLE:
+                pole(None)
+            else:  # inlined pole_number(proj, pid)
+                k = (pid * 2_654_435_761) % 26_000 // 3
+                pole(f"{pole_prefix}{_LETTERS[k // 1000]}{k % 1000:03d}")
+            drop(f"DR{1_700_000 + pid}" if st in _HAS_DROP else None)
             pon(int(rnd() * 128) + 1)
             r = rnd()
             units(int(r * 10) + 3 if ty == "backyard_rental" else 1 if r < 0.93 else int(r * 40) - 35)
@@ -222,8 +240,13 @@ def _sow_confidence(c: Chunk, i: int) -> float:
     return round(min(base[c.cols["match_method"][i]] + c.rng.uniform(-0.08, 0.03), 1.0), 3)
 
 
-DROP_STATUS_SHARES = (("completed", 0.78), ("in_progress", 0.06), ("scheduled", 0.07), ("failed", 0.05),
-                      ("cancelled", 0.04))
+DROP_STATUS_SHARES = (
+    ("completed", 0.80),
+    ("in_progress", 0.04),
+    ("scheduled", 0.05),
+    ("failed", 0.06),
+    ("cancelled", 0.05),
+)
 COMPLETED_WITHOUT_TIMESTAMP_SHARE = 0.05
 
 
@@ -243,11 +266,11 @@ def _drops(c: Chunk) -> dict[str, list[Any]]:
     ctx, rng, n = c.ctx, c.rng, c.n
     counts = drop_status_counts(n)
     order = list(range(n))
-    recent = order[int(n * 0.85) :]
     status: list[str] = ["completed"] * n
-    open_rows = rng.sample(recent, counts["scheduled"] + counts["in_progress"])
-    # Scheduled work is the newest of the open work.
-    open_rows.sort()
+    # Open work is recent: weighted sampling without replacement (key = u ** (1 / w)), w rising steeply
+    # with the id; scheduled work is the newest of the open work.
+    keys = sorted(((rng.random() ** (1 / (((i + 1) / n) ** 12 + 1e-9)), i) for i in order), reverse=True)
+    open_rows = sorted(i for _, i in keys[: counts["scheduled"] + counts["in_progress"]])
     for k, i in enumerate(open_rows):
         status[i] = "in_progress" if k < counts["in_progress"] else "scheduled"
     closed = [i for i in order if status[i] == "completed"]
@@ -272,10 +295,13 @@ def _drops(c: Chunk) -> dict[str, list[Any]]:
         created = min(created, ANCHOR - timedelta(hours=1))
         st = status[i]
         lead = timedelta(days=min(rng.expovariate(1 / 6), 60), hours=rng.uniform(0, 8))
+        latest = ANCHOR - timedelta(hours=15)  # room for the work itself
+        if st != "scheduled" and created + lead > latest:
+            lead = (latest - created) * rng.random() if latest > created else timedelta(0)
         scheduled = (created + lead).date()
         started = completed_at = hours = length = serial = reason = None
         if st in ("completed", "in_progress", "failed"):
-            started = min(created + lead, ANCHOR - timedelta(hours=1)).replace(microsecond=0)
+            started = (created + lead).replace(microsecond=0)
         if st == "completed" and started is not None:
             work = min(max(rng.lognormvariate(math.log(3.2), 0.45), 0.75), 14.0)
             end = min(started + timedelta(hours=work), ANCHOR)
@@ -307,8 +333,21 @@ def _drops(c: Chunk) -> dict[str, list[Any]]:
 
 
 # Staff: job title ids in order; manager ids follow from the ranks.
-STAFF_TITLES: tuple[int, ...] = (1, 2, 2, *([3] * 5), *([4] * 3), 5, 5, *([6] * 6), *([7] * 14), *([8] * 5),
-                                 9, 9, *([10] * 3))
+STAFF_TITLES: tuple[int, ...] = (
+    1,
+    2,
+    2,
+    *([3] * 5),
+    *([4] * 3),
+    5,
+    5,
+    *([6] * 6),
+    *([7] * 14),
+    *([8] * 5),
+    9,
+    9,
+    *([10] * 3),
+)
 
 
 def _staff(c: Chunk) -> dict[str, list[Any]]:
@@ -324,8 +363,9 @@ def _staff(c: Chunk) -> dict[str, list[Any]]:
         while local in seen:
             local = f"{email_local(first, last)}{rng.randint(2, 9)}"
         seen.add(local)
-        manager = None if title == 1 else 1 if title in (2, 9) else rng.randint(2, 3) if title <= 6 \
-            else rng.randint(4, 8)
+        manager = (
+            None if title == 1 else 1 if title in (2, 9) else rng.randint(2, 3) if title <= 6 else rng.randint(4, 8)
+        )
         hired = date(2019, 3, 1) + timedelta(days=rng.randint(0, 2_300))
         created = datetime(hired.year, hired.month, hired.day, 9, tzinfo=SAST)
         out["employee_number"].append(f"VF{1000 + c.start + i + 1}")
@@ -376,13 +416,37 @@ def _ip(c: Chunk, i: int) -> IPv4Address:
     return IPv4Address(f"41.{c.rng.randint(0, 255)}.{c.rng.randint(0, 255)}.{c.rng.randint(1, 254)}")
 
 
+def _invoice_quantity(c: Chunk, i: int) -> Decimal:
+    _, unit, price = FINANCE_PRICE_LIST[c.cols["price_list_id"][i] - 1]
+    if unit == "m":
+        return Decimal(c.rng.randint(40, 2_500))
+    if price > 10_000:
+        return Decimal(c.rng.randint(1, 3))
+    return Decimal(c.rng.randint(5, 120))
+
+
 def _decimal(col: str, scale_: Callable[[Any], float]) -> Gen:
     """A money column derived from another column's value."""
     return derive(lambda c, i: Decimal(round(scale_(c.cols[col][i]) * 100)) / 100)
 
 
+FINANCE_PRICE_LIST: tuple[tuple[str, str, Decimal], ...] = (
+    ("Home connection (aerial)", "each", Decimal("1850.00")),
+    ("Home connection (underground)", "each", Decimal("2650.00")),
+    ("Aerial cable build", "m", Decimal("48.00")),
+    ("Trenching", "m", Decimal("165.00")),
+    ("Pole planting", "each", Decimal("2400.00")),
+    ("FDH installation", "each", Decimal("38500.00")),
+    ("Splicing per fibre", "each", Decimal("95.00")),
+    ("Survey per stand", "each", Decimal("45.00")),
+    ("Wayleave administration", "each", Decimal("7500.00")),
+    ("Project management", "month", Decimal("85000.00")),
+)
+
 # --- the tables ------------------------------------------------------------------------------------
 
+# Table specs are laid out by hand for readability.
+# fmt: off
 ONEMAP = Table(
     "onemap_properties", 32_564, scaled=True, id_type="bigint", whole=False,
     comment="Every property (stand) in the build areas, exported from the 1Map GIS platform.",
@@ -408,7 +472,7 @@ ONEMAP = Table(
     ),
     build=_onemap,
     post=(null_out(("latitude", "longitude"), 160, "no_gps"), null_out(("stand_number",), 420, "no_stand")),
-    indexes=("project_id", "zone_id", "status"),
+    indexes=("project_id", "zone_id"),
     uniques=("onemap_id",),
 )
 
@@ -423,17 +487,17 @@ NOKIA = Table(
         Col("ont_index", "smallint NOT NULL", ints(1, 64)),
         Col("ont_model", "text NOT NULL", pick([m for _, m, _, _ in P.ONT_MODELS], [0.55, 0.25, 0.12, 0.08])),
         Col("firmware_version", "text NOT NULL", pick(P.FIRMWARE, [0.5, 0.3, 0.15, 0.05])),
-        Col("rx_power_dbm", "real", normal(-21.5, 2.4),
+        Col("rx_power_dbm", "double precision", normal(-21.5, 2.4),
             comment="ONT receive power; below -27 dBm is out of spec"),
-        Col("tx_power_dbm", "real", normal(2.4, 0.35)),
-        Col("olt_rx_power_dbm", "real", normal(-24.0, 2.0)),
+        Col("tx_power_dbm", "double precision", normal(2.4, 0.35)),
+        Col("olt_rx_power_dbm", "double precision", normal(-24.0, 2.0)),
         Col("distance_m", "integer", ints(120, 9_500)),
         Col("oper_status", "text NOT NULL", pick(["up", "down", "los", "dying_gasp"], [0.93, 0.03, 0.02, 0.02])),
         Col("last_seen_at", "timestamptz NOT NULL", stamps(ANCHOR - timedelta(days=21), ANCHOR)),
         Col("created_at", "timestamptz NOT NULL", timeline(HISTORY_START, ANCHOR - timedelta(days=1))),
     ),
     post=(duplicate_rows(12), orphans("property_id", "onemap_properties", 37, dups=12)),
-    indexes=("property_id", "olt_port_id", "ont_serial"),
+    indexes=("property_id", "olt_port_id"),
 )
 
 SOW = Table(
@@ -449,7 +513,7 @@ SOW = Table(
         Col("drop_number", "text", derive(lambda c, i: drop_number(c.cols["property_id"][i]))),
         Col("match_method", "text NOT NULL",
             pick(["exact_pole_drop", "address", "gps_radius", "manual"], [0.62, 0.18, 0.12, 0.08])),
-        Col("match_confidence", "real NOT NULL", derive(_sow_confidence)),
+        Col("match_confidence", "double precision NOT NULL", derive(_sow_confidence)),
         Col("verified", "boolean NOT NULL", bools(0.7)),
         Col("verified_by", "integer", derive(
             lambda c, i: c.rng.randint(4, 13) if c.cols["verified"][i] else None), fk="staff"),
@@ -471,7 +535,8 @@ DROPS = Table(
         Col("status", "drop_status NOT NULL", None),
         Col("scheduled_for", "date", None),
         Col("started_at", "timestamptz", None),
-        Col("completed_at", "timestamptz", None, comment="NULL for open work (and, by mistake, for a few completed drops)"),
+        Col("completed_at", "timestamptz", None,
+            comment="NULL for open work (and, by mistake, for a few completed drops)"),
         Col("completion_hours", "numeric(6,2)", None, comment="Hours on site, started_at to completed_at"),
         Col("cable_length_m", "numeric(6,1)", None),
         Col("ont_serial", "text", None),
@@ -521,11 +586,11 @@ CONTRACTORS = Table(
         Col("contact_name", "text NOT NULL", None),
         Col("email", "text", None),
         Col("phone", "text", None),
-        fk("region_id", "regions", zipf=3.0),
+        Col("region_id", "integer NOT NULL", pick([1, 2, 3], [0.8, 0.15, 0.05]), fk="regions"),
         Col("status", "text NOT NULL", values(P.CONTRACTOR_STATUSES), comment="active / suspended / inactive"),
         Col("rating", "numeric(3,2)", derive(lambda c, i: money(c.rng, 2.8, 4.95))),
-        Col("onboarded_on", "date NOT NULL", days(date(2023, 6, 1), date(2025, 9, 30))),
         *created_updated(HISTORY_START - timedelta(days=300)),
+        Col("onboarded_on", "date NOT NULL", after("created_at", 0, 24 * 40, as_date=True)),
     ),
     build=lambda c: _person(c, _contractor_domain),
     post=(corrupt("phone", [], nulls=1, tag="phone"),),
@@ -541,7 +606,8 @@ CLIENTS = Table(
         Col("email", "text", None),
         Col("phone", "text", None),
         Col("vat_number", "text", derive(lambda c, i: f"4{c.rng.randint(10**8, 10**9 - 1)}")),
-        Col("status", "text NOT NULL", pick(["active", "prospect", "dormant"], [0.75, 0.15, 0.1])),
+        Col("status", "text NOT NULL", derive(lambda c, i: "active" if c.start + i + 1 in _PROJECT_CLIENTS
+                                              else c.rng.choice(["active", "prospect", "dormant"]))),
         *created_updated(HISTORY_START - timedelta(days=200)),
     ),
     build=lambda c: _person(c, lambda c, i: P.CLIENTS[c.start + i][2]),
@@ -585,7 +651,8 @@ TABLES: tuple[Table, ...] = (
             fk="cable_types"),
         Col("fibre_count", "smallint NOT NULL", derive(lambda c, i: P.CABLE_TYPES[c.cols["cable_type_id"][i] - 1][1])),
         Col("from_node", "text NOT NULL", derive(lambda c, i: f"FDH-{c.cols['zone_id'][i]:02d}-{c.rng.randint(1, 6)}")),
-        Col("to_node", "text NOT NULL", derive(lambda c, i: f"FAT-{c.cols['zone_id'][i]:02d}-{c.rng.randint(1, 240):03d}")),
+        Col("to_node", "text NOT NULL",
+            derive(lambda c, i: f"FAT-{c.cols['zone_id'][i]:02d}-{c.rng.randint(1, 240):03d}")),
         Col("length_m", "numeric(8,1) NOT NULL", derive(
             lambda c, i: Decimal(int(min(c.rng.lognormvariate(5.2, 0.7), 4_000) * 10)) / 10)),
         Col("installation_method", "text NOT NULL", derive(
@@ -696,7 +763,7 @@ TABLES: tuple[Table, ...] = (
         fk("inspector_id", "staff"),
         Col("inspected_at", "timestamptz NOT NULL", timeline(HISTORY_START + timedelta(days=20))),
         Col("result", "text NOT NULL", pick(["pass", "fail", "rework"], [0.82, 0.06, 0.12])),
-        Col("optical_loss_db", "real", floats(0.2, 3.5)),
+        Col("optical_loss_db", "double precision", floats(0.2, 3.5)),
         Col("notes", "text", pick(P.NOTES, null=0.7)),
     )),
     Table("meetings", 36, cols=(
@@ -753,7 +820,8 @@ TABLES: tuple[Table, ...] = (
            "Optical line terminals."),
     Table("olt_ports", 32, comment="PON ports: 4 OLTs x 8 ports.", cols=(
         Col("olt_id", "integer NOT NULL", derive(lambda c, i: (c.start + i) // 8 + 1), fk="olts"),
-        Col("pon_label", "text NOT NULL", derive(lambda c, i: f"1/1/{(c.start + i) % 8 // 4 + 1}/{(c.start + i) % 4 + 1}")),
+        Col("pon_label", "text NOT NULL",
+            derive(lambda c, i: f"1/1/{(c.start + i) % 8 // 4 + 1}/{(c.start + i) % 4 + 1}")),
         Col("max_onts", "smallint NOT NULL", const(128)),
         Col("status", "text NOT NULL", pick(["in_service", "spare"], [0.9, 0.1])),
     )),
@@ -797,8 +865,9 @@ TABLES: tuple[Table, ...] = (
         fk("isp_partner_id", "isp_partners", zipf=1.1),
         fk("service_plan_id", "service_plans", zipf=0.9),
         Col("activated_on", "date NOT NULL", days(date(2025, 2, 1), date(2026, 11, 19))),
-        Col("cancelled_on", "date", derive(lambda c, i: c.cols["activated_on"][i] + timedelta(days=c.rng.randint(30, 300))
-                                           if c.rng.random() < 0.12 else None)),
+        Col("cancelled_on", "date", derive(
+            lambda c, i: c.cols["activated_on"][i] + timedelta(days=c.rng.randint(30, 300))
+            if c.rng.random() < 0.12 else None)),
         Col("status", "text NOT NULL", derive(lambda c, i: "cancelled" if c.cols["cancelled_on"][i] else "active")),
     )),
     # ---- ops ----------------------------------------------------------------------------------------------
@@ -852,7 +921,7 @@ TABLES: tuple[Table, ...] = (
     )),
     Table("ops.vehicle_gps_log", 24, scaled=True, id_type=None,
           comment="Raw tracker pings; no key, and the tracker sometimes sends a ping twice.", cols=(
-        Col("vehicle_id", "integer NOT NULL", ref("ops.vehicles")),
+        fk("vehicle_id", "ops.vehicles"),
         Col("recorded_at", "timestamptz NOT NULL", timeline(ANCHOR - timedelta(days=7))),
         Col("latitude", "double precision", floats(-26.7, -25.4, 5)),
         Col("longitude", "double precision", floats(27.0, 28.4, 5)),
@@ -903,7 +972,8 @@ TABLES: tuple[Table, ...] = (
     )),
     Table("ops.maintenance_schedules", 8, cols=(
         Col("asset_kind", "text NOT NULL", pick(["olt", "fdh_cabinet", "vehicle", "generator"])),
-        Col("asset_ref", "text NOT NULL", derive(lambda c, i: f"{c.cols['asset_kind'][i].upper()}-{c.rng.randint(1, 9):02d}")),
+        Col("asset_ref", "text NOT NULL",
+            derive(lambda c, i: f"{c.cols['asset_kind'][i].upper()}-{c.rng.randint(1, 9):02d}")),
         Col("frequency_days", "integer NOT NULL", pick([30, 90, 180, 365])),
         Col("next_due", "date NOT NULL", days(date(2026, 11, 21), date(2027, 5, 30))),
         fk("responsible_staff_id", "staff"),
@@ -942,7 +1012,8 @@ TABLES: tuple[Table, ...] = (
                                          c.cols["submitted_on"][i] + timedelta(days=c.rng.randint(14, 120)))),
     )),
     Table("ops.daily_reports", 24, cols=(
-        Col("report_date", "date NOT NULL", derive(lambda c, i: (ANCHOR - timedelta(days=c.total - c.start - i)).date())),
+        Col("report_date", "date NOT NULL",
+            derive(lambda c, i: (ANCHOR - timedelta(days=c.total - c.start - i)).date())),
         fk("project_id", "projects", zipf=1.0),
         fk("author_id", "staff"),
         Col("drops_completed", "integer NOT NULL", ints(0, 9)),
@@ -976,7 +1047,8 @@ TABLES: tuple[Table, ...] = (
     Table("ops.stock_movements", 40, scaled=True, cols=(
         fk("material_id", "ops.materials", zipf=1.0),
         fk("warehouse_id", "ops.warehouses", zipf=1.0),
-        Col("movement_type", "text NOT NULL", pick(["receipt", "issue", "transfer", "adjustment"], [0.3, 0.55, 0.1, 0.05])),
+        Col("movement_type", "text NOT NULL",
+            pick(["receipt", "issue", "transfer", "adjustment"], [0.3, 0.55, 0.1, 0.05])),
         Col("quantity", "integer NOT NULL", ints(1, 500)),
         fk("drop_id", "drops", type_="bigint", null=0.6),
         fk("staff_id", "staff"),
@@ -1042,14 +1114,7 @@ TABLES: tuple[Table, ...] = (
     lookup("finance.payment_terms", [("name", "text NOT NULL"), ("days", "integer NOT NULL")],
            [("Immediate", 0), ("14 days", 14), ("30 days", 30), ("60 days", 60)]),
     lookup("finance.price_list", [("item", "text NOT NULL"), ("unit", "text NOT NULL"),
-                                  ("price_zar", "numeric(12,2) NOT NULL")],
-           [("Home connection (aerial)", "each", Decimal("1850.00")),
-            ("Home connection (underground)", "each", Decimal("2650.00")),
-            ("Aerial cable build", "m", Decimal("48.00")), ("Trenching", "m", Decimal("165.00")),
-            ("Pole planting", "each", Decimal("2400.00")), ("FDH installation", "each", Decimal("38500.00")),
-            ("Splicing per fibre", "each", Decimal("95.00")), ("Survey per stand", "each", Decimal("45.00")),
-            ("Wayleave administration", "each", Decimal("7500.00")),
-            ("Project management", "month", Decimal("85000.00"))]),
+                                  ("price_zar", "numeric(12,2) NOT NULL")], FINANCE_PRICE_LIST),
     Table("finance.invoices", 24, scaled=True, comment="Invoices to clients; totals include 15% VAT.", cols=(
         Col("invoice_number", "text NOT NULL", code("INV-{:06d}", 2_400)),
         fk("client_id", "clients", zipf=1.0),
@@ -1067,14 +1132,15 @@ TABLES: tuple[Table, ...] = (
     Table("finance.invoice_lines", 36, scaled=True, cols=(
         Col("invoice_id", "integer NOT NULL", cover("finance.invoices"), fk="finance.invoices"),
         fk("price_list_id", "finance.price_list", zipf=1.0),
-        Col("quantity", "numeric(10,2) NOT NULL", derive(lambda c, i: Decimal(c.rng.randint(1, 400)))),
+        Col("quantity", "numeric(10,2) NOT NULL", derive(_invoice_quantity)),
         Col("unit_price_zar", "numeric(12,2)", const(None), comment="Copied from the price list after loading"),
         Col("line_total_zar", "numeric(14,2)", const(None)),
     )),
     Table("finance.payments", 20, scaled=True, cols=(
         fk("invoice_id", "finance.invoices"),
         Col("paid_on", "date NOT NULL", days(date(2025, 2, 1), date(2026, 11, 20))),
-        Col("amount_zar", "numeric(14,2) NOT NULL", amounts(5_000, 900_000)),
+        Col("amount_zar", "numeric(14,2) NOT NULL", amounts(0.3, 1.0),
+            comment="Set after loading to a share of the invoice total"),
         Col("method", "text NOT NULL", pick(["EFT", "debit_order", "cheque"], [0.85, 0.1, 0.05])),
         Col("reference", "text", code("PAY-{:07d}")),
     )),
@@ -1116,6 +1182,7 @@ TABLES: tuple[Table, ...] = (
             ("Standard Bank", "VelocityFibre Capex", "****1907", "051001"),
             ("Nedbank", "VelocityFibre Payroll", "****7730", "198765")]),
 )
+# fmt: on
 
 
 # --- everything that is not a table -----------------------------------------------------------------
@@ -1137,6 +1204,10 @@ UPDATE finance.invoices i SET subtotal_zar = s.subtotal, vat_zar = round(s.subto
        total_zar = round(s.subtotal * 1.15, 2)
   FROM (SELECT invoice_id, sum(line_total_zar) AS subtotal FROM finance.invoice_lines GROUP BY invoice_id) s
  WHERE s.invoice_id = i.id;
+UPDATE finance.payments p SET amount_zar = CASE WHEN i.status = 'paid' THEN round(i.total_zar / s.n, 2)
+                                            ELSE round(i.total_zar * p.amount_zar / s.n, 2) END
+  FROM finance.invoices i, (SELECT invoice_id, count(*) AS n FROM finance.payments GROUP BY invoice_id) s
+ WHERE i.id = p.invoice_id AND s.invoice_id = p.invoice_id;
 UPDATE ops.purchase_orders o SET total_zar = s.total
   FROM (SELECT purchase_order_id, sum(quantity * unit_price_zar) AS total
           FROM ops.purchase_order_lines GROUP BY purchase_order_id) s

@@ -239,18 +239,10 @@ def _rows_body(result: QueryResult) -> str:
 
 
 def _pattern(text: str) -> re.Pattern[str]:
-    out = []
-    for ch in text:
-        if ch in "%*":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    body = "".join(out)
     if "%" not in text and "*" not in text:
-        return re.compile(body, re.I)  # plain text: substring match
-    return re.compile(f"^{body}$", re.I)
+        return re.compile(re.escape(text), re.I)  # plain text: substring match
+    out = [".*" if ch in "%*" else "." if ch == "_" else re.escape(ch) for ch in text]
+    return re.compile(f"^{''.join(out)}$", re.I)
 
 
 def _rows_with_partitions(r: Relation, rels: tuple[Relation, ...]) -> int | None:

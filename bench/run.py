@@ -1,0 +1,816 @@
+"""vf-mcp benchmark: every figure of the performance issue, side by side with its floor, in one run.
+
+    python bench/run.py [--dsn URL] [--repeat N] [--json OUT]
+
+Everything is measured from a client talking JSON-RPC over stdio to `python -m vf_mcp.cli serve`
+subprocesses (the way Claude Desktop and other clients run it), next to two floors measured in the same
+run: a no-op tool on an otherwise empty MCPServer (bench/noop_server.py) over the same transport, and the
+same SQL through a plain asyncpg connection in this process. See bench/README.md for what each line means.
+
+Without --dsn an embedded PostgreSQL is started in /tmp/vfbench/pgdata (reused between runs) with the
+VelocityFibre demo database (scale 1) and a generated database of 1,000 small tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.types import CallToolResult
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+WORK_DIR = Path("/tmp/vfbench")
+NOOP_SERVER = BENCH_DIR / "noop_server.py"
+
+POINT_SQL = "SELECT * FROM staff WHERE id = 7"
+ROWS_1000_SQL = "SELECT * FROM onemap_properties ORDER BY id LIMIT 1000"
+CAPPED_SERIES_SQL = "SELECT g, md5(g::text) FROM generate_series(1, 100000) g"
+CAPPED_TABLE_SQL = "SELECT * FROM onemap_properties"
+SLEEP_SQL = "SELECT pg_sleep(60)"
+SCHEMA_TABLE = "drops"
+
+WIDE_DB = "vfbench_1000_tables"
+WIDE_TABLES = 1000
+WIDE_MARKER = f"vf-mcp bench: {WIDE_TABLES} small tables, v1"
+
+CACHE_OFF = {"VF_MCP_QUERY_CACHE_TTL_S": "0"}
+KB = 1024
+
+
+# --------------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Summary of one timed series (milliseconds)."""
+
+    n: int
+    median_ms: float
+    p90_ms: float
+    min_ms: float
+    max_ms: float
+    mean_ms: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Stat:
+        ms = sorted(s * 1000.0 for s in seconds)
+        return cls(
+            n=len(ms),
+            median_ms=statistics.median(ms),
+            p90_ms=ms[max(0, math.ceil(0.9 * len(ms)) - 1)],  # nearest rank
+            min_ms=ms[0],
+            max_ms=ms[-1],
+            mean_ms=statistics.fmean(ms),
+        )
+
+
+@dataclass
+class Line:
+    """One printed line: a measurement, optionally with its floor, target and verdict."""
+
+    key: str
+    label: str
+    stat: Stat | None = None
+    payload_bytes: int | None = None
+    floor_ms: float | None = None
+    target: str | None = None
+    met: bool | None = None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.stat is None or not self.floor_ms:
+            return None
+        return self.stat.median_ms / self.floor_ms
+
+
+@dataclass
+class Report:
+    meta: dict[str, Any] = field(default_factory=dict)
+    lines: list[Line] = field(default_factory=list)
+    tools: dict[str, int] = field(default_factory=dict)
+
+    def add(self, line: Line) -> Line:
+        self.lines.append(line)
+        print(f"  measured {line.label}: {_brief(line)}", file=sys.stderr, flush=True)
+        return line
+
+    def get(self, key: str) -> Line | None:
+        return next((x for x in self.lines if x.key == key), None)
+
+    def median(self, key: str) -> float | None:
+        line = self.get(key)
+        return line.stat.median_ms if line and line.stat else None
+
+
+def _brief(line: Line) -> str:
+    if line.stat is None:
+        return line.note or "-"
+    return f"median {line.stat.median_ms:.3f} ms, p90 {line.stat.p90_ms:.3f} ms (n={line.stat.n})"
+
+
+def payload_size(result: CallToolResult) -> int:
+    """Bytes of the JSON-RPC result, as the issue defines it."""
+    return len(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True)))
+
+
+# --------------------------------------------------------------------------------------------------- timing
+
+Call = Callable[[], Awaitable[Any]]
+
+
+async def interleaved(cases: dict[str, Call], *, n: int, warmup: int) -> dict[str, list[float]]:
+    """Time each case `n` times, round-robin (so drift hits every case alike), after `warmup` rounds."""
+    for _ in range(warmup):
+        for fn in cases.values():
+            await fn()
+    samples: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(n):
+        for key, fn in cases.items():
+            t0 = time.perf_counter()
+            await fn()
+            samples[key].append(time.perf_counter() - t0)
+    return samples
+
+
+class ToolCall:
+    """A tools/call with fixed arguments; remembers the last result and what the server said about it."""
+
+    def __init__(self, client: Client, name: str, arguments: dict[str, Any] | None = None) -> None:
+        self.client = client
+        self.name = name
+        self.arguments = arguments or {}
+        self.last: CallToolResult | None = None
+        self.server_ms: list[float] = []  # run_query's own execution_time_ms, per call
+
+    async def __call__(self) -> CallToolResult:
+        result = await self.client.call_tool(self.name, self.arguments)
+        if result.is_error:
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            raise RuntimeError(f"{self.name}({self.arguments}) failed: {text}")
+        self.last = result
+        sc = result.structured_content or {}
+        if isinstance(sc.get("execution_time_ms"), int | float):
+            self.server_ms.append(float(sc["execution_time_ms"]))
+        return result
+
+    def reset(self) -> None:
+        self.server_ms.clear()
+
+    async def client_validation_ms(self, reps: int = 20) -> float:
+        """Median time the client spends re-validating the last structured result against the output schema."""
+        assert self.last is not None
+        samples = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            await self.client.session.validate_tool_result(self.name, self.last)
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples) * 1000.0
+
+
+# --------------------------------------------------------------------------------------------------- servers
+
+
+def _server_params(script: list[str], env: dict[str, str]) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable, args=script, env=env, cwd=str(ROOT))
+
+
+def vf_params(dsn: str, **env: str) -> StdioServerParameters:
+    return _server_params(["-m", "vf_mcp.cli", "serve"], {"VF_MCP_DSN": dsn, **env})
+
+
+def noop_params() -> StdioServerParameters:
+    return _server_params([str(NOOP_SERVER)], {})
+
+
+@asynccontextmanager
+async def connect(params: StdioServerParameters, errlog: TextIO, *, mode: str = "auto") -> AsyncIterator[Client]:
+    """A connected client (server stderr goes to `errlog`; client-side response cache off)."""
+    async with Client(stdio_client(params, errlog=errlog), mode=mode, cache=None) as client:  # type: ignore[arg-type]
+        yield client
+
+
+# --------------------------------------------------------------------------------------------------- databases
+
+
+def with_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+async def ensure_wide_database(admin_dsn: str, wide_dsn: str) -> str:
+    """A database of 1,000 small tables (id, label, amount, created_at; 5 rows each), analysed; reused."""
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        comment = await admin.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", WIDE_DB
+        )
+        if comment == WIDE_MARKER:
+            return "reused"
+        print(f"creating {WIDE_DB} ({WIDE_TABLES} tables) ...", file=sys.stderr, flush=True)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{WIDE_DB}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{WIDE_DB}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(wide_dsn)
+    try:
+        async with conn.transaction():
+            for start in range(1, WIDE_TABLES + 1, 100):
+                sql = []
+                for i in range(start, min(start + 100, WIDE_TABLES + 1)):
+                    t = f"t_{i:04d}"
+                    sql.append(
+                        f"CREATE TABLE {t} (id int PRIMARY KEY, label text NOT NULL, amount numeric(10,2), "
+                        f"created_at timestamptz NOT NULL);"
+                        f"INSERT INTO {t} SELECT g, 'row ' || g, g * 1.5, now() - g * interval '9 days' "
+                        f"FROM generate_series(1, 5) g;"
+                    )
+                await conn.execute("\n".join(sql))
+        await conn.execute("ANALYZE")
+        await conn.execute(f"COMMENT ON DATABASE \"{WIDE_DB}\" IS '{WIDE_MARKER}'")
+    finally:
+        await conn.close()
+    return "created"
+
+
+@dataclass
+class Databases:
+    demo_dsn: str
+    wide_dsn: str | None
+    source: str
+    wide_note: str
+    stop: Callable[[], None] | None = None
+
+
+async def prepare_databases(args: argparse.Namespace) -> Databases:
+    if args.dsn:
+        demo_dsn: str = args.dsn
+        admin_dsn = args.dsn
+        source = "--dsn"
+        stop = None
+    else:
+        from vf_mcp.db.embedded import EmbeddedPostgres
+
+        try:
+            from vf_mcp.demo.setup import ensure_demo_database
+        except ImportError as exc:  # the generator is still being written: say so, do not guess
+            raise SystemExit(f"vf_mcp.demo is not importable yet ({exc}); retry in a few minutes") from exc
+        data_dir: Path = args.data_dir
+        print(f"starting embedded PostgreSQL in {data_dir} ...", file=sys.stderr, flush=True)
+        server = EmbeddedPostgres.start(data_dir, cleanup="stop")
+        demo_dsn = await ensure_demo_database(server, scale=1)
+        admin_dsn = server.dsn("postgres")
+        source = f"embedded ({data_dir})"
+        stop = server.stop
+    wide_dsn = args.wide_dsn or with_database(demo_dsn, WIDE_DB)
+    try:
+        if args.wide_dsn:
+            wide_note = "given"
+        else:
+            wide_note = await ensure_wide_database(admin_dsn, wide_dsn)
+    except (OSError, asyncpg.PostgresError) as exc:
+        wide_note = f"skipped: cannot create {WIDE_DB}: {exc}"
+        wide_dsn = None
+    return Databases(demo_dsn=demo_dsn, wide_dsn=wide_dsn, source=source, wide_note=wide_note, stop=stop)
+
+
+async def raw_capped(conn: asyncpg.Connection, sql: str, rows: int) -> list[asyncpg.Record]:
+    """What a capped run_query asks of PostgreSQL: prepare, a portal, fetch rows+1, in a read-only transaction."""
+    async with conn.transaction(readonly=True):
+        stmt = await conn.prepare(sql)
+        cur = await stmt.cursor()
+        out: list[asyncpg.Record] = await cur.fetch(rows + 1)
+        return out
+
+
+async def raw_overview(conn: asyncpg.Connection) -> None:
+    """The four statements get_database_overview runs (vf_mcp's own SQL, read from the package)."""
+    from vf_mcp.db.catalog import RELATIONS_SQL, TABLE_STATS_SQL
+    from vf_mcp.db.pool import ROLE_SAFETY_SQL
+
+    await conn.fetch(RELATIONS_SQL)
+    await conn.fetch(TABLE_STATS_SQL)
+    await conn.fetch(
+        "SELECT current_database() AS db, pg_database_size(current_database()) AS size, "
+        "current_setting('server_version') AS version"
+    )
+    await conn.fetch(ROLE_SAFETY_SQL)
+
+
+# --------------------------------------------------------------------------------------------------- the run
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, dbs: Databases, report: Report, errlog: TextIO) -> None:
+        self.args = args
+        self.dbs = dbs
+        self.report = report
+        self.errlog = errlog
+        self.n_fast: int = args.repeat
+        self.n_slow: int = max(10, args.repeat // 4)
+        self.warmup: int = args.warmup
+
+    def line(self, key: str, label: str, samples: list[float] | None = None, **kw: Any) -> Line:
+        return self.report.add(Line(key=key, label=label, stat=Stat.of(samples) if samples else None, **kw))
+
+    # ---- floors, run_query and the catalog tools against the demo database (cache off)
+
+    async def demo(self) -> None:
+        a = self.report
+        async with AsyncExitStack() as stack:
+            raw = await asyncpg.connect(self.dbs.demo_dsn)
+            stack.push_async_callback(raw.close)
+            a.meta["postgresql"] = await raw.fetchval("SELECT version()")
+            a.meta["demo_relations"] = await raw.fetchval(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname NOT IN ('pg_catalog','information_schema') "
+                "AND n.nspname NOT LIKE 'pg\\_toast%'"
+            )
+            noop_client = await stack.enter_async_context(connect(noop_params(), self.errlog))
+            vf = await stack.enter_async_context(connect(vf_params(self.dbs.demo_dsn, **CACHE_OFF), self.errlog))
+            a.meta["protocol_version"] = vf.protocol_version
+            noop = ToolCall(noop_client, "noop")
+            max_rows = 1000  # vf-mcp's default max_rows: what a capped answer fetches (plus one)
+
+            def rq(sql: str) -> ToolCall:
+                return ToolCall(vf, "run_query", {"sql": sql})
+
+            def fetch(sql: str) -> Call:
+                return lambda: raw.fetch(sql)
+
+            def capped(sql: str) -> Call:
+                return lambda: raw_capped(raw, sql, max_rows)
+
+            # 1 + 2: the floor and the point query, interleaved
+            point = rq(POINT_SQL)
+            s = await interleaved(
+                {"noop": noop, "raw": fetch(POINT_SQL), "vf": point}, n=self.n_fast, warmup=self.warmup
+            )
+            noop_line = self.line("floor.noop", "floor: no-op tool over stdio", s["noop"], payload_bytes=_p(noop))
+            noop_ms = noop_line.stat.median_ms if noop_line.stat else 0.0
+            raw_point = self.line("floor.raw.point", "floor: raw asyncpg, point query", s["raw"])
+            floor = noop_ms + (raw_point.stat.median_ms if raw_point.stat else 0.0)
+            line = self.line(
+                "run_query.point",
+                f"run_query point ({POINT_SQL})",
+                s["vf"],
+                payload_bytes=_p(point),
+                floor_ms=floor,
+                target="< 1.4 ms and <= 1.3x floor",
+            )
+            line.met = bool(line.stat and line.stat.median_ms < 1.4 and (line.ratio or 99) <= 1.3)
+            await self._attribution(line, point)
+
+            # 3: 1,000 rows
+            rows = rq(ROWS_1000_SQL)
+            s = await interleaved({"raw": fetch(ROWS_1000_SQL), "vf": rows}, n=self.n_slow, warmup=self.warmup)
+            raw_line = self.line("floor.raw.rows1000", "floor: raw asyncpg, 1,000 rows", s["raw"])
+            line = self.line(
+                "run_query.rows1000",
+                f"run_query 1,000 rows ({ROWS_1000_SQL})",
+                s["vf"],
+                payload_bytes=_p(rows),
+                floor_ms=noop_ms + _med(raw_line),
+                target="< 8 ms",
+            )
+            line.met = _below(line, 8.0)
+            await self._attribution(line, rows)
+
+            # 4: 100,000 rows answered capped (and the demo's biggest table, 32,564 rows, capped)
+            for key, label, sql in (
+                ("series", "100,000-row generate_series", CAPPED_SERIES_SQL),
+                ("table", "onemap_properties, all rows", CAPPED_TABLE_SQL),
+            ):
+                call = rq(sql)
+                s = await interleaved(
+                    {
+                        "raw_all": fetch(sql),
+                        "raw_cap": capped(sql),
+                        "vf": call,
+                    },
+                    n=self.n_slow,
+                    warmup=min(self.warmup, 5),
+                )
+                self.line(f"floor.raw.capped_{key}.all", f"floor: raw asyncpg, {label}, every row", s["raw_all"])
+                cap_line = self.line(
+                    f"floor.raw.capped_{key}.cursor",
+                    f"floor: raw asyncpg, {label}, portal fetch {max_rows + 1} rows",
+                    s["raw_cap"],
+                )
+                line = self.line(
+                    f"run_query.capped_{key}",
+                    f"run_query capped: {sql}",
+                    s["vf"],
+                    payload_bytes=_p(call),
+                    floor_ms=noop_ms + _med(cap_line),
+                    target="< 20 ms, payload < 300 KB",
+                )
+                line.met = _below(line, 20.0) and (line.payload_bytes or 0) < 300 * KB
+                await self._attribution(line, call)
+
+            # 5: catalog tools on the demo's relations
+            catalog_calls: list[tuple[str, str, ToolCall, float, int]] = [
+                ("list_tables", "list_tables()", ToolCall(vf, "list_tables"), 3.0, self.n_fast),
+                (
+                    "get_table_schema",
+                    f"get_table_schema('{SCHEMA_TABLE}')",
+                    ToolCall(vf, "get_table_schema", {"table_name": SCHEMA_TABLE}),
+                    3.0,
+                    self.n_fast,
+                ),
+                (
+                    "overview.demo",
+                    f"get_database_overview ({a.meta['demo_relations']} relations)",
+                    ToolCall(vf, "get_database_overview"),
+                    10.0,
+                    self.n_slow,
+                ),
+            ]
+            for key, label, call, limit_ms, n in catalog_calls:
+                s = await interleaved({"vf": call}, n=n, warmup=self.warmup)
+                line = self.line(
+                    key, label, s["vf"], payload_bytes=_p(call), floor_ms=noop_ms, target=f"< {limit_ms:g} ms"
+                )
+                line.met = _below(line, limit_ms)
+                line.extra["client_validation_ms"] = await call.client_validation_ms()
+            s = await interleaved({"raw": lambda: raw_overview(raw)}, n=self.n_slow, warmup=5)
+            self.line("floor.raw.overview.demo", "floor: raw asyncpg, the overview's 4 catalog queries", s["raw"])
+
+            # 7: tools/list
+            listing = await vf.list_tools()
+            total = len(json.dumps(listing.model_dump(mode="json", by_alias=True, exclude_none=True)))
+            for tool in listing.tools:
+                a.tools[tool.name] = len(
+                    json.dumps(tool.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+                )
+            per_tool = sum(a.tools.values()) / max(1, len(a.tools))
+            s = await interleaved({"vf": vf.list_tools}, n=self.n_fast, warmup=self.warmup)
+            line = self.line(
+                "tools_list",
+                f"tools/list ({len(listing.tools)} tools; size = whole result)",
+                s["vf"],
+                payload_bytes=total,
+                floor_ms=noop_ms,
+                target="< 24 KB with 13 tools",
+                note=f"{per_tool:,.0f} B/tool: 13 tools at this rate = {13 * per_tool / KB:.1f} KB",
+            )
+            line.met = 13 * per_tool < 24 * KB
+
+    async def _attribution(self, line: Line, call: ToolCall) -> None:
+        """What run_query says it spent (guard + DB + conversion) and what the client spends validating."""
+        if call.server_ms:
+            line.extra["server_execution_ms_median"] = statistics.median(call.server_ms)
+        line.extra["client_validation_ms"] = await call.client_validation_ms()
+        sc = call.last.structured_content if call.last else None
+        if sc:
+            line.extra["row_count"] = sc.get("row_count")
+            line.extra["truncated"] = sc.get("truncated")
+            line.extra["truncated_reason"] = sc.get("truncated_reason")
+        if call.last is not None:
+            text = "".join(getattr(c, "text", "") for c in call.last.content)
+            line.extra["text_content_bytes"] = len(text.encode())
+            line.extra["structured_content_bytes"] = len(json.dumps(sc))
+
+    # ---- the same with the result cache on (the server's default: 300 s)
+
+    async def cached(self) -> None:
+        async with connect(vf_params(self.dbs.demo_dsn), self.errlog) as vf:
+            for key, label, sql, n in (
+                ("point", "point query", POINT_SQL, self.n_fast),
+                ("rows1000", "1,000 rows", ROWS_1000_SQL, self.n_slow),
+            ):
+                call = ToolCall(vf, "run_query", {"sql": sql})
+                s = await interleaved({"vf": call}, n=n, warmup=self.warmup)
+                from_cache = bool(call.last and (call.last.structured_content or {}).get("from_cache"))
+                self.line(
+                    f"cached.run_query.{key}",
+                    f"CACHED run_query {label} (cache on, from_cache={from_cache})",
+                    s["vf"],
+                    payload_bytes=_p(call),
+                    note="result cache hit: not the honest figure",
+                )
+
+    # ---- get_database_overview on 1,000 tables
+
+    async def wide(self) -> None:
+        if self.dbs.wide_dsn is None:
+            self.line("overview.wide", "get_database_overview (1,000 tables)", note=self.dbs.wide_note)
+            return
+        raw = await asyncpg.connect(self.dbs.wide_dsn)
+        try:
+            async with connect(vf_params(self.dbs.wide_dsn, **CACHE_OFF), self.errlog) as vf:
+                overview = ToolCall(vf, "get_database_overview")
+                listing = ToolCall(vf, "list_tables")
+                s = await interleaved(
+                    {"raw": lambda: raw_overview(raw), "vf": overview, "list": listing},
+                    n=self.n_slow,
+                    warmup=min(self.warmup, 5),
+                )
+                self.line("floor.raw.overview.wide", "floor: raw asyncpg, the overview's 4 queries, 1,000 tables",
+                          s["raw"])
+                noop = self.report.median("floor.noop")
+                total = (overview.last.structured_content or {}).get("total_tables") if overview.last else None
+                line = self.line(
+                    "overview.wide",
+                    f"get_database_overview ({total} tables)",
+                    s["vf"],
+                    payload_bytes=_p(overview),
+                    floor_ms=noop,
+                    target="< 100 ms",
+                )
+                line.met = _below(line, 100.0)
+                line.extra["client_validation_ms"] = await overview.client_validation_ms(5)
+                line = self.line(
+                    "list_tables.wide", "list_tables() (1,000 tables)", s["list"], payload_bytes=_p(listing),
+                    floor_ms=noop,
+                )
+                line.extra["client_validation_ms"] = await listing.client_validation_ms(5)
+        finally:
+            await raw.close()
+
+    # ---- start-up: spawn to answered handshake
+
+    async def startup(self) -> None:
+        n = self.args.starts
+        for server, params in (("noop", noop_params()), ("vf-mcp", vf_params(self.dbs.demo_dsn, **CACHE_OFF))):
+            for mode, handshake in (("legacy", "initialize"), ("auto", "server/discover")):
+                samples: list[float] = []
+                first_call: list[float] = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    async with connect(params, self.errlog, mode=mode) as client:
+                        samples.append(time.perf_counter() - t0)
+                        if server == "vf-mcp" and mode == "auto":
+                            t1 = time.perf_counter()
+                            await ToolCall(client, "run_query", {"sql": POINT_SQL})()
+                            first_call.append(time.perf_counter() - t1)
+                key = f"startup.{'vf' if server == 'vf-mcp' else 'noop'}.{mode}"
+                line = self.line(key, f"start-up {server}: spawn to answered {handshake}", samples)
+                if server == "vf-mcp" and mode == "legacy":
+                    line.target = "< 700 ms"
+                    line.met = _below(line, 700.0)
+                    line.floor_ms = self.report.median("startup.noop.legacy")
+                if server == "vf-mcp" and mode == "auto":
+                    line.floor_ms = self.report.median("startup.noop.auto")
+                    self.line(
+                        "first_call.vf",
+                        "first run_query after start-up (pool + catalog cold)",
+                        first_call,
+                        floor_ms=self.report.median("run_query.point"),
+                    )
+
+    # ---- statement timeout
+
+    async def timeout(self) -> None:
+        runs: int = self.args.timeout_runs
+        samples: list[float] = []
+        messages: list[str] = []
+        env = {**CACHE_OFF, "VF_MCP_STATEMENT_TIMEOUT_MS": "1000"}
+        raw = await asyncpg.connect(self.dbs.demo_dsn)
+        try:
+            async with connect(vf_params(self.dbs.demo_dsn, **env), self.errlog) as vf:
+                await ToolCall(vf, "run_query", {"sql": POINT_SQL})()  # pool and catalog warm
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    result = await vf.call_tool("run_query", {"sql": SLEEP_SQL})
+                    samples.append(time.perf_counter() - t0)
+                    messages.append(" ".join(getattr(c, "text", "") for c in result.content))
+                    if not result.is_error:
+                        raise RuntimeError("pg_sleep(60) under a 1 s statement timeout did not fail")
+                left = await raw.fetch(
+                    "SELECT pid, state, now() - query_start AS running FROM pg_stat_activity "
+                    "WHERE query ILIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid() AND state <> 'idle'"
+                )
+        finally:
+            await raw.close()
+        line = self.line(
+            "timeout",
+            f"{SLEEP_SQL} under a 1 s statement timeout: time to the error answer",
+            samples,
+            target="<= 1.2 s, no pg_sleep left",
+            note=f"pg_sleep still running afterwards: {len(left)}",
+        )
+        line.met = _below(line, 1200.0, inclusive=True) and not left
+        line.extra["pg_sleep_left"] = [dict(r) | {"running": str(r["running"])} for r in left]
+        line.extra["error_message"] = messages[-1][:300] if messages else None
+
+
+def _p(call: ToolCall) -> int | None:
+    return payload_size(call.last) if call.last is not None else None
+
+
+def _med(line: Line | None) -> float:
+    return line.stat.median_ms if line and line.stat else 0.0
+
+
+def _below(line: Line, limit_ms: float, *, inclusive: bool = False) -> bool:
+    if line.stat is None:
+        return False
+    return line.stat.median_ms <= limit_ms if inclusive else line.stat.median_ms < limit_ms
+
+
+# --------------------------------------------------------------------------------------------------- output
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for row in Path("/proc/cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                cpu = row.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "mcp": pkg_version("mcp"),
+        "asyncpg": pkg_version("asyncpg"),
+        "vf_mcp": pkg_version("vf-mcp"),
+    }
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return ""
+    return f"{n:,} B" if n < 10 * KB else f"{n / KB:,.1f} KB"
+
+
+def render(report: Report) -> str:
+    m = report.meta
+    out = [
+        f"vf-mcp benchmark, {m['date']}",
+        f"machine: {m['machine']['cores']} cores, {m['machine']['cpu']}; {m['machine']['platform']}",
+        f"python {m['machine']['python']}, mcp {m['machine']['mcp']}, asyncpg {m['machine']['asyncpg']}, "
+        f"vf-mcp {m['machine']['vf_mcp']}; MCP protocol {m.get('protocol_version')} over stdio",
+        f"PostgreSQL: {m.get('postgresql')}",
+        f"database: {m['source']}; demo: {m.get('demo_relations')} relations; 1,000-table db: {m['wide']}",
+        f"command: {m['command']}",
+        f"repeat {m['repeat']} (slow calls {m['repeat_slow']}), warm-up {m['warmup']}, start-ups {m['starts']}; "
+        "run_query result cache OFF (VF_MCP_QUERY_CACHE_TTL_S=0) except the lines marked CACHED",
+        "",
+    ]
+    head = ("measurement", "n", "median ms", "p90 ms", "payload", "floor ms", "ratio", "target", "met")
+    rows: list[tuple[str, ...]] = [head]
+    for x in report.lines:
+        st = x.stat
+        rows.append(
+            (
+                x.label,
+                str(st.n) if st else "",
+                _fmt(st.median_ms if st else None),
+                _fmt(st.p90_ms if st else None),
+                _bytes(x.payload_bytes),
+                _fmt(x.floor_ms),
+                _fmt(x.ratio, ".2f") + ("x" if x.ratio is not None else ""),
+                x.target or "",
+                "" if x.met is None else ("MET" if x.met else "MISSED"),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    right = {1, 2, 3, 4, 5, 6}
+    for i, r in enumerate(rows):
+        cells = [c.rjust(widths[j]) if j in right else c.ljust(widths[j]) for j, c in enumerate(r)]
+        out.append("  ".join(cells).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    notes = [x for x in report.lines if x.note and x.stat is not None]
+    if notes:
+        out.append("")
+        out.extend(f"note: {x.label}: {x.note}" for x in notes)
+    out += ["", "where the time goes (medians, ms): round trip = noop floor + server work + client parsing/validation"]
+    out.append(
+        f"  {'call':44s} {'round trip':>10s} {'noop floor':>10s} {'run_query says':>14s} "
+        f"{'client validate':>15s}  rows  truncated  text/structured bytes"
+    )
+    noop = report.median("floor.noop")
+    for x in report.lines:
+        if "client_validation_ms" not in x.extra or x.stat is None:
+            continue
+        e = x.extra
+        size = (
+            f"{e['text_content_bytes']:,}/{e['structured_content_bytes']:,}" if "text_content_bytes" in e else ""
+        )
+        out.append(
+            f"  {x.key:44s} {x.stat.median_ms:10.3f} {_fmt(noop):>10s} "
+            f"{_fmt(e.get('server_execution_ms_median')):>14s} {e['client_validation_ms']:15.3f}  "
+            f"{e.get('row_count') if e.get('row_count') is not None else '':>4}  "
+            f"{'' if e.get('truncated') is None else str(e['truncated']):9s}  {size}"
+        )
+    out += ["", "tools/list, bytes per tool (compact JSON of each Tool):"]
+    out += [f"  {name:28s} {size:7,d}" for name, size in report.tools.items()]
+    out.append(f"  {'total (' + str(len(report.tools)) + ' tools)':28s} {sum(report.tools.values()):7,d}")
+    met = [x for x in report.lines if x.met is True]
+    missed = [x for x in report.lines if x.met is False]
+    out += ["", f"targets met: {len(met)}; missed: {len(missed)}"]
+    out += [f"  MISSED: {x.label} ({x.target})" for x in missed]
+    return "\n".join(out)
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    lines = []
+    for x in report.lines:
+        d = asdict(x)
+        d["ratio"] = x.ratio
+        lines.append(d)
+    return {"meta": report.meta, "tools_list_bytes": report.tools, "lines": lines}
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--dsn", help="PostgreSQL URL of a database with the demo tables (default: embedded demo)")
+    p.add_argument("--wide-dsn", help="a database with ~1,000 analysed tables (default: created next to --dsn)")
+    p.add_argument("--repeat", type=int, default=200, help="timed calls for fast calls (slow ones: repeat/4)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed calls before each series")
+    p.add_argument("--starts", type=int, default=10, help="server start-ups timed per server and handshake")
+    p.add_argument("--timeout-runs", type=int, default=3, help="pg_sleep(60) calls under the 1 s timeout")
+    p.add_argument("--json", type=Path, help="also write every number as JSON to this file")
+    p.add_argument("--data-dir", type=Path, default=WORK_DIR / "pgdata", help="embedded cluster directory")
+    return p.parse_args(argv)
+
+
+async def amain(args: argparse.Namespace) -> Report:
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    dbs = await prepare_databases(args)
+    report = Report()
+    report.meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "source": dbs.source,
+        "wide": dbs.wide_note,
+        "command": "python bench/run.py " + " ".join(_redacted_argv()),
+        "repeat": args.repeat,
+        "repeat_slow": max(10, args.repeat // 4),
+        "warmup": args.warmup,
+        "starts": args.starts,
+    }
+    log_path = WORK_DIR / "servers.log"
+    try:
+        with log_path.open("a") as errlog:
+            errlog.write(f"\n--- bench run {report.meta['date']}\n")
+            errlog.flush()
+            bench = Bench(args, dbs, report, errlog)
+            print("floors, run_query and catalog tools (demo database) ...", file=sys.stderr, flush=True)
+            await bench.demo()
+            print("cached figures ...", file=sys.stderr, flush=True)
+            await bench.cached()
+            print("1,000-table database ...", file=sys.stderr, flush=True)
+            await bench.wide()
+            print("statement timeout ...", file=sys.stderr, flush=True)
+            await bench.timeout()
+            print("start-up ...", file=sys.stderr, flush=True)
+            await bench.startup()
+    finally:
+        if dbs.stop is not None:
+            dbs.stop()
+    report.meta["servers_log"] = str(log_path)
+    return report
+
+
+def _redacted_argv() -> list[str]:
+    from vf_mcp.settings import redact_dsn
+
+    return [redact_dsn(a) if "://" in a else a for a in sys.argv[1:]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = asyncio.run(amain(args))
+    print(render(report))
+    if args.json:
+        args.json.write_text(json.dumps(to_json(report), indent=2, default=str) + "\n")
+        print(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
