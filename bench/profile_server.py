@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mcp import StdioServerParameters
 from run import (
     CACHE_OFF,
     CAPPED_SERIES_SQL,
@@ -32,8 +33,6 @@ from run import (
     parse_args,
     prepare_databases,
 )
-
-from mcp import StdioServerParameters
 
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "point": ("run_query", {"sql": POINT_SQL}),

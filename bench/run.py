@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult
 
@@ -154,7 +154,11 @@ async def interleaved(cases: dict[str, Call], *, n: int, warmup: int) -> dict[st
 
 
 class ToolCall:
-    """A tools/call with fixed arguments; remembers the last result and what the server said about it."""
+    """A tools/call with fixed arguments; remembers the last result and what run_query said about it.
+
+    Calling it goes through `Client.call_tool`, which re-validates structured results against the tool's
+    outputSchema (jsonschema, in this process); `unvalidated` sends the same request without that step.
+    """
 
     def __init__(self, client: Client, name: str, arguments: dict[str, Any] | None = None) -> None:
         self.client = client
@@ -164,7 +168,13 @@ class ToolCall:
         self.server_ms: list[float] = []  # run_query's own execution_time_ms, per call
 
     async def __call__(self) -> CallToolResult:
-        result = await self.client.call_tool(self.name, self.arguments)
+        return self._check(await self.client.call_tool(self.name, self.arguments))
+
+    async def unvalidated(self) -> CallToolResult:
+        request = types.CallToolRequest(params=types.CallToolRequestParams(name=self.name, arguments=self.arguments))
+        return self._check(await self.client.session.send_request(request, types.CallToolResult))
+
+    def _check(self, result: CallToolResult) -> CallToolResult:
         if result.is_error:
             text = " ".join(getattr(c, "text", "") for c in result.content)
             raise RuntimeError(f"{self.name}({self.arguments}) failed: {text}")
@@ -174,11 +184,8 @@ class ToolCall:
             self.server_ms.append(float(sc["execution_time_ms"]))
         return result
 
-    def reset(self) -> None:
-        self.server_ms.clear()
-
-    async def client_validation_ms(self, reps: int = 20) -> float:
-        """Median time the client spends re-validating the last structured result against the output schema."""
+    async def client_validation_ms(self, reps: int = 10) -> float:
+        """Median time the client spends re-validating the last structured result against the outputSchema."""
         assert self.last is not None
         samples = []
         for _ in range(reps):
@@ -295,12 +302,29 @@ async def prepare_databases(args: argparse.Namespace) -> Databases:
 
 
 async def raw_capped(conn: asyncpg.Connection, sql: str, rows: int) -> list[asyncpg.Record]:
-    """What a capped run_query asks of PostgreSQL: prepare, a portal, fetch rows+1, in a read-only transaction."""
+    """A capped read the way run_query asks for it: prepare, a portal, fetch rows+1, in a READ ONLY transaction."""
     async with conn.transaction(readonly=True):
         stmt = await conn.prepare(sql)
         cur = await stmt.cursor()
         out: list[asyncpg.Record] = await cur.fetch(rows + 1)
         return out
+
+
+async def raw_sequence(pool: asyncpg.Pool, sql: str, rows: int) -> list[asyncpg.Record]:
+    """vf-mcp's whole protocol sequence per run_query: acquire, BEGIN READ ONLY, prepare, portal, COMMIT, reset."""
+    async with pool.acquire() as conn:
+        return await raw_capped(conn, sql, rows)
+
+
+def raw_pool_settings() -> dict[str, str]:
+    """The startup parameters vf-mcp's pool uses (vf_mcp/db/pool.py), with the default timeouts."""
+    return {
+        "application_name": "vf-bench-raw",
+        "default_transaction_read_only": "on",
+        "statement_timeout": "30000",
+        "lock_timeout": "2000",
+        "idle_in_transaction_session_timeout": "60000",
+    }
 
 
 async def raw_overview(conn: asyncpg.Connection) -> None:
@@ -333,24 +357,63 @@ class Bench:
     def line(self, key: str, label: str, samples: list[float] | None = None, **kw: Any) -> Line:
         return self.report.add(Line(key=key, label=label, stat=Stat.of(samples) if samples else None, **kw))
 
+    async def measure(
+        self, call: ToolCall, *, n: int, warmup: int, floors: dict[str, Call] | None = None
+    ) -> dict[str, list[float]]:
+        """The call (validated and unvalidated) and its floors, interleaved; run_query timings collected fresh."""
+        call.server_ms.clear()
+        return await interleaved({**(floors or {}), "vf": call, "vf_nv": call.unvalidated}, n=n, warmup=warmup)
+
+    async def tool_line(
+        self,
+        key: str,
+        label: str,
+        call: ToolCall,
+        samples: dict[str, list[float]],
+        *,
+        floor_ms: float | None,
+        target: str | None = None,
+        limit_ms: float | None = None,
+        max_payload: int | None = None,
+    ) -> Line:
+        line = self.line(key, label, samples["vf"], payload_bytes=_p(call), floor_ms=floor_ms, target=target)
+        nv = Stat.of(samples["vf_nv"])
+        line.extra["unvalidated"] = asdict(nv)
+        line.extra["client_validation_ms"] = await call.client_validation_ms()
+        if call.server_ms:
+            line.extra["server_execution_ms_median"] = statistics.median(call.server_ms)
+        if call.last is not None:
+            sc = call.last.structured_content or {}
+            text = "".join(getattr(c, "text", "") for c in call.last.content)
+            line.extra["text_content_bytes"] = len(text.encode())
+            line.extra["structured_content_bytes"] = len(json.dumps(sc))
+            for k in ("row_count", "truncated", "truncated_reason", "total_tables", "total"):
+                if k in sc:
+                    line.extra[k] = sc[k]
+        if limit_ms is not None:
+            line.met = _below(line, limit_ms) and (max_payload is None or (line.payload_bytes or 0) < max_payload)
+            line.extra["met_without_client_validation"] = nv.median_ms < limit_ms and (
+                max_payload is None or (line.payload_bytes or 0) < max_payload
+            )
+        return line
+
     # ---- floors, run_query and the catalog tools against the demo database (cache off)
 
     async def demo(self) -> None:
         a = self.report
+        max_rows = 1000  # vf-mcp's default max_rows: a capped answer fetches max_rows + 1
         async with AsyncExitStack() as stack:
             raw = await asyncpg.connect(self.dbs.demo_dsn)
             stack.push_async_callback(raw.close)
-            a.meta["postgresql"] = await raw.fetchval("SELECT version()")
-            a.meta["demo_relations"] = await raw.fetchval(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname NOT IN ('pg_catalog','information_schema') "
-                "AND n.nspname NOT LIKE 'pg\\_toast%'"
+            pool = await asyncpg.create_pool(
+                self.dbs.demo_dsn, min_size=1, max_size=1, server_settings=raw_pool_settings()
             )
+            stack.push_async_callback(pool.close)
+            a.meta["postgresql"] = await raw.fetchval("SELECT version()")
             noop_client = await stack.enter_async_context(connect(noop_params(), self.errlog))
             vf = await stack.enter_async_context(connect(vf_params(self.dbs.demo_dsn, **CACHE_OFF), self.errlog))
             a.meta["protocol_version"] = vf.protocol_version
             noop = ToolCall(noop_client, "noop")
-            max_rows = 1000  # vf-mcp's default max_rows: what a capped answer fetches (plus one)
 
             def rq(sql: str) -> ToolCall:
                 return ToolCall(vf, "run_query", {"sql": sql})
@@ -361,75 +424,84 @@ class Bench:
             def capped(sql: str) -> Call:
                 return lambda: raw_capped(raw, sql, max_rows)
 
-            # 1 + 2: the floor and the point query, interleaved
+            # 1 + 2: the floors and the point query, interleaved
             point = rq(POINT_SQL)
-            s = await interleaved(
-                {"noop": noop, "raw": fetch(POINT_SQL), "vf": point}, n=self.n_fast, warmup=self.warmup
+            s = await self.measure(
+                point,
+                n=self.n_fast,
+                warmup=self.warmup,
+                floors={
+                    "noop": noop,
+                    "raw": fetch(POINT_SQL),
+                    "seq": lambda: raw_sequence(pool, POINT_SQL, max_rows),
+                },
             )
             noop_line = self.line("floor.noop", "floor: no-op tool over stdio", s["noop"], payload_bytes=_p(noop))
-            noop_ms = noop_line.stat.median_ms if noop_line.stat else 0.0
-            raw_point = self.line("floor.raw.point", "floor: raw asyncpg, point query", s["raw"])
-            floor = noop_ms + (raw_point.stat.median_ms if raw_point.stat else 0.0)
-            line = self.line(
+            noop_ms = _med(noop_line)
+            raw_point = self.line("floor.raw.point", "floor: raw asyncpg conn.fetch, point query", s["raw"])
+            self.line(
+                "floor.raw.point.sequence",
+                "floor: raw asyncpg, run_query's DB sequence (acquire, BEGIN, prepare, portal, COMMIT, reset)",
+                s["seq"],
+            )
+            line = await self.tool_line(
                 "run_query.point",
                 f"run_query point ({POINT_SQL})",
-                s["vf"],
-                payload_bytes=_p(point),
-                floor_ms=floor,
+                point,
+                s,
+                floor_ms=noop_ms + _med(raw_point),
                 target="< 1.4 ms and <= 1.3x floor",
             )
-            line.met = bool(line.stat and line.stat.median_ms < 1.4 and (line.ratio or 99) <= 1.3)
-            await self._attribution(line, point)
+            line.met = _below(line, 1.4) and (line.ratio or 99.0) <= 1.3
+            nv = line.extra["unvalidated"]["median_ms"]
+            line.extra["met_without_client_validation"] = nv < 1.4 and nv / (line.floor_ms or 1) <= 1.3
 
             # 3: 1,000 rows
             rows = rq(ROWS_1000_SQL)
-            s = await interleaved({"raw": fetch(ROWS_1000_SQL), "vf": rows}, n=self.n_slow, warmup=self.warmup)
-            raw_line = self.line("floor.raw.rows1000", "floor: raw asyncpg, 1,000 rows", s["raw"])
-            line = self.line(
+            s = await self.measure(rows, n=self.n_slow, warmup=self.warmup, floors={"raw": fetch(ROWS_1000_SQL)})
+            raw_line = self.line("floor.raw.rows1000", "floor: raw asyncpg conn.fetch, 1,000 rows", s["raw"])
+            await self.tool_line(
                 "run_query.rows1000",
                 f"run_query 1,000 rows ({ROWS_1000_SQL})",
-                s["vf"],
-                payload_bytes=_p(rows),
+                rows,
+                s,
                 floor_ms=noop_ms + _med(raw_line),
                 target="< 8 ms",
+                limit_ms=8.0,
             )
-            line.met = _below(line, 8.0)
-            await self._attribution(line, rows)
 
             # 4: 100,000 rows answered capped (and the demo's biggest table, 32,564 rows, capped)
             for key, label, sql in (
                 ("series", "100,000-row generate_series", CAPPED_SERIES_SQL),
-                ("table", "onemap_properties, all rows", CAPPED_TABLE_SQL),
+                ("table", "all of onemap_properties", CAPPED_TABLE_SQL),
             ):
                 call = rq(sql)
-                s = await interleaved(
-                    {
-                        "raw_all": fetch(sql),
-                        "raw_cap": capped(sql),
-                        "vf": call,
-                    },
-                    n=self.n_slow,
-                    warmup=min(self.warmup, 5),
+                s = await self.measure(
+                    call, n=self.n_slow, warmup=min(self.warmup, 5), floors={"all": fetch(sql), "cap": capped(sql)}
                 )
-                self.line(f"floor.raw.capped_{key}.all", f"floor: raw asyncpg, {label}, every row", s["raw_all"])
+                self.line(f"floor.raw.capped_{key}.all", f"floor: raw asyncpg conn.fetch, {label}", s["all"])
                 cap_line = self.line(
                     f"floor.raw.capped_{key}.cursor",
-                    f"floor: raw asyncpg, {label}, portal fetch {max_rows + 1} rows",
-                    s["raw_cap"],
+                    f"floor: raw asyncpg, {label}, READ ONLY portal fetch {max_rows + 1} rows",
+                    s["cap"],
                 )
-                line = self.line(
+                await self.tool_line(
                     f"run_query.capped_{key}",
                     f"run_query capped: {sql}",
-                    s["vf"],
-                    payload_bytes=_p(call),
+                    call,
+                    s,
                     floor_ms=noop_ms + _med(cap_line),
                     target="< 20 ms, payload < 300 KB",
+                    limit_ms=20.0,
+                    max_payload=300 * KB,
                 )
-                line.met = _below(line, 20.0) and (line.payload_bytes or 0) < 300 * KB
-                await self._attribution(line, call)
 
-            # 5: catalog tools on the demo's relations
-            catalog_calls: list[tuple[str, str, ToolCall, float, int]] = [
+            # 5: catalog tools on the demo database
+            overview = ToolCall(vf, "get_database_overview")
+            await overview()
+            tables = (overview.last.structured_content or {}).get("total_tables") if overview.last else None
+            a.meta["demo_tables"] = tables
+            for key, label, call, limit_ms, n in (
                 ("list_tables", "list_tables()", ToolCall(vf, "list_tables"), 3.0, self.n_fast),
                 (
                     "get_table_schema",
@@ -438,21 +510,12 @@ class Bench:
                     3.0,
                     self.n_fast,
                 ),
-                (
-                    "overview.demo",
-                    f"get_database_overview ({a.meta['demo_relations']} relations)",
-                    ToolCall(vf, "get_database_overview"),
-                    10.0,
-                    self.n_slow,
-                ),
-            ]
-            for key, label, call, limit_ms, n in catalog_calls:
-                s = await interleaved({"vf": call}, n=n, warmup=self.warmup)
-                line = self.line(
-                    key, label, s["vf"], payload_bytes=_p(call), floor_ms=noop_ms, target=f"< {limit_ms:g} ms"
+                ("overview.demo", f"get_database_overview ({tables} tables)", overview, 10.0, self.n_slow),
+            ):
+                s = await self.measure(call, n=n, warmup=self.warmup)
+                await self.tool_line(
+                    key, label, call, s, floor_ms=noop_ms, target=f"< {limit_ms:g} ms", limit_ms=limit_ms
                 )
-                line.met = _below(line, limit_ms)
-                line.extra["client_validation_ms"] = await call.client_validation_ms()
             s = await interleaved({"raw": lambda: raw_overview(raw)}, n=self.n_slow, warmup=5)
             self.line("floor.raw.overview.demo", "floor: raw asyncpg, the overview's 4 catalog queries", s["raw"])
 
@@ -467,29 +530,14 @@ class Bench:
             s = await interleaved({"vf": vf.list_tools}, n=self.n_fast, warmup=self.warmup)
             line = self.line(
                 "tools_list",
-                f"tools/list ({len(listing.tools)} tools; size = whole result)",
+                f"tools/list ({len(listing.tools)} tools; payload = whole result)",
                 s["vf"],
                 payload_bytes=total,
                 floor_ms=noop_ms,
                 target="< 24 KB with 13 tools",
-                note=f"{per_tool:,.0f} B/tool: 13 tools at this rate = {13 * per_tool / KB:.1f} KB",
+                note=f"{per_tool:,.0f} B per tool now; 13 tools at that rate = {13 * per_tool / KB:.1f} KB",
             )
             line.met = 13 * per_tool < 24 * KB
-
-    async def _attribution(self, line: Line, call: ToolCall) -> None:
-        """What run_query says it spent (guard + DB + conversion) and what the client spends validating."""
-        if call.server_ms:
-            line.extra["server_execution_ms_median"] = statistics.median(call.server_ms)
-        line.extra["client_validation_ms"] = await call.client_validation_ms()
-        sc = call.last.structured_content if call.last else None
-        if sc:
-            line.extra["row_count"] = sc.get("row_count")
-            line.extra["truncated"] = sc.get("truncated")
-            line.extra["truncated_reason"] = sc.get("truncated_reason")
-        if call.last is not None:
-            text = "".join(getattr(c, "text", "") for c in call.last.content)
-            line.extra["text_content_bytes"] = len(text.encode())
-            line.extra["structured_content_bytes"] = len(json.dumps(sc))
 
     # ---- the same with the result cache on (the server's default: 300 s)
 
@@ -500,14 +548,14 @@ class Bench:
                 ("rows1000", "1,000 rows", ROWS_1000_SQL, self.n_slow),
             ):
                 call = ToolCall(vf, "run_query", {"sql": sql})
-                s = await interleaved({"vf": call}, n=n, warmup=self.warmup)
+                s = await self.measure(call, n=n, warmup=self.warmup)
                 from_cache = bool(call.last and (call.last.structured_content or {}).get("from_cache"))
-                self.line(
+                await self.tool_line(
                     f"cached.run_query.{key}",
                     f"CACHED run_query {label} (cache on, from_cache={from_cache})",
-                    s["vf"],
-                    payload_bytes=_p(call),
-                    note="result cache hit: not the honest figure",
+                    call,
+                    s,
+                    floor_ms=self.report.median("floor.noop"),
                 )
 
     # ---- get_database_overview on 1,000 tables
@@ -519,32 +567,27 @@ class Bench:
         raw = await asyncpg.connect(self.dbs.wide_dsn)
         try:
             async with connect(vf_params(self.dbs.wide_dsn, **CACHE_OFF), self.errlog) as vf:
-                overview = ToolCall(vf, "get_database_overview")
-                listing = ToolCall(vf, "list_tables")
-                s = await interleaved(
-                    {"raw": lambda: raw_overview(raw), "vf": overview, "list": listing},
-                    n=self.n_slow,
-                    warmup=min(self.warmup, 5),
-                )
-                self.line("floor.raw.overview.wide", "floor: raw asyncpg, the overview's 4 queries, 1,000 tables",
-                          s["raw"])
                 noop = self.report.median("floor.noop")
-                total = (overview.last.structured_content or {}).get("total_tables") if overview.last else None
-                line = self.line(
+                overview = ToolCall(vf, "get_database_overview")
+                s = await self.measure(
+                    overview, n=self.n_slow, warmup=min(self.warmup, 5), floors={"raw": lambda: raw_overview(raw)}
+                )
+                self.line(
+                    "floor.raw.overview.wide", "floor: raw asyncpg, the overview's 4 queries, 1,000 tables", s["raw"]
+                )
+                tables = (overview.last.structured_content or {}).get("total_tables") if overview.last else None
+                await self.tool_line(
                     "overview.wide",
-                    f"get_database_overview ({total} tables)",
-                    s["vf"],
-                    payload_bytes=_p(overview),
+                    f"get_database_overview ({tables} tables)",
+                    overview,
+                    s,
                     floor_ms=noop,
                     target="< 100 ms",
+                    limit_ms=100.0,
                 )
-                line.met = _below(line, 100.0)
-                line.extra["client_validation_ms"] = await overview.client_validation_ms(5)
-                line = self.line(
-                    "list_tables.wide", "list_tables() (1,000 tables)", s["list"], payload_bytes=_p(listing),
-                    floor_ms=noop,
-                )
-                line.extra["client_validation_ms"] = await listing.client_validation_ms(5)
+                listing = ToolCall(vf, "list_tables")
+                s = await self.measure(listing, n=self.n_slow, warmup=min(self.warmup, 5))
+                await self.tool_line("list_tables.wide", f"list_tables() ({tables} tables)", listing, s, floor_ms=noop)
         finally:
             await raw.close()
 
@@ -565,13 +608,12 @@ class Bench:
                             await ToolCall(client, "run_query", {"sql": POINT_SQL})()
                             first_call.append(time.perf_counter() - t1)
                 key = f"startup.{'vf' if server == 'vf-mcp' else 'noop'}.{mode}"
-                line = self.line(key, f"start-up {server}: spawn to answered {handshake}", samples)
-                if server == "vf-mcp" and mode == "legacy":
+                line = self.line(key, f"start-up {server}: spawn to answered {handshake} ({mode})", samples)
+                if server == "vf-mcp":
+                    line.floor_ms = self.report.median(f"startup.noop.{mode}")
                     line.target = "< 700 ms"
                     line.met = _below(line, 700.0)
-                    line.floor_ms = self.report.median("startup.noop.legacy")
-                if server == "vf-mcp" and mode == "auto":
-                    line.floor_ms = self.report.median("startup.noop.auto")
+                if first_call:
                     self.line(
                         "first_call.vf",
                         "first run_query after start-up (pool + catalog cold)",
@@ -608,11 +650,11 @@ class Bench:
             f"{SLEEP_SQL} under a 1 s statement timeout: time to the error answer",
             samples,
             target="<= 1.2 s, no pg_sleep left",
-            note=f"pg_sleep still running afterwards: {len(left)}",
+            note=f"pg_sleep still running afterwards: {len(left)}; the error: {messages[-1][:160]!r}",
         )
         line.met = _below(line, 1200.0, inclusive=True) and not left
         line.extra["pg_sleep_left"] = [dict(r) | {"running": str(r["running"])} for r in left]
-        line.extra["error_message"] = messages[-1][:300] if messages else None
+        line.extra["error_message"] = messages[-1] if messages else None
 
 
 def _p(call: ToolCall) -> int | None:
@@ -662,6 +704,17 @@ def _bytes(n: int | None) -> str:
     return f"{n:,} B" if n < 10 * KB else f"{n / KB:,.1f} KB"
 
 
+def _table(rows: list[tuple[str, ...]], *, right: set[int], indent: str = "") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for i, r in enumerate(rows):
+        cells = [c.rjust(widths[j]) if j in right else c.ljust(widths[j]) for j, c in enumerate(r)]
+        out.append(indent + "  ".join(cells).rstrip())
+        if i == 0:
+            out.append(indent + "  ".join("-" * w for w in widths))
+    return out
+
+
 def render(report: Report) -> str:
     m = report.meta
     out = [
@@ -670,7 +723,9 @@ def render(report: Report) -> str:
         f"python {m['machine']['python']}, mcp {m['machine']['mcp']}, asyncpg {m['machine']['asyncpg']}, "
         f"vf-mcp {m['machine']['vf_mcp']}; MCP protocol {m.get('protocol_version')} over stdio",
         f"PostgreSQL: {m.get('postgresql')}",
-        f"database: {m['source']}; demo: {m.get('demo_relations')} relations; 1,000-table db: {m['wide']}",
+        f"database: {m['source']}; demo: {m.get('demo_tables')} tables; {WIDE_DB}: {m['wide']}",
+        f"load average (1 min) at start {m['load_start']}, at end {m.get('load_end')} "
+        "(other processes share the machine: compare lines of the same run, not across runs)",
         f"command: {m['command']}",
         f"repeat {m['repeat']} (slow calls {m['repeat_slow']}), warm-up {m['warmup']}, start-ups {m['starts']}; "
         "run_query result cache OFF (VF_MCP_QUERY_CACHE_TTL_S=0) except the lines marked CACHED",
@@ -693,36 +748,40 @@ def render(report: Report) -> str:
                 "" if x.met is None else ("MET" if x.met else "MISSED"),
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    right = {1, 2, 3, 4, 5, 6}
-    for i, r in enumerate(rows):
-        cells = [c.rjust(widths[j]) if j in right else c.ljust(widths[j]) for j, c in enumerate(r)]
-        out.append("  ".join(cells).rstrip())
-        if i == 0:
-            out.append("  ".join("-" * w for w in widths))
+    out += _table(rows, right={1, 2, 3, 4, 5, 6})
     notes = [x for x in report.lines if x.note and x.stat is not None]
     if notes:
         out.append("")
         out.extend(f"note: {x.label}: {x.note}" for x in notes)
-    out += ["", "where the time goes (medians, ms): round trip = noop floor + server work + client parsing/validation"]
-    out.append(
-        f"  {'call':44s} {'round trip':>10s} {'noop floor':>10s} {'run_query says':>14s} "
-        f"{'client validate':>15s}  rows  truncated  text/structured bytes"
-    )
+    out += [
+        "",
+        "where the time goes (medians, ms). 'unvalidated' = the same tools/call sent without the client's",
+        "jsonschema re-validation of structuredContent (Client.call_tool does it; 'client validate' is that step",
+        "alone); 'run_query says' = its execution_time_ms (guard, acquire, BEGIN, prepare, fetch, convert).",
+    ]
+    head2 = ("call", "round trip", "unvalidated", "met unval.", "noop floor", "run_query says", "client validate")
+    rows2: list[tuple[str, ...]] = [(*head2, "rows", "truncated", "text/structured bytes")]
     noop = report.median("floor.noop")
     for x in report.lines:
-        if "client_validation_ms" not in x.extra or x.stat is None:
-            continue
         e = x.extra
-        size = (
-            f"{e['text_content_bytes']:,}/{e['structured_content_bytes']:,}" if "text_content_bytes" in e else ""
+        if "unvalidated" not in e or x.stat is None:
+            continue
+        met_nv = e.get("met_without_client_validation")
+        rows2.append(
+            (
+                x.key,
+                _fmt(x.stat.median_ms),
+                _fmt(e["unvalidated"]["median_ms"]),
+                "" if met_nv is None else ("MET" if met_nv else "MISSED"),
+                _fmt(noop),
+                _fmt(e.get("server_execution_ms_median")),
+                _fmt(e.get("client_validation_ms")),
+                "" if e.get("row_count") is None else str(e["row_count"]),
+                "" if e.get("truncated") is None else str(e["truncated"]),
+                f"{e['text_content_bytes']:,}/{e['structured_content_bytes']:,}" if "text_content_bytes" in e else "",
+            )
         )
-        out.append(
-            f"  {x.key:44s} {x.stat.median_ms:10.3f} {_fmt(noop):>10s} "
-            f"{_fmt(e.get('server_execution_ms_median')):>14s} {e['client_validation_ms']:15.3f}  "
-            f"{e.get('row_count') if e.get('row_count') is not None else '':>4}  "
-            f"{'' if e.get('truncated') is None else str(e['truncated']):9s}  {size}"
-        )
+    out += _table(rows2, right={1, 2, 4, 5, 6, 7}, indent="  ")
     out += ["", "tools/list, bytes per tool (compact JSON of each Tool):"]
     out += [f"  {name:28s} {size:7,d}" for name, size in report.tools.items()]
     out.append(f"  {'total (' + str(len(report.tools)) + ' tools)':28s} {sum(report.tools.values()):7,d}")
@@ -772,6 +831,7 @@ async def amain(args: argparse.Namespace) -> Report:
         "repeat_slow": max(10, args.repeat // 4),
         "warmup": args.warmup,
         "starts": args.starts,
+        "load_start": _load(),
     }
     log_path = WORK_DIR / "servers.log"
     try:
@@ -793,7 +853,15 @@ async def amain(args: argparse.Namespace) -> Report:
         if dbs.stop is not None:
             dbs.stop()
     report.meta["servers_log"] = str(log_path)
+    report.meta["load_end"] = _load()
     return report
+
+
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
 
 
 def _redacted_argv() -> list[str]:

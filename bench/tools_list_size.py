@@ -16,9 +16,7 @@ async def main() -> None:
         tools = (await client.list_tools()).tools
         total = 0
         for t in tools:
-            size = len(
-                json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
-            )
+            size = len(json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":")))
             total += size
             print(f"{t.name:28s} {size:6d} bytes")
         print(f"{'total (' + str(len(tools)) + ' tools)':28s} {total:6d} bytes")

@@ -1,5 +1,6 @@
 """build_server(settings) -> MCPServer: the lifespan that builds the App, and tool/resource registration."""
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -14,8 +15,9 @@ from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.catalog import Catalog, quote_ident
 from vf_mcp.db.pool import Database, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
+from vf_mcp.models.base import compact_schema, shallow_output_schema
 from vf_mcp.settings import Settings
-from vf_mcp.tools import core
+from vf_mcp.tools import analytics, core
 from vf_mcp.tools.common import App, app_of
 
 log = logging.getLogger("vf_mcp")
@@ -50,14 +52,19 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
                 max_bytes=settings.query_cache_max_bytes,
             ),
         )
+        check: asyncio.Task[None] | None = None
         try:
             if settings.require_readonly_role:
                 safety = await db.role_safety()
                 if not safety.is_read_only:
                     raise StartupRefused(f"--require-readonly-role: {safety.warning()}")
+            else:  # say it loudly, without delaying start-up
+                check = asyncio.create_task(_warn_if_writable(db))
             current.append(app)
             yield app
         finally:
+            if check is not None and not check.done():
+                check.cancel()
             if app in current:
                 current.remove(app)
             await db.close()
@@ -66,8 +73,23 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
         "vf-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
     )
     core.register(server)
+    analytics.register(server)
     _register_resources(server, current)
+    for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there
+        compact_schema(tool.parameters, output=False)
+        compact_schema(tool.output_schema, output=True)
+        shallow_output_schema(tool.output_schema)
     return server
+
+
+async def _warn_if_writable(db: Database) -> None:
+    try:
+        warning = (await db.role_safety()).warning()
+    except VfError as exc:
+        log.warning("could not check the database role: %s", exc.message)
+        return
+    if warning:
+        log.warning("!!! %s", warning)
 
 
 def _register_resources(server: MCPServer[App], current: list[App]) -> None:

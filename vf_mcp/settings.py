@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     stats_sample_rows: int = Field(10_000, ge=100, description="Default sample size for large tables.")
     sample_rows: int = Field(5, ge=0, le=100, description="Sample rows shown by get_table_stats.")
 
+    time_zone: str = Field("UTC", description="Time zone for date buckets and period boundaries (timestamptz).")
+    compare_stable_threshold_pct: float = Field(
+        2.0, ge=0, description="Changes smaller than this percentage count as 'stable' (compare, trends)."
+    )
+
     require_readonly_role: bool = Field(
         False, description="Refuse to start when the role can write or is a superuser."
     )

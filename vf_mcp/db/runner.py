@@ -162,3 +162,20 @@ async def run_guarded(
         statement=checked,
         plan=plan,
     )
+
+
+async def fetch_converted(
+    db: Database, sql: str, params: Sequence[Any] = (), *, timeout_ms: int | None = None
+) -> tuple[list[Column], list[list[JSONValue]], float]:
+    """Run one statement vf-mcp built itself (quoted identifiers, bound values); return JSON-ready rows."""
+    effective = db.effective_timeout_ms(timeout_ms)
+    started = time.perf_counter()
+    async with db.read_only(timeout_ms=timeout_ms) as conn:
+        with db_errors(statement_timeout_ms=effective):
+            stmt = await conn.prepare(sql, timeout=db.client_timeout_s(timeout_ms))
+            records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
+            attrs = stmt.get_attributes()
+    converters = converters_for(attrs)
+    rows = [convert_row(r, converters) for r in records]
+    columns = [Column(a.name, type_label(a)) for a in attrs]
+    return columns, rows, round((time.perf_counter() - started) * 1000.0, 3)

@@ -12,7 +12,7 @@ import itertools
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from statistics import NormalDist
 from typing import Any
@@ -271,6 +271,7 @@ def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth:
     """
     span = (end - start).total_seconds()
     power = 1 / growth
+    start = start.astimezone(UTC)  # same instants; UTC datetimes encode a little faster
 
     def gen(c: Chunk) -> list[Any]:
         rnd, first, total = c.rng.random, c.start, c.total
@@ -282,6 +283,7 @@ def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth:
 def stamps(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, null: float = 0.0) -> Gen:
     """Uniform random timestamps in [start, end]."""
     span = int((end - start).total_seconds())
+    start = start.astimezone(UTC)
 
     def gen(c: Chunk) -> list[Any]:
         rnd = c.rng.random

@@ -6,7 +6,7 @@ import bisect
 import json
 import math
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from ipaddress import IPv4Address
 from typing import Any
@@ -193,7 +193,7 @@ def _onemap(c: Chunk) -> dict[str, list[Any]]:
         p = P.PROJECTS[proj - 1]
         block_lo = ends[proj - 2] if proj > 1 else 0
         block_n = ends[proj - 1] - block_lo
-        p_start = datetime(p.start.year, p.start.month, p.start.day, 8, tzinfo=SAST)
+        p_start = datetime(p.start.year, p.start.month, p.start.day, 8, tzinfo=SAST).astimezone(UTC)
         window = min((ANCHOR - p_start).total_seconds() - 86_400 * 30, 86_400 * 420)
         subs = [(sid, P.SUBURBS[sid - 1].lat, P.SUBURBS[sid - 1].lon, ZONE_OF[(proj, sid)]) for sid in p.suburb_ids]
         n_subs = len(subs)
@@ -304,7 +304,7 @@ def _drops(c: Chunk) -> dict[str, list[Any]]:
             started = (created + lead).replace(microsecond=0)
         if st == "completed" and started is not None:
             work = min(max(rng.lognormvariate(math.log(3.2), 0.45), 0.75), 14.0)
-            end = min(started + timedelta(hours=work), ANCHOR)
+            end = min(started + timedelta(seconds=int(work * 3600)), ANCHOR)
             if i not in no_stamp:
                 completed_at = end
                 hours = Decimal(round((end - started).total_seconds() / 3600, 2)).quantize(Decimal("0.01"))
@@ -885,7 +885,7 @@ TABLES: tuple[Table, ...] = (
         Col("raised_at", "timestamptz NOT NULL", timeline(growth=1.5)),
         Col("due_date", "date", after("raised_at", 24 * 3, 24 * 21, as_date=True, clamp=False)),
         Col("closed_at", "timestamptz", derive(lambda c, i: min(c.cols["raised_at"][i] + timedelta(
-            hours=c.rng.uniform(4, 400)), ANCHOR) if c.cols["status"][i] == "closed" else None)),
+            seconds=int(c.rng.uniform(4, 400) * 3600)), ANCHOR) if c.cols["status"][i] == "closed" else None)),
         Col("estimated_cost_zar", "numeric(12,2)", amounts(800, 45_000)),
     ), indexes=("contractor_id",)),
     Table("ops.work_order_tasks", 30, scaled=True, cols=(
@@ -939,7 +939,7 @@ TABLES: tuple[Table, ...] = (
         Col("status", "text NOT NULL", pick(["open", "resolved", "closed"], [0.15, 0.25, 0.6])),
         Col("opened_at", "timestamptz NOT NULL", timeline(HISTORY_START + timedelta(days=60), growth=1.5)),
         Col("resolved_at", "timestamptz", derive(lambda c, i: None if c.cols["status"][i] == "open" else min(
-            c.cols["opened_at"][i] + timedelta(hours=c.rng.lognormvariate(2.8, 0.9)), ANCHOR))),
+            c.cols["opened_at"][i] + timedelta(seconds=int(c.rng.lognormvariate(2.8, 0.9) * 3600)), ANCHOR))),
         fk("assigned_staff_id", "staff", null=0.1),
     ), indexes=("opened_at",)),
     Table("ops.ticket_comments", 24, scaled=True, cols=(

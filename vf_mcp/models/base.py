@@ -1,32 +1,71 @@
-"""Base for tool outputs: compact JSON schemas (the outputSchema goes into the model's context)."""
+"""Base for tool outputs, and the schema compaction applied to every published tool schema.
+
+The tools/list answer (descriptions, input and output schemas) goes into the model's context on every
+conversation, so schemas are published without titles, null defaults or `anyOf [T, null]` wrappers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 
-def _compact(schema: dict[str, Any]) -> None:
-    """Drop titles and null defaults; fold `anyOf: [T, null]` into `type: [T, "null"]`."""
-    schema.pop("title", None)
-    schema.pop("required", None)  # outputs always carry every field; the list only costs context
-    for prop in (schema.get("properties") or {}).values():
-        prop.pop("title", None)
-        prop.pop("default", None)  # outputs always carry every field
-        options = prop.get("anyOf")
-        if options and len(options) == 2 and {"type": "null"} in options:
-            other = next(o for o in options if o != {"type": "null"})
-            if set(other) == {"type"} and isinstance(other["type"], str):
-                del prop["anyOf"]
-                prop["type"] = [other["type"], "null"]
-            elif other == {}:
-                del prop["anyOf"]
-        if prop.get("items") == {}:
-            del prop["items"]
+def compact_schema(node: Any, *, output: bool) -> None:
+    """Shrink a JSON schema in place without changing what it accepts (outputs also drop `required`)."""
+    if isinstance(node, list):
+        for item in node:
+            compact_schema(item, output=output)
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(node.get("title"), str):
+        del node["title"]
+    if "default" in node and node["default"] is None:
+        del node["default"]
+    if output:
+        node.pop("required", None)
+        node.pop("default", None)
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        other = next(o for o in options if o != {"type": "null"})
+        if other == {}:
+            del node["anyOf"]
+        elif isinstance(other, dict) and isinstance(other.get("type"), str) and "$ref" not in other:
+            del node["anyOf"]
+            node.update({k: v for k, v in other.items() if k != "type"})
+            node["type"] = [other["type"], "null"]
+    for key, value in list(node.items()):
+        if key == "properties" and isinstance(value, dict):
+            for prop in value.values():
+                compact_schema(prop, output=output)
+        elif key == "$defs" and isinstance(value, dict):
+            for sub in value.values():
+                compact_schema(sub, output=output)
+        elif key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties", "prefixItems"):
+            compact_schema(value, output=output)
+
+
+def shallow_output_schema(schema: dict[str, Any] | None) -> None:
+    """Publish nested output objects as plain objects: top-level fields keep their types, nested models
+    (documented in the tool description and visible in every result) no longer cost context."""
+    if not schema:
+        return
+    schema.pop("$defs", None)
+
+    def flatten(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                node.pop("$ref")
+                node["type"] = "object"
+            for value in node.values():
+                flatten(value)
+        elif isinstance(node, list):
+            for item in node:
+                flatten(item)
+
+    flatten(schema.get("properties"))
 
 
 class Out(BaseModel):
     """A tool output model."""
-
-    model_config = ConfigDict(json_schema_extra=_compact)

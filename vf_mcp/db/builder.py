@@ -1,0 +1,235 @@
+"""Build analytic SQL from validated arguments: catalog-resolved, quoted identifiers and bound, typed values.
+
+No user text is ever pasted into SQL: identifiers come from the catalog (quoted), type names from
+format_type(), values are parameters cast server-side to the column's type (so a wrong value gets
+PostgreSQL's own "invalid input syntax for type integer" error).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from vf_mcp.db.catalog import Relation, quote_ident
+from vf_mcp.errors import InvalidArgumentError, NotFoundError
+
+Metric = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]
+TimePeriod = Literal["day", "week", "month", "quarter", "year"]
+OPERATORS = ("=", "!=", ">", "<", ">=", "<=", "LIKE", "ILIKE", "IN", "NOT IN", "BETWEEN", "IS NULL", "IS NOT NULL")
+NUMERIC_METRICS = ("sum", "avg", "median", "p90", "p95", "stddev")
+TIME_TYPES = ("timestamptz", "timestamp", "date")
+_TIME_NAME = re.compile(
+    r"^(created_at|created|created_on|creation_date|inserted_at|date_created|createdat|timestamp|event_time|"
+    r"occurred_at|invoice_date|order_date|payment_date|rental_date|start_date|date)$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column found in the catalog."""
+
+    name: str
+    type: str  # format_type(), e.g. 'numeric(10,2)', 'public.drop_status'
+    base_type: str  # pg_type.typname of the (domain's) base type
+    category: str  # pg_type.typcategory
+
+    @property
+    def q(self) -> str:
+        return quote_ident(self.name)
+
+    @property
+    def numeric(self) -> bool:
+        return self.category == "N" and self.base_type not in ("money", "oid")
+
+    @property
+    def is_time(self) -> bool:
+        return self.base_type in TIME_TYPES
+
+
+@dataclass
+class Params:
+    """Collects bound parameters; `add` returns the placeholder."""
+
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, value: Any, cast: str = "text") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}::{cast}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A relation and its columns, for building statements."""
+
+    rel: Relation
+    columns: tuple[Col, ...]
+
+    @classmethod
+    def from_detail(cls, rel: Relation, detail: dict[str, Any]) -> Table:
+        return cls(
+            rel,
+            tuple(
+                Col(c["name"], c["type"], c.get("base_type") or "", c.get("category") or "")
+                for c in detail.get("columns") or []
+            ),
+        )
+
+    def col(self, name: str) -> Col:
+        """The column called `name` (exact, else case-insensitive), or an error listing the closest columns."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        folded = [c for c in self.columns if c.name.lower() == name.strip('"').lower()]
+        if len(folded) == 1:
+            return folded[0]
+        names = [c.name for c in self.columns]
+        close = difflib.get_close_matches(name, names, n=len(names), cutoff=0.0)
+        rest = [n for n in names if n not in close]
+        raise NotFoundError(
+            f"Column {name!r} not found in {self.rel.qualified}. Columns (closest first): {', '.join(close + rest)}"
+        )
+
+    def time_column(self, name: str | None) -> Col:
+        """The named time column, or a sensible default (created_at-like first, then any timestamp/date)."""
+        if name:
+            c = self.col(name)
+            if not c.is_time:
+                raise InvalidArgumentError(f"Column {c.name!r} is {c.type}, not a date or timestamp.")
+            return c
+        times = [c for c in self.columns if c.is_time]
+        if not times:
+            raise InvalidArgumentError(f"{self.rel.qualified} has no date or timestamp column to use as time_column.")
+        named = [c for c in times if _TIME_NAME.match(c.name)]
+        return (named or times)[0]
+
+
+def metric_sql(metric: str, col: Col | None, table: Table) -> str:
+    """The aggregate expression for `metric` over `col` (count may have no column)."""
+    if metric == "count":
+        return f"count({col.q})" if col else "count(*)"
+    if col is None:
+        raise InvalidArgumentError(f"Metric {metric!r} needs a column (pass column=...).")
+    if metric in NUMERIC_METRICS and not col.numeric:
+        numeric = [c.name for c in table.columns if c.numeric]
+        raise InvalidArgumentError(
+            f"Metric {metric!r} needs a numeric column; {col.name!r} is {col.type}. "
+            f"Numeric columns: {', '.join(numeric) or 'none'}. Use count, distinct, min or max for other types."
+        )
+    if metric in ("min", "max") and col.category in ("G", "X", "U") and col.base_type not in ("uuid",):
+        raise InvalidArgumentError(f"Metric {metric!r} is not defined for {col.type} ({col.name!r}).")
+    if metric in ("min", "max") and col.base_type in ("uuid", "json", "bool"):
+        if col.base_type == "bool":
+            return f"{'bool_and' if metric == 'min' else 'bool_or'}({col.q})"
+        raise InvalidArgumentError(f"Metric {metric!r} is not defined for {col.type} ({col.name!r}).")
+    return {
+        "sum": f"sum({col.q})",
+        "avg": f"avg({col.q})",
+        "min": f"min({col.q})",
+        "max": f"max({col.q})",
+        "distinct": f"count(DISTINCT {col.q})",
+        "median": f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {col.q})",
+        "p90": f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {col.q})",
+        "p95": f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {col.q})",
+        "stddev": f"stddev_samp({col.q})",
+    }[metric]
+
+
+def filter_sql(table: Table, filters: Sequence[Any], params: Params, alias: str = "") -> list[str]:
+    """WHERE conditions for filters given as objects with column, operator and value attributes."""
+    out: list[str] = []
+    prefix = f"{alias}." if alias else ""
+    for f in filters:
+        col = table.col(f.column)
+        op = str(f.operator).upper().strip()
+        if op == "<>":
+            op = "!="
+        if op not in OPERATORS:
+            raise InvalidArgumentError(f"Unknown operator {f.operator!r}; use one of {', '.join(OPERATORS)}.")
+        target = f"{prefix}{col.q}"
+        value = f.value
+        if op in ("IS NULL", "IS NOT NULL"):
+            out.append(f"{target} {op}")
+            continue
+        if op in ("IN", "NOT IN", "BETWEEN"):
+            if not isinstance(value, list) or (op == "BETWEEN" and len(value) != 2):
+                need = "a list of two values" if op == "BETWEEN" else "a list of values"
+                raise InvalidArgumentError(f"Operator {op} needs {need} for {col.name!r}.")
+        elif value is None:
+            raise InvalidArgumentError(f"Operator {op} needs a value for {col.name!r} (or use IS NULL).")
+        elif isinstance(value, (list, dict)):
+            raise InvalidArgumentError(f"Operator {op} takes a single value for {col.name!r}, not a list.")
+        if op in ("LIKE", "ILIKE"):
+            out.append(f"{target}::text {op} {params.add(_text(value))}")
+        elif op in ("IN", "NOT IN"):
+            arr = f"CAST({params.add([_text(v) for v in value], 'text[]')} AS {col.type}[])"
+            out.append(f"{'NOT ' if op == 'NOT IN' else ''}({target} = ANY({arr}))")
+        elif op == "BETWEEN":
+            lo = f"CAST({params.add(_text(value[0]))} AS {col.type})"
+            hi = f"CAST({params.add(_text(value[1]))} AS {col.type})"
+            out.append(f"{target} BETWEEN {lo} AND {hi}")
+        else:
+            sql_op = "<>" if op == "!=" else op
+            out.append(f"{target} {sql_op} CAST({params.add(_text(value))} AS {col.type})")
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+PERIOD_UNITS: dict[str, str] = {
+    "day": "day",
+    "daily": "day",
+    "week": "week",
+    "weekly": "week",
+    "month": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "year": "year",
+}
+
+
+def local_time(col: Col, params: Params, tz: str, alias: str = "") -> str:
+    """The column as a zone-less local timestamp: timestamptz is converted AT TIME ZONE tz explicitly."""
+    target = f"{alias}.{col.q}" if alias else col.q
+    if col.base_type == "timestamptz":
+        return f"({target} AT TIME ZONE {params.add(tz)})"
+    if col.base_type == "date":
+        return f"{target}::timestamp"
+    return target
+
+
+def bucket_sql(col: Col, period: str, params: Params, tz: str, alias: str = "") -> str:
+    """date_trunc bucket of a time column in local time (a timestamp without time zone)."""
+    unit = PERIOD_UNITS.get(period)
+    if unit is None:
+        raise InvalidArgumentError(f"Unknown period {period!r}; use day, week, month, quarter or year.")
+    return f"date_trunc('{unit}', {local_time(col, params, tz, alias)})"
+
+
+def range_sql(col: Col, start: Any, end: Any, params: Params, tz: str, alias: str = "") -> list[str]:
+    """Sargable [start, end) conditions on a time column; start/end are local (zone-less) datetimes."""
+    target = f"{alias}.{col.q}" if alias else col.q
+    out = []
+    for bound, op in ((start, ">="), (end, "<")):
+        if bound is None:
+            continue
+        if col.base_type == "timestamptz":
+            out.append(f"{target} {op} ({params.add(bound, 'timestamp')} AT TIME ZONE {params.add(tz)})")
+        elif col.base_type == "date":
+            out.append(f"{target} {op} {params.add(bound, 'timestamp')}::date")
+        else:
+            out.append(f"{target} {op} {params.add(bound, 'timestamp')}")
+    return out
+
+
+def where(conditions: Sequence[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
