@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -53,6 +53,7 @@ WIDE_TABLES = 1000
 WIDE_MARKER = f"vf-mcp bench: {WIDE_TABLES} small tables, v1"
 
 CACHE_OFF = {"VF_MCP_QUERY_CACHE_TTL_S": "0"}
+Mode = Literal["legacy", "auto"]  # Client(mode=...): the initialize handshake, or server/discover first
 KB = 1024
 
 
@@ -211,7 +212,7 @@ def noop_params() -> StdioServerParameters:
 
 
 @asynccontextmanager
-async def connect(params: StdioServerParameters, errlog: TextIO, *, mode: str = "auto") -> AsyncIterator[Client]:
+async def connect(params: StdioServerParameters, errlog: TextIO, *, mode: Mode = "auto") -> AsyncIterator[Client]:
     """A connected client (server stderr goes to `errlog`; client-side response cache off)."""
     async with Client(stdio_client(params, errlog=errlog), mode=mode, cache=None) as client:  # type: ignore[arg-type]
         yield client
@@ -353,6 +354,25 @@ class Bench:
         self.n_fast: int = args.repeat
         self.n_slow: int = max(10, args.repeat // 4)
         self.warmup: int = args.warmup
+        self._noop: ToolCall | None = None  # set by run(): a no-op server kept open for the whole run
+
+    @property
+    def noop(self) -> ToolCall:
+        assert self._noop is not None, "Bench.run() opens the no-op server"
+        return self._noop
+
+    async def run(self) -> None:
+        async with connect(noop_params(), self.errlog) as noop_client:
+            self._noop = ToolCall(noop_client, "noop")
+            for title, step in (
+                ("floors, run_query and catalog tools (demo database)", self.demo),
+                ("cached figures", self.cached),
+                ("1,000-table database", self.wide),
+                ("statement timeout", self.timeout),
+                ("start-up", self.startup),
+            ):
+                print(f"{title} ...", file=sys.stderr, flush=True)
+                await step()
 
     def line(self, key: str, label: str, samples: list[float] | None = None, **kw: Any) -> Line:
         return self.report.add(Line(key=key, label=label, stat=Stat.of(samples) if samples else None, **kw))
@@ -360,9 +380,10 @@ class Bench:
     async def measure(
         self, call: ToolCall, *, n: int, warmup: int, floors: dict[str, Call] | None = None
     ) -> dict[str, list[float]]:
-        """The call (validated and unvalidated) and its floors, interleaved; run_query timings collected fresh."""
+        """The call (validated and unvalidated), the no-op floor and other floors, interleaved round-robin."""
         call.server_ms.clear()
-        return await interleaved({**(floors or {}), "vf": call, "vf_nv": call.unvalidated}, n=n, warmup=warmup)
+        cases = {"noop": self.noop, **(floors or {}), "vf": call, "vf_nv": call.unvalidated}
+        return await interleaved(cases, n=n, warmup=warmup)
 
     async def tool_line(
         self,
@@ -371,12 +392,14 @@ class Bench:
         call: ToolCall,
         samples: dict[str, list[float]],
         *,
-        floor_ms: float | None,
+        raw_ms: float = 0.0,
         target: str | None = None,
         limit_ms: float | None = None,
         max_payload: int | None = None,
     ) -> Line:
-        line = self.line(key, label, samples["vf"], payload_bytes=_p(call), floor_ms=floor_ms, target=target)
+        noop_ms = Stat.of(samples["noop"]).median_ms  # measured in the same rounds
+        line = self.line(key, label, samples["vf"], payload_bytes=_p(call), floor_ms=noop_ms + raw_ms, target=target)
+        line.extra["noop_same_rounds_ms"] = noop_ms
         nv = Stat.of(samples["vf_nv"])
         line.extra["unvalidated"] = asdict(nv)
         line.extra["client_validation_ms"] = await call.client_validation_ms()
@@ -410,10 +433,8 @@ class Bench:
             )
             stack.push_async_callback(pool.close)
             a.meta["postgresql"] = await raw.fetchval("SELECT version()")
-            noop_client = await stack.enter_async_context(connect(noop_params(), self.errlog))
             vf = await stack.enter_async_context(connect(vf_params(self.dbs.demo_dsn, **CACHE_OFF), self.errlog))
             a.meta["protocol_version"] = vf.protocol_version
-            noop = ToolCall(noop_client, "noop")
 
             def rq(sql: str) -> ToolCall:
                 return ToolCall(vf, "run_query", {"sql": sql})
@@ -431,13 +452,11 @@ class Bench:
                 n=self.n_fast,
                 warmup=self.warmup,
                 floors={
-                    "noop": noop,
                     "raw": fetch(POINT_SQL),
                     "seq": lambda: raw_sequence(pool, POINT_SQL, max_rows),
                 },
             )
-            noop_line = self.line("floor.noop", "floor: no-op tool over stdio", s["noop"], payload_bytes=_p(noop))
-            noop_ms = _med(noop_line)
+            self.line("floor.noop", "floor: no-op tool over stdio", s["noop"], payload_bytes=_p(self.noop))
             raw_point = self.line("floor.raw.point", "floor: raw asyncpg conn.fetch, point query", s["raw"])
             self.line(
                 "floor.raw.point.sequence",
@@ -449,7 +468,7 @@ class Bench:
                 f"run_query point ({POINT_SQL})",
                 point,
                 s,
-                floor_ms=noop_ms + _med(raw_point),
+                raw_ms=_med(raw_point),
                 target="< 1.4 ms and <= 1.3x floor",
             )
             line.met = _below(line, 1.4) and (line.ratio or 99.0) <= 1.3
@@ -465,7 +484,7 @@ class Bench:
                 f"run_query 1,000 rows ({ROWS_1000_SQL})",
                 rows,
                 s,
-                floor_ms=noop_ms + _med(raw_line),
+                raw_ms=_med(raw_line),
                 target="< 8 ms",
                 limit_ms=8.0,
             )
@@ -490,7 +509,7 @@ class Bench:
                     f"run_query capped: {sql}",
                     call,
                     s,
-                    floor_ms=noop_ms + _med(cap_line),
+                    raw_ms=_med(cap_line),
                     target="< 20 ms, payload < 300 KB",
                     limit_ms=20.0,
                     max_payload=300 * KB,
@@ -513,9 +532,7 @@ class Bench:
                 ("overview.demo", f"get_database_overview ({tables} tables)", overview, 10.0, self.n_slow),
             ):
                 s = await self.measure(call, n=n, warmup=self.warmup)
-                await self.tool_line(
-                    key, label, call, s, floor_ms=noop_ms, target=f"< {limit_ms:g} ms", limit_ms=limit_ms
-                )
+                await self.tool_line(key, label, call, s, target=f"< {limit_ms:g} ms", limit_ms=limit_ms)
             s = await interleaved({"raw": lambda: raw_overview(raw)}, n=self.n_slow, warmup=5)
             self.line("floor.raw.overview.demo", "floor: raw asyncpg, the overview's 4 catalog queries", s["raw"])
 
@@ -526,18 +543,21 @@ class Bench:
                 a.tools[tool.name] = len(
                     json.dumps(tool.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
                 )
-            per_tool = sum(a.tools.values()) / max(1, len(a.tools))
-            s = await interleaved({"vf": vf.list_tools}, n=self.n_fast, warmup=self.warmup)
+            count = max(1, len(listing.tools))
+            projected = total if count >= 13 else total / count * 13
+            s = await interleaved({"noop": self.noop, "vf": vf.list_tools}, n=self.n_fast, warmup=self.warmup)
             line = self.line(
                 "tools_list",
                 f"tools/list ({len(listing.tools)} tools; payload = whole result)",
                 s["vf"],
                 payload_bytes=total,
-                floor_ms=noop_ms,
+                floor_ms=Stat.of(s["noop"]).median_ms,
                 target="< 24 KB with 13 tools",
-                note=f"{per_tool:,.0f} B per tool now; 13 tools at that rate = {13 * per_tool / KB:.1f} KB",
+                note=f"{total / count:,.0f} B per tool now; 13 tools at that rate = {projected / KB:.1f} KB "
+                "(KB = 1,024 bytes)",
             )
-            line.met = 13 * per_tool < 24 * KB
+            line.met = projected < 24 * KB
+            line.extra["projected_13_tools_bytes"] = round(projected)
 
     # ---- the same with the result cache on (the server's default: 300 s)
 
@@ -555,7 +575,6 @@ class Bench:
                     f"CACHED run_query {label} (cache on, from_cache={from_cache})",
                     call,
                     s,
-                    floor_ms=self.report.median("floor.noop"),
                 )
 
     # ---- get_database_overview on 1,000 tables
@@ -567,7 +586,6 @@ class Bench:
         raw = await asyncpg.connect(self.dbs.wide_dsn)
         try:
             async with connect(vf_params(self.dbs.wide_dsn, **CACHE_OFF), self.errlog) as vf:
-                noop = self.report.median("floor.noop")
                 overview = ToolCall(vf, "get_database_overview")
                 s = await self.measure(
                     overview, n=self.n_slow, warmup=min(self.warmup, 5), floors={"raw": lambda: raw_overview(raw)}
@@ -581,13 +599,12 @@ class Bench:
                     f"get_database_overview ({tables} tables)",
                     overview,
                     s,
-                    floor_ms=noop,
                     target="< 100 ms",
                     limit_ms=100.0,
                 )
                 listing = ToolCall(vf, "list_tables")
                 s = await self.measure(listing, n=self.n_slow, warmup=min(self.warmup, 5))
-                await self.tool_line("list_tables.wide", f"list_tables() ({tables} tables)", listing, s, floor_ms=noop)
+                await self.tool_line("list_tables.wide", f"list_tables() ({tables} tables)", listing, s)
         finally:
             await raw.close()
 
@@ -596,7 +613,8 @@ class Bench:
     async def startup(self) -> None:
         n = self.args.starts
         for server, params in (("noop", noop_params()), ("vf-mcp", vf_params(self.dbs.demo_dsn, **CACHE_OFF))):
-            for mode, handshake in (("legacy", "initialize"), ("auto", "server/discover")):
+            modes: tuple[tuple[Mode, str], ...] = (("legacy", "initialize"), ("auto", "server/discover"))
+            for mode, handshake in modes:
                 samples: list[float] = []
                 first_call: list[float] = []
                 for _ in range(n):
@@ -761,7 +779,6 @@ def render(report: Report) -> str:
     ]
     head2 = ("call", "round trip", "unvalidated", "met unval.", "noop floor", "run_query says", "client validate")
     rows2: list[tuple[str, ...]] = [(*head2, "rows", "truncated", "text/structured bytes")]
-    noop = report.median("floor.noop")
     for x in report.lines:
         e = x.extra
         if "unvalidated" not in e or x.stat is None:
@@ -773,7 +790,7 @@ def render(report: Report) -> str:
                 _fmt(x.stat.median_ms),
                 _fmt(e["unvalidated"]["median_ms"]),
                 "" if met_nv is None else ("MET" if met_nv else "MISSED"),
-                _fmt(noop),
+                _fmt(e.get("noop_same_rounds_ms")),
                 _fmt(e.get("server_execution_ms_median")),
                 _fmt(e.get("client_validation_ms")),
                 "" if e.get("row_count") is None else str(e["row_count"]),
@@ -838,17 +855,7 @@ async def amain(args: argparse.Namespace) -> Report:
         with log_path.open("a") as errlog:
             errlog.write(f"\n--- bench run {report.meta['date']}\n")
             errlog.flush()
-            bench = Bench(args, dbs, report, errlog)
-            print("floors, run_query and catalog tools (demo database) ...", file=sys.stderr, flush=True)
-            await bench.demo()
-            print("cached figures ...", file=sys.stderr, flush=True)
-            await bench.cached()
-            print("1,000-table database ...", file=sys.stderr, flush=True)
-            await bench.wide()
-            print("statement timeout ...", file=sys.stderr, flush=True)
-            await bench.timeout()
-            print("start-up ...", file=sys.stderr, flush=True)
-            await bench.startup()
+            await Bench(args, dbs, report, errlog).run()
     finally:
         if dbs.stop is not None:
             dbs.stop()

@@ -16,8 +16,39 @@ def demo_database_name(scale: int) -> str:
     return "velocityfibre" if scale == 1 else f"velocityfibre_x{scale}"
 
 
+DEMO_ROLE = "vf_demo_reader"
+
+
 async def ensure_demo_database(server: EmbeddedPostgres, *, scale: int = 1) -> str:
-    """Return the DSN of the demo database at `scale`, creating and loading it when missing or incomplete."""
+    """The DSN of the demo database at `scale` (created and loaded when missing or incomplete).
+
+    The DSN connects as a least-privilege read-only role (`vf-mcp setup-role`), as recommended for real use.
+    """
+    await _ensure_loaded(server, scale)
+    await _ensure_reader(server, demo_database_name(scale))
+    return server.dsn(demo_database_name(scale), user=DEMO_ROLE)
+
+
+async def _ensure_reader(server: EmbeddedPostgres, database: str) -> None:
+    import secrets
+
+    from vf_mcp.db.roles import apply_role_sql
+
+    admin = await asyncpg.connect(server.dsn(database))
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", DEMO_ROLE)
+        if exists:
+            grant = await admin.fetchval(
+                "SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text)", DEMO_ROLE
+            )
+            await admin.execute(grant)
+            return
+    finally:
+        await admin.close()
+    await apply_role_sql(server.dsn(database), DEMO_ROLE, secrets.token_urlsafe(18))
+
+
+async def _ensure_loaded(server: EmbeddedPostgres, scale: int) -> str:
     from vf_mcp.demo.generator import load_demo
 
     name = demo_database_name(scale)
