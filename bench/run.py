@@ -214,7 +214,7 @@ def noop_params() -> StdioServerParameters:
 @asynccontextmanager
 async def connect(params: StdioServerParameters, errlog: TextIO, *, mode: Mode = "auto") -> AsyncIterator[Client]:
     """A connected client (server stderr goes to `errlog`; client-side response cache off)."""
-    async with Client(stdio_client(params, errlog=errlog), mode=mode, cache=None) as client:  # type: ignore[arg-type]
+    async with Client(stdio_client(params, errlog=errlog), mode=mode, cache=None) as client:
         yield client
 
 
@@ -382,7 +382,7 @@ class Bench:
     ) -> dict[str, list[float]]:
         """The call (validated and unvalidated), the no-op floor and other floors, interleaved round-robin."""
         call.server_ms.clear()
-        cases = {"noop": self.noop, **(floors or {}), "vf": call, "vf_nv": call.unvalidated}
+        cases: dict[str, Call] = {"noop": self.noop, **(floors or {}), "vf": call, "vf_nv": call.unvalidated}
         return await interleaved(cases, n=n, warmup=warmup)
 
     async def tool_line(

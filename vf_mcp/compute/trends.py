@@ -36,6 +36,7 @@ VOLATILE_CV = 0.5  # residual std / level above this ...
 VOLATILE_MAX_R2 = 0.3  # ... and R² below this -> 'volatile'
 SEVERITY_MEDIUM_SIGMA = 3.0
 SEVERITY_HIGH_SIGMA = 4.0
+THEIL_SEN_ALL_PAIRS = 100  # robust trend for anomalies: all pairwise slopes up to this many values
 MIN_ANOMALY_POINTS = 5  # fewer non-missing values: no anomaly detection
 MIN_FORECAST_POINTS = 3  # the prediction interval needs n - 2 >= 1 degrees of freedom
 MAD_TO_SIGMA = 1.482602218505602  # 1 / Phi^-1(3/4): MAD of a normal sample -> its standard deviation
@@ -58,19 +59,29 @@ VOLATILITY_DEF = (
     "volatility = residual standard error of the fit, sqrt(SS_res / (n - 2)), divided by |mean| (or by the "
     "mean absolute value when the mean is 0); 0 with fewer than 3 values"
 )
+TOTAL_CHANGE_DEF = (
+    "total_change_pct = slope x (last index - first index) / |mean| x 100: the fitted change from the first "
+    "to the last value as a percentage of the average level (independent of the bucket size); null when "
+    "growth_rate_pct is null"
+)
 DIRECTION_DEF = (
     f"'volatile' when volatility > {VOLATILE_CV} and R² < {VOLATILE_MAX_R2} (noise dominates the trend); else "
-    "'stable' when |growth_rate_pct| < stable_threshold_pct (slope relative to the mean absolute value when "
-    "the mean is 0; always with fewer than 2 values or all zeros); else 'increasing'/'decreasing' by the "
-    "sign of the slope"
+    "'stable' when |total_change_pct| < stable_threshold_pct or the slope is not significantly different from "
+    "0 (two-sided t-test at the confidence level, |slope| / (s / sqrt(Sxx)) < t[(1+c)/2, n-2]; not applied "
+    "with 2 values); the mean absolute value replaces |mean| when the mean is 0; always 'stable' with fewer "
+    "than 2 values or all zeros; else 'increasing'/'decreasing' by the sign of the slope"
 )
 ANOMALY_DEF = (
-    "expected value = linear trend + the median of the trend residuals of the 2h nearest other values "
+    "robust trend = Theil–Sen line (median of pairwise slopes; with more than 100 values, of the slopes "
+    "between points half the series apart; intercept = median of value - slope x index). "
+    "expected value = robust trend + the median of the trend residuals of the 2h nearest other values "
     "(h = 3 daily, 2 weekly/monthly; window shifted inward at the ends, the point itself excluded); with "
-    "fewer than 2(2h+1) values, expected = the linear trend alone. sigma = 1.4826 x MAD of (value - "
-    "expected), or their standard deviation when the MAD is 0. A value is an anomaly when |value - expected| "
-    f"> k sigma (k = 2 by default); severity low below {SEVERITY_MEDIUM_SIGMA:g} sigma, medium below "
-    f"{SEVERITY_HIGH_SIGMA:g}, high from {SEVERITY_HIGH_SIGMA:g}. Needs at least {MIN_ANOMALY_POINTS} values"
+    "fewer than 2(2h+1) values, expected = the robust trend alone. sigma = 1.4826 x MAD of (value - expected) "
+    "(times m/(m-0.8) x sqrt(m/(m-2)) in the robust-trend-only case, m values), or their standard deviation "
+    "when the MAD is 0 (below 1e-9 x the largest |value|); no anomalies when that is 0 too. A value is an "
+    f"anomaly when |value - expected| > k sigma (k = 2 by default); severity low below "
+    f"{SEVERITY_MEDIUM_SIGMA:g} sigma, medium below {SEVERITY_HIGH_SIGMA:g}, high from "
+    f"{SEVERITY_HIGH_SIGMA:g}. Needs at least {MIN_ANOMALY_POINTS} values"
 )
 INTERVAL_DEF = (
     "OLS prediction interval: fit(x0) ± t[(1+c)/2, n-2] x s x sqrt(1 + 1/n + (x0 - mean x)^2 / Sxx), "
@@ -112,6 +123,8 @@ class TrendAnalysis:
     intercept: float  # fitted value at index 0
     r_squared: float
     growth_rate_pct: float | None
+    total_change_pct: float | None
+    trend_significant: bool  # slope significantly different from 0 at confidence_level (True with 2 values)
     volatility: float
     forecast: tuple[Forecast, ...]
     confidence_level: float
@@ -267,6 +280,23 @@ def _moving_averages(values: Sequence[float | None], period: Period) -> dict[str
     return out
 
 
+def _robust_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Theil–Sen line: slope = median of pairwise slopes, intercept = median of y - slope x.
+
+    All pairs up to THEIL_SEN_ALL_PAIRS values; beyond, the pairs (i, i + m//2) (O(m), same robustness to
+    a few outliers). A spike does not tilt this line, unlike least squares.
+    """
+    m = len(ys)
+    if m <= THEIL_SEN_ALL_PAIRS:
+        pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
+    else:
+        half = m // 2
+        pairs = [(i, i + half) for i in range(m - half)]
+    slope = statistics.median((ys[j] - ys[i]) / (xs[j] - xs[i]) for i, j in pairs)
+    intercept = statistics.median(y - slope * x for x, y in zip(xs, ys, strict=True))
+    return slope, intercept
+
+
 def _severity(z: float) -> Severity:
     if z >= SEVERITY_HIGH_SIGMA:
         return "high"
@@ -278,7 +308,6 @@ def _severity(z: float) -> Severity:
 def _anomalies(
     idx: Sequence[int],
     ys: Sequence[float],
-    fitted: Sequence[float],
     periods: Sequence[date],
     period: Period,
     k: float,
@@ -287,6 +316,8 @@ def _anomalies(
     if m < MIN_ANOMALY_POINTS:
         return "none", []
     h = max(2, MOVING_WINDOWS[period][0] // 2)
+    slope, intercept = _robust_line([float(i) for i in idx], ys)
+    fitted = [intercept + slope * i for i in idx]
     method: AnomalyMethod
     if m >= 2 * (2 * h + 1):
         method = "local"
@@ -303,6 +334,8 @@ def _anomalies(
     centre = statistics.median(dev)
     floor = _REL_EPS * max(abs(y) for y in ys)
     sigma = MAD_TO_SIGMA * statistics.median(abs(d - centre) for d in dev)
+    if method == "global":  # few values around a fitted line: MAD small-sample and 2-parameter corrections
+        sigma *= m / (m - 0.8) * math.sqrt(m / (m - 2))
     if sigma <= floor:
         sigma = statistics.pstdev(dev)
     if sigma <= floor:
@@ -378,28 +411,38 @@ def _insights(
     if len(ys) == 1:
         out.append(f"Only one value ({fp(idx[0])}: {_fmt_num(ys[0])}): no trend can be estimated.")
     elif a.slope_per_period == 0.0 and a.r_squared == 1.0:
-        out.append(f"{label} was constant at {_fmt_num(ys[0])} per {unit}.")
+        out.append(f"{label} was constant at {_fmt_num(ys[0])}.")
     else:
         g = a.growth_rate_pct
+        rate = (
+            f"{_fmt_num(g, True)}% per {unit}" if g is not None else f"{_fmt_num(a.slope_per_period, True)} per {unit}"
+        )
+        total = f", {_fmt_num(a.total_change_pct, True)}% across the series" if a.total_change_pct is not None else ""
+        fit_note = f"(trend {rate}{total}, R² {a.r_squared:.2f})"
         if a.direction == "volatile":
             out.append(
                 f"{label} was volatile: the spread around the trend is {a.volatility * 100:.0f}% of the average "
-                f"level and the trend explains little of the variation (R² {a.r_squared:.2f})."
+                f"level and the trend explains little of the variation {fit_note}."
             )
+        elif a.direction == "stable" and not a.trend_significant:
+            pct = f"{a.confidence_level * 100:g}%"
+            out.append(f"{label} was stable: no statistically significant trend at {pct} {fit_note}.")
         elif a.direction == "stable":
-            rate = f"{g:+.1f}% per {unit}" if g is not None else f"{_fmt_num(a.slope_per_period, True)} per {unit}"
-            out.append(
-                f"{label} was stable: the trend is {rate}, within ±{_fmt_num(threshold_pct)}% (R² {a.r_squared:.2f})."
-            )
+            out.append(f"{label} was stable: the fitted change is within ±{_fmt_num(threshold_pct)}% {fit_note}.")
         else:
             verb = "rose" if a.direction == "increasing" else "fell"
-            by = f"{abs(g):.1f}%" if g is not None else f"by {_fmt_num(abs(a.slope_per_period))}"
-            out.append(
-                f"{label} {verb} {by} per {unit} on average ({_fmt_num(a.slope_per_period, True)} per {unit}, "
-                f"R² {a.r_squared:.2f})."
-            )
+            if g is not None:
+                out.append(
+                    f"{label} {verb} {_fmt_num(abs(g))}% per {unit} on average ({_fmt_num(a.slope_per_period, True)} "
+                    f"per {unit}{total}, R² {a.r_squared:.2f})."
+                )
+            else:
+                out.append(
+                    f"{label} {verb} by {_fmt_num(abs(a.slope_per_period))} per {unit} on average "
+                    f"(R² {a.r_squared:.2f})."
+                )
         first, last = ys[0], ys[-1]
-        change = f" ({(last - first) / abs(first) * 100:+.1f}%)" if first != 0 else ""
+        change = f" ({_fmt_num((last - first) / abs(first) * 100, True)}%)" if first != 0 else ""
         out.append(f"From {fp(idx[0])} to {fp(idx[-1])} it went from {_fmt_num(first)} to {_fmt_num(last)}{change}.")
         hi = max(range(len(ys)), key=lambda i: ys[i])
         lo = min(range(len(ys)), key=lambda i: ys[i])
@@ -462,7 +505,7 @@ def analyze_series(
     `periods` are bucket starts (date or datetime), strictly increasing and consecutive (a gap must be
     given as a period with value None); the regression uses the position 0..n-1 as x. `values` may be
     any numbers (int, float, Decimal) or None; NaN/inf count as missing. Definitions: TREND_DEF,
-    GROWTH_DEF, VOLATILITY_DEF, DIRECTION_DEF, MOVING_AVERAGE_DEF, ANOMALY_DEF, INTERVAL_DEF.
+    GROWTH_DEF, TOTAL_CHANGE_DEF, VOLATILITY_DEF, DIRECTION_DEF, MOVING_AVERAGE_DEF, ANOMALY_DEF, INTERVAL_DEF.
 
     Raises ValueError on mismatched lengths, unordered periods, or out-of-range parameters.
     An empty series (or one without any value) gives an analysis with no fit, direction 'stable' and an
@@ -493,33 +536,41 @@ def analyze_series(
     n_fit = len(ys)
 
     fit = _fit([float(i) for i in idx], ys)
-    fitted = [fit.intercept + fit.slope * i for i in idx]
     level = abs(fit.y_mean) if fit.y_mean != 0 else (math.fsum(abs(y) for y in ys) / n_fit if ys else 0.0)
     growth = fit.slope / abs(fit.y_mean) * 100 if n_fit >= 2 and fit.y_mean != 0 else None
     volatility = fit.s / level if level > 0 else 0.0
 
+    span = idx[-1] - idx[0] if n_fit >= 2 else 0
+    total_change = fit.slope * span / abs(fit.y_mean) * 100 if growth is not None else None
+    relative_change = fit.slope * span / level * 100 if level > 0 else 0.0
+    t_crit = _t_quantile((1.0 + confidence) / 2.0, n_fit - 2) if n_fit >= 3 else math.inf
+    if n_fit < 2 or fit.slope == 0.0:
+        significant = False
+    elif n_fit == 2 or fit.s == 0.0:
+        significant = True
+    else:
+        significant = abs(fit.slope) / (fit.s / math.sqrt(fit.sxx)) >= t_crit
+
     direction: Direction
-    relative_slope = growth if growth is not None else (fit.slope / level * 100 if level > 0 else 0.0)
     if n_fit < 2:
         direction = "stable"
     elif n_fit >= 3 and volatility > VOLATILE_CV and fit.r_squared < VOLATILE_MAX_R2:
         direction = "volatile"
-    elif abs(relative_slope) < stable_threshold_pct:
+    elif abs(relative_change) < stable_threshold_pct or not significant:
         direction = "stable"
     else:
         direction = "increasing" if fit.slope > 0 else "decreasing"
 
     forecast: list[Forecast] = []
     if n_fit >= MIN_FORECAST_POINTS and forecast_periods > 0:
-        t = _t_quantile((1.0 + confidence) / 2.0, n_fit - 2)
         starts = next_period_starts(periods[-1], period, forecast_periods)
         for k, start in enumerate(starts, start=1):
             x0 = len(vals) - 1 + k
             y0 = fit.intercept + fit.slope * x0
-            half = t * fit.s * math.sqrt(1.0 + 1.0 / n_fit + (x0 - fit.x_mean) ** 2 / fit.sxx)
+            half = t_crit * fit.s * math.sqrt(1.0 + 1.0 / n_fit + (x0 - fit.x_mean) ** 2 / fit.sxx)
             forecast.append(Forecast(period_start=start, value=y0, lower=y0 - half, upper=y0 + half))
 
-    method, anomalies = _anomalies(idx, ys, fitted, periods, period, anomaly_sigma)
+    method, anomalies = _anomalies(idx, ys, periods, period, anomaly_sigma)
 
     analysis = TrendAnalysis(
         period=period,
@@ -533,6 +584,8 @@ def analyze_series(
         intercept=fit.intercept,
         r_squared=fit.r_squared,
         growth_rate_pct=growth,
+        total_change_pct=total_change,
+        trend_significant=significant,
         volatility=volatility,
         forecast=tuple(forecast),
         confidence_level=confidence,

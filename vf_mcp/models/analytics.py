@@ -112,6 +112,8 @@ class Series(Out):
     moving_averages: dict[str, list[float | None]]
     direction: str
     growth_rate_pct: float | None
+    total_change_pct: float | None
+    trend_significant: bool
     slope_per_period: float
     r_squared: float
     volatility: float

@@ -443,7 +443,7 @@ def register(server: MCPServer[App]) -> None:
             f"{applied} per {unit} from {start_date} to {end} on {tcol.name}: "
             + (
                 f"{head.direction}"
-                + (f", {head.growth_rate_pct:+.2f}% per {unit}" if head.growth_rate_pct is not None else "")
+                + (f", {head.total_change_pct:+.1f}% over the range" if head.total_change_pct is not None else "")
                 if head
                 else "no data"
             )
@@ -478,6 +478,8 @@ def _series_model(group: Any, periods: list[str], values: list[float | None], a:
         moving_averages={k: [r(x) for x in v] for k, v in a.moving_averages.items()},
         direction=a.direction,
         growth_rate_pct=r(a.growth_rate_pct),
+        total_change_pct=r(a.total_change_pct),
+        trend_significant=a.trend_significant,
         slope_per_period=round(a.slope_per_period, 6),
         r_squared=round(a.r_squared, 6),
         volatility=round(a.volatility, 6),

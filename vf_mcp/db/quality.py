@@ -1,0 +1,527 @@
+"""SQL for check_data_quality: a plan per table, then at most four statements per table.
+
+  1. main       one aggregate pass: NULLs, email/phone/negative/date rules, NOT VALID CHECKs, freshness,
+                outliers (mean/stddev and the phone length mode come from a CTE), candidate-key distincts
+  2. duplicates GROUP BY every column but the surrogate key (skipped when a key makes duplicates impossible)
+  3. spellings  enum-like text columns: spellings that differ only in case, spaces, '_' or '-'
+  4. orphans    one LEFT JOIN per NOT VALID foreign key and per inferred reference
+
+Identifiers come from the catalog and are always quoted; the only literals are this module's constants.
+Each statement runs in its own savepoint, so a failing check is reported and the others still run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from vf_mcp.compute import quality as cq
+from vf_mcp.db.catalog import Relation, quote_ident
+from vf_mcp.db.pool import Database
+from vf_mcp.errors import translate
+
+NUMERIC_SKIP = {"money", "oid", "regclass", "regtype", "regproc", "regprocedure", "regoper", "regnamespace"}
+INTEGER_TYPES = {"int2", "int4", "int8"}
+TIME_TYPES = {"date", "timestamp", "timestamptz"}
+GROUPABLE_U = {"uuid", "bytea", "jsonb", "tsvector", "tsquery"}
+NO_EQUALITY = {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"}
+_INDEX_COLS = re.compile(r"USING (\w+) \((.*)\)")
+_CHECK = re.compile(r"^CHECK \((?P<expr>.*)\)(?: NO INHERIT)?(?: NOT VALID)?$", re.S)
+
+KEYS_SQL = r"""
+SELECT k.conname AS name, k.contype::text AS type, k.convalidated AS validated,
+       n.nspname || '.' || c.relname AS tbl,
+       CASE WHEN k.contype = 'f' THEN fn.nspname || '.' || fc.relname END AS ref_table,
+       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY x(num, ord)
+             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.num ORDER BY x.ord) AS cols,
+       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY x(num, ord)
+             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.num ORDER BY x.ord) AS ref_cols,
+       (SELECT (CASE WHEN t.typtype = 'd' THEN bt.typcategory ELSE t.typcategory END)::text
+          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+         WHERE a.attrelid = k.conrelid AND a.attnum = k.conkey[1]) AS category
+FROM pg_constraint k
+JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class fc ON fc.oid = k.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE k.contype IN ('p', 'f') AND k.conparentid = 0 AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+"""
+
+
+def lit(text: str) -> str:
+    """A SQL string literal of one of this module's constants (or of catalog/data text shown to users)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+# ---------- the plan ----------
+
+
+@dataclass(frozen=True)
+class Key:
+    """A primary or foreign key anywhere in the database (from KEYS_SQL)."""
+
+    name: str
+    type: str
+    table: str
+    columns: tuple[str, ...]
+    ref_table: str | None
+    ref_columns: tuple[str, ...]
+    category: str | None
+    validated: bool
+
+
+async def load_keys(db: Database) -> list[Key]:
+    """Every primary and foreign key of the user schemas, in one catalog query."""
+    return [
+        Key(
+            name=r["name"],
+            type=r["type"],
+            table=r["tbl"],
+            columns=tuple(r["cols"] or ()),
+            ref_table=r["ref_table"],
+            ref_columns=tuple(r["ref_cols"] or ()),
+            category=r["category"],
+            validated=bool(r["validated"]),
+        )
+        for r in await db.fetch(KEYS_SQL)
+    ]
+
+
+@dataclass(frozen=True)
+class Column:
+    i: int
+    name: str
+    base_type: str
+    category: str
+    nullable: bool
+    roles: frozenset[str]
+    indexed: bool = False  # leading column of a btree index (exact max() even on sampled tables)
+
+    @property
+    def q(self) -> str:
+        return f"s.{quote_ident(self.name)}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A NOT VALID foreign key (constraint set) or an inferred reference (constraint None)."""
+
+    columns: tuple[str, ...]
+    target: Relation
+    ref_columns: tuple[str, ...]
+    constraint: str | None
+
+
+@dataclass(frozen=True)
+class NotValidCheck:
+    name: str
+    expr: str
+
+
+@dataclass
+class TablePlan:
+    rel: Relation
+    checks: frozenset[str]
+    columns: list[Column]
+    estimate: int | None
+    sample_percent: float | None = None
+    sample_limit: int | None = None
+    surrogate: str | None = None
+    dup_columns: list[Column] | None = None
+    not_valid: list[NotValidCheck] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+
+    @property
+    def sampled(self) -> bool:
+        return self.sample_percent is not None or self.sample_limit is not None
+
+    @property
+    def source(self) -> str:
+        rel = self.rel.sql_name
+        if self.sample_percent is not None:
+            return f"(SELECT * FROM {rel} TABLESAMPLE SYSTEM ({self.sample_percent:.6f}) REPEATABLE (42)) s"
+        if self.sample_limit is not None:
+            return f"(SELECT * FROM {rel} LIMIT {int(self.sample_limit)}) s"
+        return f"{rel} s"
+
+
+def _index_columns(definition: str) -> tuple[str, list[str]] | None:
+    m = _INDEX_COLS.search(definition)
+    if not m:
+        return None
+    parts, depth, cur = [], 0, ""
+    for ch in m.group(2):
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    parts.append(cur.strip())
+    return m.group(1), parts
+
+
+def _bare(part: str) -> str:
+    """'"Odd Name" DESC' -> 'Odd Name'; 'col DESC' -> 'col' (expressions come back unchanged)."""
+    m = re.match(r'^"((?:[^"]|"")*)"', part)
+    if m:
+        return m.group(1).replace('""', '"')
+    return part.split(" ")[0]
+
+
+def build_plan(
+    rel: Relation,
+    detail: dict[str, Any],
+    checks: frozenset[str],
+    *,
+    estimate: int | None,
+    large_rows: int,
+    sample_rows: int,
+    keys: list[Key],
+    relations: dict[str, Relation],
+) -> TablePlan:
+    """Decide, from the catalog only, which rule applies to which column and what to sample."""
+    cols_raw = detail.get("columns") or []
+    own = [c for c in detail.get("constraints") or [] if c["table"] == rel.qualified]
+    pk = next((tuple(c["columns"] or ()) for c in own if c["type"] == "p"), ())
+    fk_cols = {n for c in own if c["type"] == "f" for n in c["columns"] or ()}
+    unique_sets = [tuple(c["columns"] or ()) for c in own if c["type"] in ("p", "u")]
+    indexed: set[str] = set()
+    for ix in detail.get("indexes") or []:
+        parsed = _index_columns(ix["definition"])
+        if not parsed or not ix.get("valid", True):
+            continue
+        method, parts = parsed
+        if method == "btree" and parts:
+            indexed.add(_bare(parts[0]))
+        if ix["unique"] and not ix["partial"] and len(parts) == 1:
+            unique_sets.append((_bare(parts[0]),))
+    single_unique = {s[0] for s in unique_sets if len(s) == 1}
+    not_null = {c["name"] for c in cols_raw if not c["nullable"]}
+
+    times = [c["name"] for c in cols_raw if (c.get("base_type") or "") in TIME_TYPES]
+    fresh = set(cq.freshness_columns(times))
+    columns: list[Column] = []
+    for i, c in enumerate(cols_raw):
+        name, base, cat = c["name"], c.get("base_type") or "", c.get("category") or ""
+        text = cat == "S"
+        numeric = cat == "N" and base not in NUMERIC_SKIP
+        keyish = name in pk or name in fk_cols or cq.is_key_like(name)
+        roles: set[str] = set()
+        if text and cq.is_email(name):
+            roles.add("email")
+        elif text and cq.is_phone(name):
+            roles.add("phone")
+        if numeric and not keyish and cq.is_non_negative(name):
+            roles.add("nonneg")
+        if base in TIME_TYPES:
+            roles.add("past")
+            if cq.is_event_time(name):
+                roles.add("future")
+            if name in fresh:
+                roles.add("fresh")
+        if numeric and not keyish:
+            roles.add("outlier")
+        ckey_type = text or base in INTEGER_TYPES or base == "uuid"
+        if (
+            ckey_type
+            and cq.is_candidate_key(name)
+            and name not in single_unique
+            and name not in fk_cols
+            and name not in pk
+        ):
+            roles.add("ckey")
+        if text and not roles & {"email", "phone", "ckey"}:
+            roles.add("enum")
+        if cat in ("G", "X", "C", "P") or base in NO_EQUALITY or (cat == "U" and base not in GROUPABLE_U):
+            roles.add("as_text")
+        columns.append(
+            Column(i, name, base, cat, bool(c["nullable"]), frozenset(roles), indexed=name in indexed)
+        )
+
+    plan = TablePlan(rel=rel, checks=checks, columns=columns, estimate=estimate)
+    if rel.kind in ("v", "f"):
+        plan.sample_limit = sample_rows
+    elif estimate is not None and estimate > large_rows:
+        plan.sample_percent = min(100.0, max(0.0001, 100.0 * sample_rows / estimate))
+
+    # duplicates: ignore a surrogate key; skip when a NOT NULL key makes duplicate rows impossible
+    by_name = {c.name: c for c in columns}
+    if len(pk) == 1 and pk[0] in by_name:
+        raw = next(c for c in cols_raw if c["name"] == pk[0])
+        default = (raw.get("default") or "").lower()
+        if (
+            by_name[pk[0]].base_type in INTEGER_TYPES | {"uuid", "numeric"}
+            or raw.get("identity")
+            or "nextval(" in default
+            or "uuid" in default
+        ):
+            plan.surrogate = pk[0]
+    natural = [s for s in unique_sets if s and s != ((plan.surrogate,) if plan.surrogate else ())]
+    impossible = any(all(n in not_null for n in s) for s in natural)
+    rest = [c for c in columns if c.name != plan.surrogate]
+    if not impossible and rest and (not pk or plan.surrogate):
+        plan.dup_columns = rest
+
+    for c in own:
+        if c["type"] == "c" and not c["validated"]:
+            m = _CHECK.match(c["definition"] or "")
+            if m:
+                plan.not_valid.append(NotValidCheck(c["name"], m.group("expr")))
+        if c["type"] == "f" and not c["validated"] and c["ref_table"] in relations:
+            plan.references.append(
+                Reference(
+                    tuple(c["columns"] or ()),
+                    relations[c["ref_table"]],
+                    tuple(c["ref_columns"] or ()),
+                    c["name"],
+                )
+            )
+    plan.references += infer_references(rel, cols_raw, own, keys, relations)
+    return plan
+
+
+def infer_references(
+    rel: Relation,
+    cols_raw: list[dict[str, Any]],
+    own: list[dict[str, Any]],
+    keys: list[Key],
+    relations: dict[str, Relation],
+) -> list[Reference]:
+    """Columns named `<table>_id` / `<table>_ref` (or like a declared FK column elsewhere) with no FK.
+
+    Target: a table named <stem>, <stem>s, <stem>es or <stem-y>ies with a one-column primary key (same
+    schema first, then public); otherwise the one table that every declared one-column FK of the same
+    column name elsewhere points to. The column and the target key must share a type category.
+    """
+    if not keys:
+        return []
+    declared = {n for c in own if c["type"] == "f" for n in c["columns"] or ()}
+    pk_own = {n for c in own if c["type"] == "p" for n in c["columns"] or ()}
+    pks = {k.table: k for k in keys if k.type == "p" and len(k.columns) == 1}
+    by_name: dict[str, list[Relation]] = {}
+    for r in relations.values():
+        if r.kind in ("r", "p") and r.parent is None and r.qualified in pks:
+            by_name.setdefault(r.name.lower(), []).append(r)
+    consensus: dict[str, set[tuple[str, str, str | None]]] = {}
+    for k in keys:
+        if k.type == "f" and len(k.columns) == 1 and k.table != rel.qualified and k.ref_table:
+            consensus.setdefault(k.columns[0], set()).add((k.ref_table, k.ref_columns[0], k.category))
+    out: list[Reference] = []
+    for c in cols_raw:
+        name = c["name"]
+        stem = cq.fk_stem(name)
+        if not stem or name in declared or name in pk_own:
+            continue
+        cands = [r for n in sorted(cq.table_names_for(stem)) for r in by_name.get(n, [])]
+        pick = [r for r in cands if r.schema == rel.schema] or [r for r in cands if r.schema == "public"] or cands
+        target: tuple[Relation, str, str | None] | None = None
+        if len(pick) == 1:
+            key = pks[pick[0].qualified]
+            target = (pick[0], key.columns[0], key.category)
+        else:
+            agreed = consensus.get(name, set())
+            if len(agreed) == 1:
+                ref_table, ref_col, category = next(iter(agreed))
+                if ref_table in relations:
+                    target = (relations[ref_table], ref_col, category)
+        if target is None:
+            continue
+        trel, tcol, tcat = target
+        if trel.qualified == rel.qualified and tcol == name:
+            continue
+        if tcat is not None and tcat != (c.get("category") or ""):
+            continue
+        out.append(Reference((name,), trel, (tcol,), None))
+    return out
+
+
+# ---------- SQL ----------
+
+
+def _time_cap() -> str:
+    return "now() + interval '1 day'"
+
+
+def main_sql(plan: TablePlan, *, sigma: float) -> str:
+    """The one aggregate pass (plus a CTE for means, standard deviations and phone-length modes)."""
+    ch = plan.checks
+    consistency, completeness = "consistency" in ch, "completeness" in ch
+    sel = ["count(*) AS n", "now() AS now_"]
+    stats: list[str] = []
+    inner: list[str] = []
+    outer: list[str] = []
+    for c in plan.columns:
+        i, q, r = c.i, c.q, c.roles
+        if c.nullable and (completeness or consistency or "duplicates" in ch):
+            sel.append(f"count({q}) AS nn{i}")
+        if consistency and "email" in r:
+            bad = f"{q}::text !~ {lit(cq.EMAIL_RE)}"
+            sel.append(f"count(*) FILTER (WHERE {bad}) AS em{i}")
+            sel.append(f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {bad}))[1:3] AS emx{i}")
+        if consistency and "phone" in r:
+            p, ln = f"d.vfq_p{i}", f"d.vfq_l{i}"
+            inner.append(f"regexp_replace({q}::text, {lit(cq.PHONE_STRIP)}, '', 'g') AS vfq_p{i}")
+            z = f"z.vfq_p{i}"
+            outer.append(
+                f"CASE WHEN {z} ~ '^\\+' THEN length({z}) - 1 - coalesce(length(substring({z} FROM "
+                f"{lit(cq.COUNTRY_CODE_RE)})), 0) WHEN {z} ~ '^0' THEN length({z}) - 1 ELSE length({z}) END "
+                f"AS vfq_l{i}"
+            )
+            ok, bad = f"{p} ~ {lit(cq.PHONE_RE)}", f"{p} !~ {lit(cq.PHONE_RE)}"
+            stats.append(f"mode() WITHIN GROUP (ORDER BY {ln}) FILTER (WHERE {ok}) AS pm{i}")
+            mode = f"(SELECT m.pm{i} FROM m)"
+            sel += [
+                f"count(*) FILTER (WHERE {bad}) AS pb{i}",
+                f"count(*) FILTER (WHERE {ok} AND {ln} = {mode}) AS pa{i}",
+                f"{mode} AS pm{i}",
+                f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {bad}))[1:3] AS pbx{i}",
+                f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {ok} AND {ln} <> {mode}))[1:3] AS plx{i}",
+            ]
+        if consistency and "nonneg" in r:
+            sel.append(f"count(*) FILTER (WHERE {q} < 0) AS ng{i}, min({q})::text AS ngm{i}")
+        if consistency and "past" in r:
+            sel.append(f"count(*) FILTER (WHERE {q} < '1900-01-01') AS dp{i}, min({q})::text AS dpm{i}")
+        if consistency and "future" in r:
+            sel.append(f"count(*) FILTER (WHERE {q} > {_time_cap()}) AS df{i}, max({q})::text AS dfm{i}")
+        if "freshness" in ch and "fresh" in r:
+            if plan.sample_percent is not None and c.indexed:
+                t = f"t.{quote_ident(c.name)}"
+                sel.append(
+                    f"(SELECT max({t}) FROM {plan.rel.sql_name} t WHERE {t} <= {_time_cap()})::timestamptz AS fr{i}"
+                )
+            else:
+                sel.append(f"(max({q}) FILTER (WHERE {q} <= {_time_cap()}))::timestamptz AS fr{i}")
+        if "outliers" in ch and "outlier" in r:
+            x = f"{q}::float8"
+            stats.append(f"avg({x}) AS oa{i}, stddev_samp({x}) AS od{i}")
+            a, sd = f"(SELECT m.oa{i} FROM m)", f"(SELECT m.od{i} FROM m)"
+            cond = f"abs({x} - {a}) > {float(sigma)!r} * {sd}"
+            sel += [
+                f"count(*) FILTER (WHERE {cond}) AS ol{i}",
+                f"min({x}) FILTER (WHERE {cond}) AS oln{i}, max({x}) FILTER (WHERE {cond}) AS olx{i}",
+                f"max(abs({x} - {a})) / nullif({sd}, 0) AS oz{i}, {a} AS oa{i}, {sd} AS od{i}",
+            ]
+        if "duplicates" in ch and "ckey" in r:
+            sel.append(f"count(DISTINCT {q}) AS nd{i}")
+    if consistency:
+        for j, chk in enumerate(plan.not_valid):
+            sel.append(f"count(*) FILTER (WHERE ({chk.expr}) IS FALSE) AS cc{j}")
+    source = plan.source
+    if inner:
+        source += f" CROSS JOIN LATERAL (SELECT z.*, {', '.join(outer)} FROM (SELECT {', '.join(inner)}) z) d"
+    head = f"WITH m AS (SELECT {', '.join(stats)} FROM {source}) " if stats else ""
+    return f"{head}SELECT {', '.join(sel)} FROM {source}"
+
+
+def duplicates_sql(plan: TablePlan) -> str | None:
+    cols = plan.dup_columns
+    if not cols:
+        return None
+    keys = ", ".join(f"{c.q}::text" if "as_text" in c.roles else c.q for c in cols)
+    return (
+        "SELECT count(*) AS groups, coalesce(sum(g.c - 1), 0)::bigint AS extra "
+        f"FROM (SELECT count(*) AS c FROM {plan.source} GROUP BY {keys}) g WHERE g.c > 1"
+    )
+
+
+def spellings_sql(plan: TablePlan, *, max_values: int) -> str | None:
+    cols = [c for c in plan.columns if "enum" in c.roles]
+    if not cols:
+        return None
+    values = ", ".join(f"({c.i}, {c.q}::text)" for c in cols)
+    norm = "regexp_replace(lower(btrim(v.v)), '[[:space:]_-]+', ' ', 'g')"
+    return (
+        "WITH v AS (SELECT x.k, x.v, count(*) AS n "
+        f"FROM {plan.source}, LATERAL (VALUES {values}) AS x(k, v) WHERE x.v IS NOT NULL GROUP BY 1, 2), "
+        "e AS (SELECT k, sum(n)::bigint AS total FROM v GROUP BY k "
+        f"HAVING count(*) BETWEEN 2 AND {int(max_values)} AND count(*) * 2 <= sum(n)), "
+        f"g AS (SELECT v.k, {norm} AS norm, sum(v.n)::bigint AS total, max(v.n) AS top, count(*) AS spellings, "
+        "json_agg(json_build_array(v.v, v.n) ORDER BY v.n DESC, v.v) AS vals FROM v JOIN e ON e.k = v.k "
+        "GROUP BY 1, 2) "
+        "SELECT e.k, e.total, coalesce(sum(g.total - g.top) FILTER (WHERE g.spellings > 1), 0)::bigint AS stray, "
+        "json_agg(g.vals ORDER BY g.total DESC) FILTER (WHERE g.spellings > 1) AS groups "
+        "FROM e JOIN g ON g.k = e.k GROUP BY e.k, e.total ORDER BY e.k"
+    )
+
+
+def orphans_sql(plan: TablePlan) -> str | None:
+    if not plan.references:
+        return None
+    sel: list[str] = []
+    joins: list[str] = []
+    for j, ref in enumerate(plan.references):
+        t = f"t{j}"
+        on = " AND ".join(
+            f"{t}.{quote_ident(rc)} = s.{quote_ident(c)}" for c, rc in zip(ref.columns, ref.ref_columns, strict=True)
+        )
+        joins.append(f"LEFT JOIN {ref.target.sql_name} {t} ON {on}")
+        cond = " AND ".join(f"s.{quote_ident(c)} IS NOT NULL" for c in ref.columns)
+        cond += f" AND {t}.{quote_ident(ref.ref_columns[0])} IS NULL"
+        if len(ref.columns) == 1:
+            key = f"s.{quote_ident(ref.columns[0])}::text"
+        else:
+            key = "ROW(" + ", ".join(f"s.{quote_ident(c)}" for c in ref.columns) + ")::text"
+        sel += [
+            f"count(*) FILTER (WHERE {cond}) AS o{j}",
+            f"count(DISTINCT {key}) FILTER (WHERE {cond}) AS od{j}",
+            f"(array_agg(DISTINCT {key}) FILTER (WHERE {cond}))[1:3] AS ox{j}",
+        ]
+    return f"SELECT {', '.join(sel)} FROM {plan.source} {' '.join(joins)}"
+
+
+# ---------- execution ----------
+
+
+@dataclass
+class TableRaw:
+    """What PostgreSQL returned for one table (None: not run or failed; see errors)."""
+
+    main: dict[str, Any] | None = None
+    duplicates: dict[str, Any] | None = None
+    spellings: list[dict[str, Any]] = field(default_factory=list)
+    orphans: dict[str, Any] | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    statements: int = 0
+
+
+async def _fetch(
+    conn: asyncpg.Connection, sql: str, raw: TableRaw, label: str, timeout_s: float
+) -> list[asyncpg.Record] | None:
+    raw.statements += 1
+    try:
+        async with conn.transaction():  # a savepoint: a failed check leaves the others running
+            rows: list[asyncpg.Record] = await conn.fetch(sql, timeout=timeout_s)
+            return rows
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        raw.errors.append((label, translate(exc).message))
+        return None
+
+
+async def run_checks(
+    conn: asyncpg.Connection, plan: TablePlan, *, sigma: float, enum_max: int, timeout_s: float
+) -> TableRaw:
+    """Run the plan's statements on `conn` (inside its READ ONLY transaction)."""
+    raw = TableRaw()
+    ch = plan.checks
+    rows = await _fetch(conn, main_sql(plan, sigma=sigma), raw, "main", timeout_s)
+    if rows:
+        raw.main = dict(rows[0].items())
+    if raw.main is not None and not raw.main.get("n"):
+        return raw  # empty table: nothing else to find
+    if "duplicates" in ch:
+        sql = duplicates_sql(plan)
+        if sql and (rows := await _fetch(conn, sql, raw, "duplicates", timeout_s)):
+            raw.duplicates = dict(rows[0].items())
+    if "consistency" in ch:
+        sql = spellings_sql(plan, max_values=enum_max)
+        if sql and (rows := await _fetch(conn, sql, raw, "consistency", timeout_s)) is not None:
+            raw.spellings = [dict(r.items()) for r in rows]
+    if "referential_integrity" in ch:
+        sql = orphans_sql(plan)
+        if sql and (rows := await _fetch(conn, sql, raw, "referential_integrity", timeout_s)):
+            raw.orphans = dict(rows[0].items())
+    return raw

@@ -1,0 +1,448 @@
+"""check_data_quality: per-table completeness, freshness, consistency, duplicates, outliers and orphans.
+
+Each table costs at most four statements (see vf_mcp.db.quality), run in one READ ONLY transaction;
+tables run concurrently, at most pool_max_size at a time, with a progress notification per table.
+Scores are defined in vf_mcp.compute.quality.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from vf_mcp.compute import quality as cq
+from vf_mcp.db import quality as dq
+from vf_mcp.db.catalog import Relation, quote_ident
+from vf_mcp.errors import VfError
+from vf_mcp.models.quality import Finding, QualityReport, TableQuality
+from vf_mcp.tools.common import App, app_of, respond, tool_errors
+from vf_mcp.tools.core import READ_ONLY
+
+CheckName = Literal["completeness", "freshness", "consistency", "duplicates", "outliers", "referential_integrity"]
+CHECKS: tuple[str, ...] = (
+    "completeness",
+    "freshness",
+    "consistency",
+    "duplicates",
+    "outliers",
+    "referential_integrity",
+)
+DEFAULTS: dict[str, float] = {
+    "quality_null_warning": 0.05,
+    "quality_null_critical": 0.5,
+    "quality_fresh_hours": 24.0,
+    "quality_stale_hours": 720.0,
+    "quality_outlier_sigma": 3.0,
+    "quality_enum_max_values": 20,
+    "quality_weight_completeness": 0.4,
+    "quality_weight_freshness": 0.3,
+    "quality_weight_consistency": 0.3,
+}
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Config:
+    null_warning: float
+    null_critical: float
+    fresh_hours: float
+    stale_hours: float
+    sigma: float
+    enum_max: int
+    weights: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, app: App) -> Config:
+        def get(name: str) -> float:
+            return float(getattr(app.settings, name, DEFAULTS[name]))
+
+        return cls(
+            null_warning=get("quality_null_warning"),
+            null_critical=get("quality_null_critical"),
+            fresh_hours=get("quality_fresh_hours"),
+            stale_hours=get("quality_stale_hours"),
+            sigma=get("quality_outlier_sigma"),
+            enum_max=int(get("quality_enum_max_values")),
+            weights=(
+                get("quality_weight_completeness"),
+                get("quality_weight_freshness"),
+                get("quality_weight_consistency"),
+            ),
+        )
+
+    def scoring(self) -> str:
+        wc, wf, wk = self.weights
+        return cq.SCORING.format(wc=wc, wf=wf, wk=wk, fresh=self.fresh_hours, stale=self.stale_hours)
+
+
+def register(server: MCPServer[App]) -> None:
+    """Register check_data_quality on `server`."""
+
+    @server.tool(annotations=READ_ONLY, structured_output=True)
+    @tool_errors
+    async def check_data_quality(
+        ctx: Context[App],
+        table_name: Annotated[str | None, Field(description="One table (default: all tables)")] = None,
+        checks: Annotated[list[CheckName] | None, Field(description="Default: all")] = None,
+    ) -> Annotated[CallToolResult, QualityReport]:
+        """Find data-quality problems per table, with exact affected_rows and a fix for each.
+
+        Checks NULLs, freshness, bad emails/phones, negative quantities, impossible dates, stray spellings,
+        duplicate rows and keys, 3-sigma outliers and orphaned references. Scores 0-100 (see scoring).
+        Large tables are sampled (exact=false).
+        """
+        app = app_of(ctx)
+        report = await check_quality(app, ctx, table_name, tuple(checks or CHECKS))
+        return respond(report, _body(report))
+
+
+async def check_quality(
+    app: App, ctx: Context[App] | None, table_name: str | None, checks: tuple[str, ...]
+) -> QualityReport:
+    started = time.perf_counter()
+    cfg = Config.of(app)
+    wanted = frozenset(checks)
+    rels = await app.catalog.relations()
+    by_name = {r.qualified: r for r in rels}
+    if table_name:
+        targets = [await app.catalog.resolve(table_name)]
+    else:
+        targets = [r for r in rels if r.kind in ("r", "p", "m") and r.parent is None]
+    keys = await dq.load_keys(app.db) if "referential_integrity" in wanted else []
+    gate = asyncio.Semaphore(max(1, app.settings.pool_max_size))
+    done = 0
+
+    async def one(rel: Relation) -> tuple[TableQuality, int]:
+        nonlocal done
+        async with gate:
+            try:
+                result = await _check_table(app, cfg, rel, wanted, keys, by_name, rels)
+            except VfError as exc:
+                result = (_failed(rel, exc.message), 0)
+        done += 1
+        if ctx is not None:
+            score = result[0].score
+            await ctx.report_progress(
+                done, len(targets), message=f"{rel.qualified}: score {score if score is not None else '-'}"
+            )
+        return result
+
+    results = await asyncio.gather(*(one(r) for r in targets))
+    tables = [t for t, _ in results]
+    statements = sum(n for _, n in results)
+    comp = cq.mean(t.completeness for t in tables)
+    fresh = cq.mean(t.freshness for t in tables)
+    cons = cq.mean(t.consistency for t in tables)
+    overall = cq.weighted_score(comp, fresh, cons, cfg.weights)
+    counts = {s: sum(1 for t in tables for f in t.findings if f.severity == s) for s in SEVERITY_ORDER}
+    elapsed = round((time.perf_counter() - started) * 1000.0, 1)
+    sampled = [t.table for t in tables if not t.exact]
+    msg = (
+        f"{len(tables)} table(s) checked in {elapsed / 1000:.1f} s: score {overall if overall is not None else '-'}; "
+        f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info finding(s)"
+    )
+    if sampled:
+        msg += f"; sampled (exact=false): {', '.join(sampled)}"
+    return QualityReport(
+        score=overall,
+        completeness=comp,
+        freshness=fresh,
+        consistency=cons,
+        scoring=cfg.scoring(),
+        tables=tables,
+        statements=statements,
+        calculation_time_ms=elapsed,
+        message=msg,
+    )
+
+
+def _estimate(rel: Relation, rels: tuple[Relation, ...]) -> int | None:
+    if rel.kind != "p":
+        return rel.row_estimate
+    return sum(c.row_estimate or 0 for c in rels if c.parent == rel.qualified)
+
+
+async def _check_table(
+    app: App,
+    cfg: Config,
+    rel: Relation,
+    wanted: frozenset[str],
+    keys: list[dq.Key],
+    by_name: dict[str, Relation],
+    rels: tuple[Relation, ...],
+) -> tuple[TableQuality, int]:
+    detail = await app.catalog.table_detail(rel)
+    plan = dq.build_plan(
+        rel,
+        detail,
+        wanted,
+        estimate=_estimate(rel, rels),
+        large_rows=app.settings.large_table_rows,
+        sample_rows=app.settings.stats_sample_rows,
+        keys=keys,
+        relations=by_name,
+    )
+    async with app.db.read_only() as conn:
+        raw = await dq.run_checks(
+            conn, plan, sigma=cfg.sigma, enum_max=cfg.enum_max, timeout_s=app.db.client_timeout_s(None)
+        )
+    return interpret(plan, raw, cfg), raw.statements
+
+
+def _failed(rel: Relation, message: str) -> TableQuality:
+    return TableQuality(
+        table=rel.qualified,
+        rows=rel.row_estimate or 0,
+        exact=False,
+        findings=[
+            Finding(
+                type="error",
+                severity="warning",
+                description=f"could not check this table: {message}",
+                recommendation="Retry with table_name set, or raise statement_timeout_ms",
+            )
+        ],
+    )
+
+
+# ---------- raw results -> findings and scores ----------
+
+
+def _int(v: Any) -> int:
+    return int(v or 0)
+
+
+def _examples(values: Any) -> str:
+    vals = [str(v) for v in values or []]
+    return (", e.g. " + ", ".join(repr(v) for v in vals)) if vals else ""
+
+
+def _num(v: Any) -> str:
+    return f"{float(v):.6g}" if v is not None else "?"
+
+
+def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality:
+    """Turn the raw aggregate rows of one table into findings and scores."""
+    rel, ch = plan.rel, plan.checks
+    t = rel.sql_name
+    out: list[Finding] = []
+
+    def add(kind: str, sev: str, col: str | None, desc: str, rows: int | None, rec: str) -> None:
+        out.append(
+            Finding(type=kind, severity=sev, column=col, description=desc, affected_rows=rows, recommendation=rec)
+        )
+
+    for label, message in raw.errors:
+        add(label if label in CHECKS else "error", "warning", None, f"check failed: {message}", None,
+            "Retry this table alone, or raise statement_timeout_ms")  # fmt: skip
+    m = raw.main
+    if m is None:
+        return TableQuality(table=rel.qualified, rows=plan.estimate or 0, exact=not plan.sampled, findings=out)
+    n = _int(m["n"])
+    exact = not plan.sampled or (plan.sample_limit is not None and n < plan.sample_limit)
+    rows = n if exact else max(plan.estimate or n, n)
+    scale = 1.0 if exact or not n else rows / n
+
+    def est(k: int) -> int:
+        return k if exact else round(k * scale)
+
+    base = TableQuality(table=rel.qualified, rows=rows, exact=exact, sample_size=None if exact else n, findings=out)
+    if n == 0:
+        add("completeness", "info", None, "table is empty", 0, "Nothing to check; load it, or drop it if unused")
+        return base
+
+    def nonnull(c: dq.Column) -> int:
+        return _int(m.get(f"nn{c.i}")) if c.nullable else n
+
+    # completeness
+    null_cells = 0
+    for c in plan.columns:
+        nulls = n - nonnull(c) if c.nullable and f"nn{c.i}" in m else 0
+        null_cells += nulls
+        if "completeness" in ch and nulls:
+            share = nulls / n
+            sev = cq.null_severity(share, cfg.null_warning, cfg.null_critical)
+            q = quote_ident(c.name)
+            rec = f"SELECT * FROM {t} WHERE {q} IS NULL; " + (
+                "fine if optional, else backfill" if sev == "info" else "backfill from the source, or drop/NOT NULL it"
+            )
+            add("completeness", sev, c.name, f"{share:.1%} NULL", est(nulls), rec)
+    completeness = cq.completeness_score(null_cells, n, len(plan.columns)) if "completeness" in ch else None
+
+    # freshness
+    freshness: float | None = None
+    newest: str | None = None
+    if "freshness" in ch:
+        fresh_cols = [c for c in plan.columns if "fresh" in c.roles]
+        stamps = [(m.get(f"fr{c.i}"), c) for c in fresh_cols]
+        got = [(ts, c) for ts, c in stamps if isinstance(ts, datetime)]
+        if not fresh_cols:
+            add("freshness", "info", None, "no timestamp column: freshness unknown", None,
+                f"ALTER TABLE {t} ADD created_at timestamptz DEFAULT now() (and updated_at) to track changes")  # fmt: skip
+        elif not got:
+            add("freshness", "info", None, "no past timestamps recorded: freshness unknown", None,
+                "Fill the timestamp columns when rows are written")  # fmt: skip
+        else:
+            ts, col = max(got, key=lambda p: p[0])
+            age = max((m["now_"] - ts).total_seconds() / 3600.0, 0.0)
+            freshness = cq.freshness_score(age, cfg.fresh_hours, cfg.stale_hours)
+            newest = ts.isoformat()
+            if age > cfg.fresh_hours:
+                q = quote_ident(col.name)
+                where = " in the sample" if plan.sampled and not col.indexed else ""
+                add("freshness", cq.freshness_severity(age, cfg.stale_hours), col.name,
+                    f"newest row{where} is {cq.human_age(age)} old ({newest})", None,
+                    f"Check the job that loads this table (SELECT max({q}) FROM {t}); ignore for static reference data")  # fmt: skip
+
+    # consistency
+    checked = invalid = 0
+    if "consistency" in ch:
+        for c in plan.columns:
+            q, i, r, nn = quote_ident(c.name), c.i, c.roles, nonnull(c)
+            if "email" in r:
+                k = _int(m.get(f"em{i}"))
+                checked, invalid = checked + nn, invalid + k
+                if k:
+                    add("consistency", "warning", c.name, f"{est(k)} malformed email(s){_examples(m.get(f'emx{i}'))}",
+                        est(k), f"Correct or NULL them; SELECT {q} FROM {t} WHERE {q} !~ {dq.lit(cq.EMAIL_RE)}")  # fmt: skip
+            if "phone" in r:
+                pb, pa = _int(m.get(f"pb{i}")), _int(m.get(f"pa{i}"))
+                valid = nn - pb
+                by_length = valid > 0 and pa / valid >= cq.FORMAT_DOMINANCE
+                k = pb + (valid - pa if by_length else 0)
+                checked, invalid = checked + nn, invalid + k
+                if k:
+                    ex = list(m.get(f"pbx{i}") or []) + (list(m.get(f"plx{i}") or []) if by_length else [])
+                    rule = "not 7-15 digits"
+                    if by_length:
+                        rule += f", or a national number that is not {m.get(f'pm{i}')} digits like the others"
+                    add("consistency", "warning", c.name, f"{est(k)} phone number(s) do not parse ({rule}){_examples(ex[:3])}",
+                        est(k), f"Store E.164 (+<country><number>) and validate on input; SELECT {q} FROM {t} "
+                        f"WHERE regexp_replace({q}, {dq.lit(cq.PHONE_STRIP)}, '', 'g') !~ {dq.lit(cq.PHONE_RE)}")  # fmt: skip
+            if "nonneg" in r:
+                k = _int(m.get(f"ng{i}"))
+                checked, invalid = checked + nn, invalid + k
+                if k:
+                    add("consistency", "warning", c.name, f"{est(k)} negative value(s) (min {m.get(f'ngm{i}')})", est(k),
+                        f"Correct them, then ALTER TABLE {t} ADD CHECK ({q} >= 0); SELECT * FROM {t} WHERE {q} < 0")  # fmt: skip
+            if "past" in r:
+                dp, df = _int(m.get(f"dp{i}")), _int(m.get(f"df{i}"))
+                checked, invalid = checked + nn, invalid + dp + df
+                if dp:
+                    add("consistency", "warning", c.name, f"{est(dp)} date(s) before 1900 (min {m.get(f'dpm{i}')})", est(dp),
+                        f"Placeholder or typo: fix or NULL; SELECT * FROM {t} WHERE {q} < '1900-01-01'")  # fmt: skip
+                if df:
+                    add("consistency", "warning", c.name, f"{est(df)} value(s) in the future (max {m.get(f'dfm{i}')})",
+                        est(df), f"Check clocks/time zones at the source; SELECT * FROM {t} WHERE {q} > now()")  # fmt: skip
+        for j, chk in enumerate(plan.not_valid):
+            k = _int(m.get(f"cc{j}"))
+            checked, invalid = checked + n, invalid + k
+            if k:
+                add("consistency", "critical", None, f"{est(k)} row(s) violate NOT VALID constraint {chk.name}: {chk.expr}",
+                    est(k), f"Fix them, then ALTER TABLE {t} VALIDATE CONSTRAINT {quote_ident(chk.name)}; "
+                    f"SELECT * FROM {t} WHERE NOT ({chk.expr})")  # fmt: skip
+        cols = {c.i: c for c in plan.columns}
+        for row in raw.spellings:
+            k, c = _int(row["stray"]), cols[row["k"]]
+            checked, invalid = checked + _int(row["total"]), invalid + k
+            if k:
+                groups = row["groups"] or []
+                shown = "; ".join(" vs ".join(f"{v!r} ({cnt})" for v, cnt in g) for g in groups[:3])
+                q = quote_ident(c.name)
+                fixes = "; ".join(
+                    f"UPDATE {t} SET {q} = {dq.lit(str(g[0][0]))} WHERE {q} IN ({', '.join(dq.lit(str(v)) for v, _ in g[1:])})"
+                    for g in groups[:2]
+                )
+                add("consistency", "warning", c.name, f"{est(k)} row(s) use a stray spelling: {shown}", est(k),
+                    f"{fixes}; then add a CHECK or a lookup table")  # fmt: skip
+    consistency = cq.consistency_score(checked, invalid) if "consistency" in ch else None
+
+    # duplicates
+    if "duplicates" in ch:
+        d = raw.duplicates
+        if d and _int(d["extra"]):
+            k = _int(d["extra"])
+            cols_sql = ", ".join(quote_ident(c.name) for c in plan.dup_columns or [])
+            but = f" but {plan.surrogate}" if plan.surrogate else ""
+            add("duplicates", "warning", None, f"{est(k)} duplicate row(s) in {est(_int(d['groups']))} group(s), identical in every column{but}",
+                est(k), f"Delete the extra copies and add a UNIQUE key; SELECT {cols_sql}, count(*) FROM {t} "
+                f"GROUP BY {cols_sql} HAVING count(*) > 1")  # fmt: skip
+        for c in plan.columns:
+            if "ckey" not in c.roles or f"nd{c.i}" not in m:
+                continue
+            nn, nd = nonnull(c), _int(m.get(f"nd{c.i}"))
+            if nn and nd < nn and nd / nn >= cq.CANDIDATE_KEY_RATIO:
+                q = quote_ident(c.name)
+                add("duplicates", "warning", c.name, f"{est(nn - nd)} row(s) repeat a value of this unique-looking column (no unique constraint)",
+                    est(nn - nd), f"SELECT {q}, count(*) FROM {t} GROUP BY 1 HAVING count(*) > 1; dedupe, then "
+                    f"ALTER TABLE {t} ADD UNIQUE ({q})")  # fmt: skip
+
+    # outliers
+    if "outliers" in ch:
+        for c in plan.columns:
+            k = _int(m.get(f"ol{c.i}"))
+            if "outlier" not in c.roles or not k:
+                continue
+            a, sd = m.get(f"oa{c.i}"), m.get(f"od{c.i}")
+            q = quote_ident(c.name)
+            add("outliers", cq.outlier_severity(m.get(f"oz{c.i}"), cfg.sigma), c.name,
+                f"{est(k)} value(s) beyond {cfg.sigma:g} sd of the mean {_num(a)} (sd {_num(sd)}): "
+                f"{_num(m.get(f'oln{c.i}'))} to {_num(m.get(f'olx{c.i}'))}", est(k),
+                f"Check for unit or entry errors; SELECT * FROM {t} WHERE abs({q} - {_num(a)}) > {_num(cfg.sigma * float(sd or 0))}")  # fmt: skip
+
+    # referential integrity
+    o = raw.orphans
+    if "referential_integrity" in ch and o:
+        for j, ref in enumerate(plan.references):
+            k = _int(o.get(f"o{j}"))
+            if not k:
+                continue
+            cols_sql = ", ".join(quote_ident(x) for x in ref.columns)
+            refs_sql = ", ".join(quote_ident(x) for x in ref.ref_columns)
+            target = f"{ref.target.qualified}({', '.join(ref.ref_columns)})"
+            exists = " AND ".join(f"r.{quote_ident(rc)} = s.{quote_ident(cc)}" for cc, rc in zip(ref.columns, ref.ref_columns, strict=True))
+            inspect = f"SELECT s.* FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM {ref.target.sql_name} r WHERE {exists})"
+            distinct = f"{est(_int(o.get(f'od{j}')))} distinct{_examples(o.get(f'ox{j}'))}"
+            if ref.constraint:
+                add("referential_integrity", "critical", ", ".join(ref.columns),
+                    f"{est(k)} orphan row(s): no match in {target} ({distinct}); foreign key {ref.constraint} is NOT VALID",
+                    est(k), f"Fix or NULL them, then ALTER TABLE {t} VALIDATE CONSTRAINT {quote_ident(ref.constraint)}; {inspect}")  # fmt: skip
+            else:
+                add("referential_integrity", "warning", ", ".join(ref.columns),
+                    f"{est(k)} orphan row(s): no match in {target} ({distinct}); inferred reference, no foreign key",
+                    est(k), f"Fix or NULL them, then ALTER TABLE {t} ADD FOREIGN KEY ({cols_sql}) REFERENCES "
+                    f"{ref.target.sql_name} ({refs_sql}); {inspect}")  # fmt: skip
+
+    out.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), CHECKS.index(f.type) if f.type in CHECKS else 9))
+    return base.model_copy(
+        update={
+            "newest": newest,
+            "completeness": completeness,
+            "freshness": freshness,
+            "consistency": consistency,
+            "score": cq.weighted_score(completeness, freshness, consistency, cfg.weights),
+        }
+    )
+
+
+def _body(report: QualityReport) -> str:
+    """One line per table, then one line per finding."""
+    lines = [f"overall {report.score} = {report.scoring}"]
+    for tq in report.tables:
+        how = "exact" if tq.exact else f"sampled {tq.sample_size}"
+        lines.append(
+            f"{tq.table}: score {tq.score} (completeness {tq.completeness}, freshness {tq.freshness}, "
+            f"consistency {tq.consistency}); {tq.rows} rows, {how}"
+        )
+        for f in tq.findings:
+            col = f".{f.column}" if f.column else ""
+            rows = f" [{f.affected_rows} rows]" if f.affected_rows is not None else ""
+            lines.append(f"  {f.severity} {f.type}{col}{rows}: {f.description} -> {f.recommendation}")
+    return "\n".join(lines)

@@ -1,0 +1,262 @@
+"""get_table_relationships: declared and inferred foreign keys, their classification, join paths, Mermaid."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from vf_mcp.compute.graph import (
+    Link,
+    Table,
+    infer,
+    join_clause,
+    junctions,
+    mermaid,
+    path_tables,
+    shortest_paths,
+    verified,
+)
+from vf_mcp.db.relationships import Coverage, load_foreign_keys, load_tables, measure_coverage
+from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError
+from vf_mcp.models.relationships import Edge, JoinPath, Relationships
+from vf_mcp.tools.common import App, app_of, respond, tool_errors
+from vf_mcp.tools.core import READ_ONLY
+
+MAX_VERIFIED = 100
+"""Most inferred candidates whose coverage one call measures (all in one statement); the rest say unverified."""
+
+MAX_MERMAID_EDGES = 400
+
+OptTable = Annotated[str | None, Field(description="Table: name, schema.name or quoted")]
+
+
+@dataclass(frozen=True)
+class Graph:
+    tables: dict[str, Table]
+    declared: list[Link]
+    candidates: list[Link]
+
+
+@dataclass
+class Links:
+    links: list[Link]
+    rejected: int
+    note: str
+
+
+def register(server: MCPServer[App]) -> None:
+    """Register get_table_relationships on `server`."""
+
+    @server.tool(annotations=READ_ONLY, structured_output=True)
+    @tool_errors
+    async def get_table_relationships(
+        ctx: Context[App],
+        table_name: OptTable = None,
+        to_table: Annotated[str | None, Field(description="With table_name: join paths to this table")] = None,
+    ) -> Annotated[CallToolResult, Relationships]:
+        """Foreign keys both ways: declared, and inferred from column names (coverage measured in the data).
+
+        Edges are table(columns) -> ref_table(ref_columns), one-to-many or one-to-one; many_to_many lists
+        junction tables. No arguments: whole graph, isolated tables, Mermaid erDiagram. table_name: its edges.
+        Plus to_table: up to 3 shortest join paths as a ready FROM ... JOIN clause.
+        """
+        app = app_of(ctx)
+        return await relationships(app, table_name, to_table)
+
+
+async def relationships(app: App, table_name: str | None, to_table: str | None) -> CallToolResult:
+    started = time.perf_counter()
+    if to_table and not table_name:
+        raise InvalidArgumentError("to_table needs table_name: the join path goes from table_name to to_table.")
+    graph = await _graph(app)
+    src = await _table_key(app, graph, table_name) if table_name else None
+    dst = await _table_key(app, graph, to_table) if to_table else None
+    focus = None if src is None or dst is not None else {src}
+    done = await _links(app, graph, focus)
+    links = done.links
+    unverified_in = [lk for lk in links if not lk.declared and lk.checked is None]
+
+    if src is not None and dst is not None:
+        paths = shortest_paths(links, src, dst, limit=3)
+        used: list[Link] = []
+        out_paths: list[JoinPath] = []
+        for p in paths:
+            used.extend(links[i] for i in p if links[i] not in used)
+            out_paths.append(
+                JoinPath(
+                    tables=path_tables(links, src, p),
+                    join_sql=join_clause(graph.tables, links, src, p),
+                    inferred=sum(not links[i].declared for i in p),
+                )
+            )
+        if out_paths:
+            hops = len(paths[0])
+            msg = f"{len(out_paths)} shortest join path(s) from {src} to {dst}, {hops} join(s) each"
+        else:
+            msg = f"No join path from {src} to {dst}: they are not connected by declared or inferred keys"
+        result = _result(graph, used, [], done, unverified_in, msg + f" ({_ms(started)}){done.note}", paths=out_paths)
+        return respond(result, _body(result))
+
+    pairs = junctions(graph.tables, links)
+    if src is not None:
+        mine = [lk for lk in links if src in (lk.table, lk.ref_table)]
+        m2m = [list(p) for p in pairs if src in p]
+        outgoing = sum(lk.table == src for lk in mine)
+        msg = (
+            f"{src}: {len(mine)} edge(s), {outgoing} outgoing (keys in {src}) and {len(mine) - outgoing} "
+            f"incoming; {sum(not lk.declared for lk in mine)} inferred; {len(m2m)} many-to-many"
+        )
+        mine_unverified = [lk for lk in unverified_in if lk in mine]
+        result = _result(graph, mine, m2m, done, mine_unverified, msg + f" ({_ms(started)}){done.note}")
+        return respond(result, _body(result))
+
+    linked = {k for lk in links for k in (lk.table, lk.ref_table)}
+    isolated = sorted(k for k in graph.tables if k not in linked)
+    text, cut = mermaid(graph.tables, links, max_edges=MAX_MERMAID_EDGES)
+    inferred = sum(not lk.declared for lk in links)
+    msg = (
+        f"{len(graph.tables)} tables, {len(links)} edges ({len(links) - inferred} declared, {inferred} inferred"
+        f"{f', {done.rejected} rejected on coverage' if done.rejected else ''}), {len(pairs)} many-to-many, "
+        f"{len(isolated)} isolated ({_ms(started)}){done.note}"
+    )
+    if cut:
+        msg += f"; the diagram shows the first {MAX_MERMAID_EDGES} edges"
+    result = _result(
+        graph, links, [list(p) for p in pairs], done, unverified_in, msg, isolated=isolated, mermaid_text=text
+    )
+    return respond(result, _body(result))
+
+
+def _ms(started: float) -> str:
+    return f"{(time.perf_counter() - started) * 1000.0:.0f} ms"
+
+
+def _result(
+    graph: Graph,
+    links: list[Link],
+    m2m: list[list[str]],
+    done: Links,
+    unverified: list[Link],
+    message: str,
+    **extra: Any,
+) -> Relationships:
+    return Relationships(
+        tables=len(graph.tables),
+        edges=[_edge(lk) for lk in links],
+        many_to_many=m2m,
+        isolated=extra.get("isolated"),
+        paths=extra.get("paths"),
+        mermaid=extra.get("mermaid_text"),
+        exact=all(lk.exact for lk in links),
+        unverified=len(unverified),
+        message=message,
+    )
+
+
+def _edge(lk: Link) -> Edge:
+    cov = lk.coverage
+    return Edge(
+        table=lk.table,
+        columns=list(lk.columns),
+        ref_table=lk.ref_table,
+        ref_columns=list(lk.ref_columns),
+        kind="declared" if lk.declared else "inferred",
+        cardinality=lk.cardinality,
+        name=lk.name,
+        confidence=lk.confidence,
+        coverage=None if cov is None else round(cov, 4),
+        orphans=lk.orphans,
+        evidence=lk.evidence(),
+    )
+
+
+def _body(r: Relationships) -> str:
+    """Edges one per line, then many-to-many, isolated tables, join clauses and the diagram."""
+    lines = ["table(columns) -> ref_table(columns) N:1|1:1 [inferred confidence: evidence]"] if r.edges else []
+    for e in r.edges:
+        line = f"{e.table}({', '.join(e.columns)}) -> {e.ref_table}({', '.join(e.ref_columns)})"
+        line += " 1:1" if e.cardinality == "one-to-one" else " N:1"
+        if e.kind == "inferred":
+            line += f" inferred {e.confidence}"
+        if e.evidence:
+            line += f": {e.evidence}"
+        lines.append(line)
+    lines += [f"many-to-many: {a} <-> {b} via {j}" for a, b, j in r.many_to_many]
+    if r.isolated:
+        lines.append("isolated: " + ", ".join(r.isolated))
+    for n, p in enumerate(r.paths or [], start=1):
+        lines.append(f"-- path {n}: {' > '.join(p.tables)}\n{p.join_sql}")
+    if r.mermaid:
+        lines.append(r.mermaid)
+    return "\n".join(lines)
+
+
+async def _graph(app: App) -> Graph:
+    """Tables, declared keys and inference candidates: two catalog queries, cached with the catalog."""
+
+    async def load() -> Graph:
+        tables = await load_tables(app.db)
+        declared = await load_foreign_keys(app.db, tables)
+        return Graph(tables=tables, declared=declared, candidates=infer(tables, declared))
+
+    return await app.catalog._cached(("relationships", "graph"), load)
+
+
+async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
+    """Declared edges plus candidates with measured coverage (one statement for the ones not yet measured)."""
+
+    async def new_store() -> dict[Any, Coverage]:
+        return {}
+
+    store = await app.catalog._cached(("relationships", "coverage"), new_store)
+    cands = graph.candidates
+    if focus is not None:
+        cands = [c for c in cands if c.table in focus or c.ref_table in focus]
+    todo = [c for c in sorted(cands, key=lambda c: -c.score) if c.key not in store][:MAX_VERIFIED]
+    note = ""
+    if todo:
+        settings = app.settings
+        try:
+            found = await measure_coverage(
+                app.db,
+                todo,
+                graph.tables,
+                exact_rows=settings.large_table_rows,
+                sample_rows=settings.stats_sample_rows,
+            )
+        except QueryTimeoutError:
+            note = "; the coverage check of inferred edges timed out (they are unverified)"
+        else:
+            store.update({c.key: f for c, f in zip(todo, found, strict=True)})
+    links = list(graph.declared)
+    rejected = 0
+    for c in graph.candidates:
+        f = store.get(c.key)
+        if f is None:
+            links.append(c)
+            continue
+        v = verified(c, f.checked, f.matched, exact=f.exact)
+        if v is None:
+            rejected += 1
+            continue
+        links.append(v)
+    links.sort(key=lambda lk: (lk.table, lk.columns, lk.ref_table))
+    return Links(links=links, rejected=rejected, note=note)
+
+
+async def _table_key(app: App, graph: Graph, name: str) -> str:
+    rel = await app.catalog.resolve(name)
+    if rel.qualified in graph.tables:
+        return rel.qualified
+    if rel.parent:
+        raise InvalidArgumentError(
+            f"{rel.qualified} is a partition of {rel.parent}: keys belong to the parent, ask for {rel.parent}."
+        )
+    raise InvalidArgumentError(
+        f"{rel.qualified} is a {rel.kind_name}: relationships are keys between tables (see list_tables)."
+    )
