@@ -82,7 +82,7 @@ def demo_dsn(pg: PgCluster) -> str:
     """The VelocityFibre demo database at scale 1."""
     from vf_mcp.demo.generator import load_demo
 
-    dsn = pg.create_database("vf_demo_test")
+    dsn = pg.create_database("velocityfibre_test")
 
     async def go() -> None:
         conn = await asyncpg.connect(dsn)

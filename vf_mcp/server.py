@@ -17,7 +17,7 @@ from vf_mcp.db.pool import Database, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, shallow_output_schema
 from vf_mcp.settings import Settings
-from vf_mcp.tools import analytics, core, relationships
+from vf_mcp.tools import analytics, core, kpi, quality, relationships
 from vf_mcp.tools.common import App, app_of
 
 log = logging.getLogger("vf_mcp")
@@ -73,8 +73,10 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
         "vf-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
     )
     core.register(server)
+    quality.register(server)
     relationships.register(server)
     analytics.register(server)
+    kpi.register(server)
     _register_resources(server, current)
     for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there
         compact_schema(tool.parameters, output=False)

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Changes smaller than this percentage count as 'stable' (compare, trends)."
     )
 
+    kpi_dir: str = Field("", description="Directory of KPI TOML files (default: config/kpis beside the package).")
+
     require_readonly_role: bool = Field(
         False, description="Refuse to start when the role can write or is a superuser."
     )

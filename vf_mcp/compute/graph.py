@@ -334,18 +334,14 @@ def shortest_paths(links: Sequence[Link], src: str, dst: str, *, limit: int = 3)
         return []
     found: list[list[int]] = []
     cap = max(limit * 20, 60)
-
-    def walk(node: str, acc: list[int]) -> None:
-        if len(found) >= cap:
-            return
+    stack: list[tuple[str, list[int]]] = [(dst, [])]  # walk back from dst, one BFS level per step
+    while stack and len(found) < cap:
+        node, acc = stack.pop()
         if node == src:
             found.append(acc[::-1])
-            return
-        for i, nb in adj[node]:
-            if dist.get(nb) == dist[node] - 1:
-                walk(nb, [*acc, i])
-
-    walk(dst, [])
+            continue
+        back = [(nb, [*acc, i]) for i, nb in adj[node] if dist.get(nb) == dist[node] - 1]
+        stack.extend(reversed(back))  # declared edges are explored first
     found.sort(key=lambda p: sum(not links[i].declared for i in p))
     return found[:limit]
 

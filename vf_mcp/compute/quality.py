@@ -33,30 +33,33 @@ EMAIL_NAME = re.compile(r"e_?mail", re.I)
 PHONE_NAME = re.compile(r"phone|mobile|cell|tel(ephone)?$|fax|msisdn", re.I)
 FK_NAME = re.compile(r"^(?P<stem>.+?)(?:_(?:id|ref)|(?<=[a-z0-9])(?:Id|ID|Ref))$", re.I)
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # When something happened (the newest one says how fresh a table is; none may be in the future).
-EVENT_TOKENS = frozenset(
+EVENT_TOKENS = _words(
     "at created updated update modified inserted timestamp ts recorded logged occurred completed closed "
     "resolved paid issued installed purchased hired hire signed registered submitted received sent shipped "
     "delivered imported activated achieved decided onboarded inspected incurred certified planted seen "
     "started ended approved last changed loaded synced posted published filled moved reported joined "
-    "birth dob born birthday".split()
+    "birth dob born birthday"
 )
-BIRTH_TOKENS = frozenset("birth dob born birthday".split())
+BIRTH_TOKENS = _words("birth dob born birthday")
 # Plans and validity windows: may lie in the future and say nothing about freshness.
-PLANNING_TOKENS = frozenset(
+PLANNING_TOKENS = _words(
     "due expires expiry expiration expire next planned plan target scheduled schedule until deadline valid "
-    "effective forecast estimated eta end start reminder renewal for booked appointment from to".split()
+    "effective forecast estimated eta end start reminder renewal for booked appointment from to"
 )
-NON_NEGATIVE_TOKENS = frozenset(
+NON_NEGATIVE_TOKENS = _words(
     "qty quantity quantities count hours minutes seconds secs mins milliseconds ms duration length distance "
-    "weight height depth width litres liters price cost km kmh m kg mbps days age units size bytes".split()
+    "weight height depth width litres liters price cost km kmh m kg mbps days age units size bytes"
 )
-KEY_TOKENS = frozenset(
-    "id ids code number num no nr year zip postal phone ref key version index idx seq sequence rank".split()
-)
-CANDIDATE_KEY_TOKENS = frozenset(
+KEY_TOKENS = _words("id ids code number num no nr year zip postal phone ref key version index idx seq sequence rank")
+CANDIDATE_KEY_TOKENS = _words(
     "code number num no nr serial sku reference ref email mail username login slug uuid guid tag barcode imei "
-    "iccid msisdn registration vin isbn ean upc key".split()
+    "iccid msisdn registration vin isbn ean upc key"
 )
 
 CANDIDATE_KEY_RATIO = 0.9

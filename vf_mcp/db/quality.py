@@ -238,9 +238,7 @@ def build_plan(
             roles.add("enum")
         if cat in ("G", "X", "C", "P") or base in NO_EQUALITY or (cat == "U" and base not in GROUPABLE_U):
             roles.add("as_text")
-        columns.append(
-            Column(i, name, base, cat, bool(c["nullable"]), frozenset(roles), indexed=name in indexed)
-        )
+        columns.append(Column(i, name, base, cat, bool(c["nullable"]), frozenset(roles), indexed=name in indexed))
 
     plan = TablePlan(rel=rel, checks=checks, columns=columns, estimate=estimate)
     if rel.kind in ("v", "f"):

@@ -41,6 +41,7 @@ class QueryOutcome:
     result_bytes: int
     statement: CheckedStatement
     plan: Any = None
+    used_window: bool = False
 
 
 def _coerce_param(value: Any, type_name: str) -> Any:
@@ -96,8 +97,13 @@ async def run_guarded(
     offset: int = 0,
     timeout_ms: int | None = None,
     explain: bool = False,
+    params_for_window: tuple[datetime, datetime] | None = None,
 ) -> QueryOutcome:
-    """Guard and run one read-only statement; return at most `limit` rows and `max_result_bytes` bytes."""
+    """Guard and run one read-only statement; return at most `limit` rows and `max_result_bytes` bytes.
+
+    With `params_for_window` (configured KPI SQL), a statement using $1 and $2 gets the window's start and end;
+    a statement without parameters is a snapshot.
+    """
     settings = db.settings
     checked = check_sql(
         sql,
@@ -115,6 +121,9 @@ async def run_guarded(
         with db_errors(statement_timeout_ms=effective):
             stmt = await conn.prepare(sql, timeout=client_timeout)
             ptypes = [p.name for p in stmt.get_parameters()]
+            used_window = False
+            if params_for_window is not None and len(ptypes) == 2:
+                params, used_window = [params_for_window[0].isoformat(), params_for_window[1].isoformat()], True
             if len(ptypes) != len(params):
                 raise InvalidArgumentError(
                     f"The statement has {len(ptypes)} parameter(s) ($1..${len(ptypes)}) but {len(params)} "
@@ -161,6 +170,7 @@ async def run_guarded(
         result_bytes=size,
         statement=checked,
         plan=plan,
+        used_window=used_window,
     )
 
 

@@ -228,90 +228,105 @@ def _num(v: Any) -> str:
     return f"{float(v):.6g}" if v is not None else "?"
 
 
-def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality:
-    """Turn the raw aggregate rows of one table into findings and scores."""
-    rel, ch = plan.rel, plan.checks
-    t = rel.sql_name
-    out: list[Finding] = []
+class _Table:
+    """Findings and scores of one table, read off its raw results."""
 
-    def add(kind: str, sev: str, col: str | None, desc: str, rows: int | None, rec: str) -> None:
-        out.append(
+    def __init__(self, plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config, main: dict[str, Any]) -> None:
+        self.plan, self.raw, self.cfg, self.m = plan, raw, cfg, main
+        self.t = plan.rel.sql_name
+        self.n = _int(main["n"])
+        self.exact = not plan.sampled or (plan.sample_limit is not None and self.n < plan.sample_limit)
+        self.rows = self.n if self.exact else max(plan.estimate or self.n, self.n)
+        self.scale = 1.0 if self.exact or not self.n else self.rows / self.n
+        self.findings: list[Finding] = []
+
+    def est(self, k: int) -> int:
+        return k if self.exact else round(k * self.scale)
+
+    def add(self, kind: str, sev: str, col: str | None, desc: str, k: int | None, rec: str) -> None:
+        rows = None if k is None else self.est(k)
+        self.findings.append(
             Finding(type=kind, severity=sev, column=col, description=desc, affected_rows=rows, recommendation=rec)
         )
 
-    for label, message in raw.errors:
-        add(label if label in CHECKS else "error", "warning", None, f"check failed: {message}", None,
-            "Retry this table alone, or raise statement_timeout_ms")  # fmt: skip
-    m = raw.main
-    if m is None:
-        return TableQuality(table=rel.qualified, rows=plan.estimate or 0, exact=not plan.sampled, findings=out)
-    n = _int(m["n"])
-    exact = not plan.sampled or (plan.sample_limit is not None and n < plan.sample_limit)
-    rows = n if exact else max(plan.estimate or n, n)
-    scale = 1.0 if exact or not n else rows / n
+    def nonnull(self, c: dq.Column) -> int:
+        return _int(self.m.get(f"nn{c.i}")) if c.nullable else self.n
 
-    def est(k: int) -> int:
-        return k if exact else round(k * scale)
-
-    base = TableQuality(table=rel.qualified, rows=rows, exact=exact, sample_size=None if exact else n, findings=out)
-    if n == 0:
-        add("completeness", "info", None, "table is empty", 0, "Nothing to check; load it, or drop it if unused")
-        return base
-
-    def nonnull(c: dq.Column) -> int:
-        return _int(m.get(f"nn{c.i}")) if c.nullable else n
-
-    # completeness
-    null_cells = 0
-    for c in plan.columns:
-        nulls = n - nonnull(c) if c.nullable and f"nn{c.i}" in m else 0
-        null_cells += nulls
-        if "completeness" in ch and nulls:
-            share = nulls / n
-            sev = cq.null_severity(share, cfg.null_warning, cfg.null_critical)
-            q = quote_ident(c.name)
-            rec = f"SELECT * FROM {t} WHERE {q} IS NULL; " + (
-                "fine if optional, else backfill" if sev == "info" else "backfill from the source, or drop/NOT NULL it"
+    def completeness(self) -> float | None:
+        null_cells = 0
+        for c in self.plan.columns:
+            nulls = self.n - self.nonnull(c) if c.nullable and f"nn{c.i}" in self.m else 0
+            null_cells += nulls
+            if not nulls or "completeness" not in self.plan.checks:
+                continue
+            share = nulls / self.n
+            sev = cq.null_severity(share, self.cfg.null_warning, self.cfg.null_critical)
+            fix = "fine if optional, else backfill" if sev == "info" else "backfill from the source, or NOT NULL it"
+            self.add(
+                "completeness",
+                sev,
+                c.name,
+                f"{share:.1%} NULL",
+                nulls,
+                f"SELECT * FROM {self.t} WHERE {quote_ident(c.name)} IS NULL; {fix}",
             )
-            add("completeness", sev, c.name, f"{share:.1%} NULL", est(nulls), rec)
-    completeness = cq.completeness_score(null_cells, n, len(plan.columns)) if "completeness" in ch else None
+        return cq.completeness_score(null_cells, self.n, len(self.plan.columns))
 
-    # freshness
-    freshness: float | None = None
-    newest: str | None = None
-    if "freshness" in ch:
-        fresh_cols = [c for c in plan.columns if "fresh" in c.roles]
-        stamps = [(m.get(f"fr{c.i}"), c) for c in fresh_cols]
-        got = [(ts, c) for ts, c in stamps if isinstance(ts, datetime)]
-        if not fresh_cols:
-            add("freshness", "info", None, "no timestamp column: freshness unknown", None,
-                f"ALTER TABLE {t} ADD created_at timestamptz DEFAULT now() (and updated_at) to track changes")  # fmt: skip
-        elif not got:
-            add("freshness", "info", None, "no past timestamps recorded: freshness unknown", None,
-                "Fill the timestamp columns when rows are written")  # fmt: skip
-        else:
-            ts, col = max(got, key=lambda p: p[0])
-            age = max((m["now_"] - ts).total_seconds() / 3600.0, 0.0)
-            freshness = cq.freshness_score(age, cfg.fresh_hours, cfg.stale_hours)
-            newest = ts.isoformat()
-            if age > cfg.fresh_hours:
-                q = quote_ident(col.name)
-                where = " in the sample" if plan.sampled and not col.indexed else ""
-                add("freshness", cq.freshness_severity(age, cfg.stale_hours), col.name,
-                    f"newest row{where} is {cq.human_age(age)} old ({newest})", None,
-                    f"Check the job that loads this table (SELECT max({q}) FROM {t}); ignore for static reference data")  # fmt: skip
+    def freshness(self) -> tuple[float | None, str | None]:
+        cols = [c for c in self.plan.columns if "fresh" in c.roles]
+        got = [(ts, c) for c in cols if isinstance(ts := self.m.get(f"fr{c.i}"), datetime)]
+        if not cols:
+            self.add(
+                "freshness",
+                "info",
+                None,
+                "no timestamp column: freshness unknown",
+                None,
+                f"ALTER TABLE {self.t} ADD created_at timestamptz DEFAULT now() (and updated_at)",
+            )
+            return None, None
+        if not got:
+            self.add(
+                "freshness",
+                "info",
+                None,
+                "no past timestamps: freshness unknown",
+                None,
+                "Fill the timestamp columns when rows are written",
+            )
+            return None, None
+        ts, col = max(got, key=lambda p: p[0])
+        age = max((self.m["now_"] - ts).total_seconds() / 3600.0, 0.0)
+        if age > self.cfg.fresh_hours:
+            where = " in the sample" if self.plan.sampled and not col.indexed else ""
+            self.add(
+                "freshness",
+                cq.freshness_severity(age, self.cfg.stale_hours),
+                col.name,
+                f"newest row{where} is {cq.human_age(age)} old ({ts.isoformat()})",
+                None,
+                f"Check the job that loads it (SELECT max({quote_ident(col.name)}) FROM {self.t}); "
+                "ignore for static reference data",
+            )
+        return cq.freshness_score(age, self.cfg.fresh_hours, self.cfg.stale_hours), ts.isoformat()
 
-    # consistency
-    checked = invalid = 0
-    if "consistency" in ch:
-        for c in plan.columns:
-            q, i, r, nn = quote_ident(c.name), c.i, c.roles, nonnull(c)
+    def consistency(self) -> float:
+        checked = invalid = 0
+        m, t = self.m, self.t
+        for c in self.plan.columns:
+            q, i, r, nn = quote_ident(c.name), c.i, c.roles, self.nonnull(c)
             if "email" in r:
                 k = _int(m.get(f"em{i}"))
                 checked, invalid = checked + nn, invalid + k
                 if k:
-                    add("consistency", "warning", c.name, f"{est(k)} malformed email(s){_examples(m.get(f'emx{i}'))}",
-                        est(k), f"Correct or NULL them; SELECT {q} FROM {t} WHERE {q} !~ {dq.lit(cq.EMAIL_RE)}")  # fmt: skip
+                    self.add(
+                        "consistency",
+                        "warning",
+                        c.name,
+                        f"{self.est(k)} malformed email(s){_examples(m.get(f'emx{i}'))}",
+                        k,
+                        f"Correct or NULL them; SELECT {q} FROM {t} WHERE {q} !~ {dq.lit(cq.EMAIL_RE)}",
+                    )
             if "phone" in r:
                 pb, pa = _int(m.get(f"pb{i}")), _int(m.get(f"pa{i}"))
                 valid = nn - pb
@@ -322,113 +337,219 @@ def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality
                     ex = list(m.get(f"pbx{i}") or []) + (list(m.get(f"plx{i}") or []) if by_length else [])
                     rule = "not 7-15 digits"
                     if by_length:
-                        rule += f", or a national number that is not {m.get(f'pm{i}')} digits like the others"
-                    add("consistency", "warning", c.name, f"{est(k)} phone number(s) do not parse ({rule}){_examples(ex[:3])}",
-                        est(k), f"Store E.164 (+<country><number>) and validate on input; SELECT {q} FROM {t} "
-                        f"WHERE regexp_replace({q}, {dq.lit(cq.PHONE_STRIP)}, '', 'g') !~ {dq.lit(cq.PHONE_RE)}")  # fmt: skip
+                        rule += f", or a national number not {m.get(f'pm{i}')} digits long like the others"
+                    strip = f"regexp_replace({q}, {dq.lit(cq.PHONE_STRIP)}, '', 'g')"
+                    self.add(
+                        "consistency",
+                        "warning",
+                        c.name,
+                        f"{self.est(k)} phone number(s) do not parse ({rule}){_examples(ex[:3])}",
+                        k,
+                        f"Store E.164 (+<country><number>), validate on input; SELECT {q} FROM {t} "
+                        f"WHERE {strip} !~ {dq.lit(cq.PHONE_RE)}",
+                    )
             if "nonneg" in r:
                 k = _int(m.get(f"ng{i}"))
                 checked, invalid = checked + nn, invalid + k
                 if k:
-                    add("consistency", "warning", c.name, f"{est(k)} negative value(s) (min {m.get(f'ngm{i}')})", est(k),
-                        f"Correct them, then ALTER TABLE {t} ADD CHECK ({q} >= 0); SELECT * FROM {t} WHERE {q} < 0")  # fmt: skip
+                    self.add(
+                        "consistency",
+                        "warning",
+                        c.name,
+                        f"{self.est(k)} negative value(s) (min {m.get(f'ngm{i}')})",
+                        k,
+                        f"SELECT * FROM {t} WHERE {q} < 0; correct them, then ALTER TABLE {t} ADD CHECK ({q} >= 0)",
+                    )
             if "past" in r:
                 dp, df = _int(m.get(f"dp{i}")), _int(m.get(f"df{i}"))
                 checked, invalid = checked + nn, invalid + dp + df
                 if dp:
-                    add("consistency", "warning", c.name, f"{est(dp)} date(s) before 1900 (min {m.get(f'dpm{i}')})", est(dp),
-                        f"Placeholder or typo: fix or NULL; SELECT * FROM {t} WHERE {q} < '1900-01-01'")  # fmt: skip
+                    self.add(
+                        "consistency",
+                        "warning",
+                        c.name,
+                        f"{self.est(dp)} date(s) before 1900 (min {m.get(f'dpm{i}')})",
+                        dp,
+                        f"Placeholder or typo: fix or NULL; SELECT * FROM {t} WHERE {q} < '1900-01-01'",
+                    )
                 if df:
-                    add("consistency", "warning", c.name, f"{est(df)} value(s) in the future (max {m.get(f'dfm{i}')})",
-                        est(df), f"Check clocks/time zones at the source; SELECT * FROM {t} WHERE {q} > now()")  # fmt: skip
-        for j, chk in enumerate(plan.not_valid):
+                    self.add(
+                        "consistency",
+                        "warning",
+                        c.name,
+                        f"{self.est(df)} value(s) in the future (max {m.get(f'dfm{i}')})",
+                        df,
+                        f"Check clocks and time zones at the source; SELECT * FROM {t} WHERE {q} > now()",
+                    )
+        for j, chk in enumerate(self.plan.not_valid):
             k = _int(m.get(f"cc{j}"))
-            checked, invalid = checked + n, invalid + k
+            checked, invalid = checked + self.n, invalid + k
             if k:
-                add("consistency", "critical", None, f"{est(k)} row(s) violate NOT VALID constraint {chk.name}: {chk.expr}",
-                    est(k), f"Fix them, then ALTER TABLE {t} VALIDATE CONSTRAINT {quote_ident(chk.name)}; "
-                    f"SELECT * FROM {t} WHERE NOT ({chk.expr})")  # fmt: skip
-        cols = {c.i: c for c in plan.columns}
-        for row in raw.spellings:
+                self.add(
+                    "consistency",
+                    "critical",
+                    None,
+                    f"{self.est(k)} row(s) violate NOT VALID constraint {chk.name}: CHECK ({chk.expr})",
+                    k,
+                    f"SELECT * FROM {t} WHERE NOT ({chk.expr}); fix them, then "
+                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {quote_ident(chk.name)}",
+                )
+        cols = {c.i: c for c in self.plan.columns}
+        for row in self.raw.spellings:
             k, c = _int(row["stray"]), cols[row["k"]]
             checked, invalid = checked + _int(row["total"]), invalid + k
             if k:
-                groups = row["groups"] or []
-                shown = "; ".join(" vs ".join(f"{v!r} ({cnt})" for v, cnt in g) for g in groups[:3])
-                q = quote_ident(c.name)
-                fixes = "; ".join(
-                    f"UPDATE {t} SET {q} = {dq.lit(str(g[0][0]))} WHERE {q} IN ({', '.join(dq.lit(str(v)) for v, _ in g[1:])})"
-                    for g in groups[:2]
-                )
-                add("consistency", "warning", c.name, f"{est(k)} row(s) use a stray spelling: {shown}", est(k),
-                    f"{fixes}; then add a CHECK or a lookup table")  # fmt: skip
-    consistency = cq.consistency_score(checked, invalid) if "consistency" in ch else None
+                self._spelling(c, k, row["groups"] or [])
+        return cq.consistency_score(checked, invalid) or 0.0
 
-    # duplicates
-    if "duplicates" in ch:
-        d = raw.duplicates
+    def _spelling(self, c: dq.Column, k: int, groups: list[list[list[Any]]]) -> None:
+        q = quote_ident(c.name)
+        shown = "; ".join(" vs ".join(f"{v!r} ({cnt})" for v, cnt in g) for g in groups[:3])
+        fixes = "; ".join(
+            f"UPDATE {self.t} SET {q} = {dq.lit(str(g[0][0]))} "
+            f"WHERE {q} IN ({', '.join(dq.lit(str(v)) for v, _ in g[1:])})"
+            for g in groups[:2]
+        )
+        self.add(
+            "consistency",
+            "warning",
+            c.name,
+            f"{self.est(k)} row(s) use a stray spelling: {shown}",
+            k,
+            f"{fixes}; then add a CHECK constraint or a lookup table",
+        )
+
+    def duplicates(self) -> None:
+        d, t = self.raw.duplicates, self.t
         if d and _int(d["extra"]):
             k = _int(d["extra"])
-            cols_sql = ", ".join(quote_ident(c.name) for c in plan.dup_columns or [])
-            but = f" but {plan.surrogate}" if plan.surrogate else ""
-            add("duplicates", "warning", None, f"{est(k)} duplicate row(s) in {est(_int(d['groups']))} group(s), identical in every column{but}",
-                est(k), f"Delete the extra copies and add a UNIQUE key; SELECT {cols_sql}, count(*) FROM {t} "
-                f"GROUP BY {cols_sql} HAVING count(*) > 1")  # fmt: skip
-        for c in plan.columns:
-            if "ckey" not in c.roles or f"nd{c.i}" not in m:
+            cols = ", ".join(quote_ident(c.name) for c in self.plan.dup_columns or [])
+            but = f" but {self.plan.surrogate}" if self.plan.surrogate else ""
+            self.add(
+                "duplicates",
+                "warning",
+                None,
+                f"{self.est(k)} duplicate row(s) in {self.est(_int(d['groups']))} group(s), same in every column{but}",
+                k,
+                f"SELECT {cols}, count(*) FROM {t} GROUP BY {cols} HAVING count(*) > 1; delete the extra copies "
+                "and add a UNIQUE key",
+            )
+        for c in self.plan.columns:
+            if "ckey" not in c.roles or f"nd{c.i}" not in self.m:
                 continue
-            nn, nd = nonnull(c), _int(m.get(f"nd{c.i}"))
+            nn, nd = self.nonnull(c), _int(self.m.get(f"nd{c.i}"))
             if nn and nd < nn and nd / nn >= cq.CANDIDATE_KEY_RATIO:
                 q = quote_ident(c.name)
-                add("duplicates", "warning", c.name, f"{est(nn - nd)} row(s) repeat a value of this unique-looking column (no unique constraint)",
-                    est(nn - nd), f"SELECT {q}, count(*) FROM {t} GROUP BY 1 HAVING count(*) > 1; dedupe, then "
-                    f"ALTER TABLE {t} ADD UNIQUE ({q})")  # fmt: skip
+                self.add(
+                    "duplicates",
+                    "warning",
+                    c.name,
+                    f"{self.est(nn - nd)} row(s) repeat a value of this unique-looking column ({nd} distinct "
+                    f"of {nn}; no unique constraint)",
+                    nn - nd,
+                    f"SELECT {q}, count(*) FROM {t} GROUP BY 1 HAVING count(*) > 1; dedupe, then "
+                    f"ALTER TABLE {t} ADD UNIQUE ({q})",
+                )
 
-    # outliers
-    if "outliers" in ch:
-        for c in plan.columns:
-            k = _int(m.get(f"ol{c.i}"))
+    def outliers(self) -> None:
+        sigma = self.cfg.sigma
+        for c in self.plan.columns:
+            k = _int(self.m.get(f"ol{c.i}"))
             if "outlier" not in c.roles or not k:
                 continue
-            a, sd = m.get(f"oa{c.i}"), m.get(f"od{c.i}")
-            q = quote_ident(c.name)
-            add("outliers", cq.outlier_severity(m.get(f"oz{c.i}"), cfg.sigma), c.name,
-                f"{est(k)} value(s) beyond {cfg.sigma:g} sd of the mean {_num(a)} (sd {_num(sd)}): "
-                f"{_num(m.get(f'oln{c.i}'))} to {_num(m.get(f'olx{c.i}'))}", est(k),
-                f"Check for unit or entry errors; SELECT * FROM {t} WHERE abs({q} - {_num(a)}) > {_num(cfg.sigma * float(sd or 0))}")  # fmt: skip
+            a, sd = self.m.get(f"oa{c.i}"), self.m.get(f"od{c.i}")
+            lo, hi = _num(self.m.get(f"oln{c.i}")), _num(self.m.get(f"olx{c.i}"))
+            self.add(
+                "outliers",
+                cq.outlier_severity(self.m.get(f"oz{c.i}"), sigma),
+                c.name,
+                f"{self.est(k)} value(s) beyond {sigma:g} sd of the mean {_num(a)} (sd {_num(sd)}): {lo} to {hi}",
+                k,
+                f"Check for unit or entry errors; SELECT * FROM {self.t} "
+                f"WHERE abs({quote_ident(c.name)} - {_num(a)}) > {_num(sigma * float(sd or 0))}",
+            )
 
-    # referential integrity
-    o = raw.orphans
-    if "referential_integrity" in ch and o:
-        for j, ref in enumerate(plan.references):
+    def references(self) -> None:
+        o, t = self.raw.orphans or {}, self.t
+        for j, ref in enumerate(self.plan.references):
             k = _int(o.get(f"o{j}"))
             if not k:
                 continue
-            cols_sql = ", ".join(quote_ident(x) for x in ref.columns)
-            refs_sql = ", ".join(quote_ident(x) for x in ref.ref_columns)
+            cols = ", ".join(quote_ident(x) for x in ref.columns)
+            refs = ", ".join(quote_ident(x) for x in ref.ref_columns)
             target = f"{ref.target.qualified}({', '.join(ref.ref_columns)})"
-            exists = " AND ".join(f"r.{quote_ident(rc)} = s.{quote_ident(cc)}" for cc, rc in zip(ref.columns, ref.ref_columns, strict=True))
-            inspect = f"SELECT s.* FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM {ref.target.sql_name} r WHERE {exists})"
-            distinct = f"{est(_int(o.get(f'od{j}')))} distinct{_examples(o.get(f'ox{j}'))}"
+            on = " AND ".join(
+                f"r.{quote_ident(rc)} = s.{quote_ident(cc)}"
+                for cc, rc in zip(ref.columns, ref.ref_columns, strict=True)
+            )
+            inspect = f"SELECT s.* FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM {ref.target.sql_name} r WHERE {on})"
+            what = f"{self.est(k)} orphan row(s): no match in {target} ({self.est(_int(o.get(f'od{j}')))} distinct"
+            what += f"{_examples(o.get(f'ox{j}'))})"
             if ref.constraint:
-                add("referential_integrity", "critical", ", ".join(ref.columns),
-                    f"{est(k)} orphan row(s): no match in {target} ({distinct}); foreign key {ref.constraint} is NOT VALID",
-                    est(k), f"Fix or NULL them, then ALTER TABLE {t} VALIDATE CONSTRAINT {quote_ident(ref.constraint)}; {inspect}")  # fmt: skip
+                self.add(
+                    "referential_integrity",
+                    "critical",
+                    ", ".join(ref.columns),
+                    f"{what}; foreign key {ref.constraint} is NOT VALID",
+                    k,
+                    f"{inspect}; fix or NULL them, then ALTER TABLE {t} VALIDATE CONSTRAINT "
+                    f"{quote_ident(ref.constraint)}",
+                )
             else:
-                add("referential_integrity", "warning", ", ".join(ref.columns),
-                    f"{est(k)} orphan row(s): no match in {target} ({distinct}); inferred reference, no foreign key",
-                    est(k), f"Fix or NULL them, then ALTER TABLE {t} ADD FOREIGN KEY ({cols_sql}) REFERENCES "
-                    f"{ref.target.sql_name} ({refs_sql}); {inspect}")  # fmt: skip
+                self.add(
+                    "referential_integrity",
+                    "warning",
+                    ", ".join(ref.columns),
+                    f"{what}; inferred reference, no foreign key",
+                    k,
+                    f"{inspect}; fix or NULL them, then ALTER TABLE {t} ADD FOREIGN KEY ({cols}) "
+                    f"REFERENCES {ref.target.sql_name} ({refs}) NOT VALID",
+                )
 
-    out.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), CHECKS.index(f.type) if f.type in CHECKS else 9))
-    return base.model_copy(
-        update={
-            "newest": newest,
-            "completeness": completeness,
-            "freshness": freshness,
-            "consistency": consistency,
-            "score": cq.weighted_score(completeness, freshness, consistency, cfg.weights),
-        }
+
+def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality:
+    """Turn the raw aggregate rows of one table into findings and scores."""
+    errors = [
+        Finding(
+            type=label if label in CHECKS else "error",
+            severity="warning",
+            description=f"check failed: {message}",
+            recommendation="Retry this table alone, or raise statement_timeout_ms",
+        )
+        for label, message in raw.errors
+    ]
+    if raw.main is None:
+        return TableQuality(table=plan.rel.qualified, rows=plan.estimate or 0, exact=not plan.sampled, findings=errors)
+    tb = _Table(plan, raw, cfg, raw.main)
+    tb.findings += errors
+    ch = plan.checks
+    comp = fresh = cons = None
+    newest = None
+    if tb.n == 0:
+        tb.add("completeness", "info", None, "table is empty", 0, "Nothing to check; load it, or drop it if unused")
+    else:
+        comp = tb.completeness() if "completeness" in ch else None
+        if "freshness" in ch:
+            fresh, newest = tb.freshness()
+        cons = tb.consistency() if "consistency" in ch else None
+        if "duplicates" in ch:
+            tb.duplicates()
+        if "outliers" in ch:
+            tb.outliers()
+        if "referential_integrity" in ch:
+            tb.references()
+    tb.findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), CHECKS.index(f.type) if f.type in CHECKS else 9))
+    return TableQuality(
+        table=plan.rel.qualified,
+        rows=tb.rows,
+        exact=tb.exact,
+        sample_size=None if tb.exact else tb.n,
+        newest=newest,
+        completeness=comp,
+        freshness=fresh,
+        consistency=cons,
+        score=cq.weighted_score(comp, fresh, cons, cfg.weights),
+        findings=tb.findings,
     )
 
 

@@ -70,50 +70,45 @@ def register(server: MCPServer[App]) -> None:
 
 
 async def relationships(app: App, table_name: str | None, to_table: str | None) -> CallToolResult:
+    """The tool's answer for the three modes: path (both names), one table, or the whole graph."""
     started = time.perf_counter()
     if to_table and not table_name:
         raise InvalidArgumentError("to_table needs table_name: the join path goes from table_name to to_table.")
     graph = await _graph(app)
     src = await _table_key(app, graph, table_name) if table_name else None
     dst = await _table_key(app, graph, to_table) if to_table else None
-    focus = None if src is None or dst is not None else {src}
-    done = await _links(app, graph, focus)
+    done = await _links(app, graph, None if src is None or dst is not None else {src})
     links = done.links
-    unverified_in = [lk for lk in links if not lk.declared and lk.checked is None]
 
     if src is not None and dst is not None:
         paths = shortest_paths(links, src, dst, limit=3)
         used: list[Link] = []
-        out_paths: list[JoinPath] = []
         for p in paths:
             used.extend(links[i] for i in p if links[i] not in used)
-            out_paths.append(
-                JoinPath(
-                    tables=path_tables(links, src, p),
-                    join_sql=join_clause(graph.tables, links, src, p),
-                    inferred=sum(not links[i].declared for i in p),
-                )
+        out_paths = [
+            JoinPath(
+                tables=path_tables(links, src, p),
+                join_sql=join_clause(graph.tables, links, src, p),
+                inferred=sum(not links[i].declared for i in p),
             )
+            for p in paths
+        ]
         if out_paths:
-            hops = len(paths[0])
-            msg = f"{len(out_paths)} shortest join path(s) from {src} to {dst}, {hops} join(s) each"
+            msg = f"{len(out_paths)} shortest join path(s) from {src} to {dst}, {len(paths[0])} join(s) each"
         else:
-            msg = f"No join path from {src} to {dst}: they are not connected by declared or inferred keys"
-        result = _result(graph, used, [], done, unverified_in, msg + f" ({_ms(started)}){done.note}", paths=out_paths)
-        return respond(result, _body(result))
+            msg = f"No join path from {src} to {dst}: no chain of declared or inferred keys connects them"
+        return _respond(graph, used, [], done, msg, started, paths=out_paths)
 
-    pairs = junctions(graph.tables, links)
+    pairs = [list(p) for p in junctions(graph.tables, links)]
     if src is not None:
         mine = [lk for lk in links if src in (lk.table, lk.ref_table)]
-        m2m = [list(p) for p in pairs if src in p]
+        m2m = [p for p in pairs if src in p]
         outgoing = sum(lk.table == src for lk in mine)
         msg = (
             f"{src}: {len(mine)} edge(s), {outgoing} outgoing (keys in {src}) and {len(mine) - outgoing} "
             f"incoming; {sum(not lk.declared for lk in mine)} inferred; {len(m2m)} many-to-many"
         )
-        mine_unverified = [lk for lk in unverified_in if lk in mine]
-        result = _result(graph, mine, m2m, done, mine_unverified, msg + f" ({_ms(started)}){done.note}")
-        return respond(result, _body(result))
+        return _respond(graph, mine, m2m, done, msg, started)
 
     linked = {k for lk in links for k in (lk.table, lk.ref_table)}
     isolated = sorted(k for k in graph.tables if k not in linked)
@@ -122,30 +117,33 @@ async def relationships(app: App, table_name: str | None, to_table: str | None) 
     msg = (
         f"{len(graph.tables)} tables, {len(links)} edges ({len(links) - inferred} declared, {inferred} inferred"
         f"{f', {done.rejected} rejected on coverage' if done.rejected else ''}), {len(pairs)} many-to-many, "
-        f"{len(isolated)} isolated ({_ms(started)}){done.note}"
+        f"{len(isolated)} isolated"
     )
+    cap = app.settings.max_rows
+    if len(links) > cap:
+        msg += f"; edges listed: the first {cap} (max_rows): ask per table with table_name for the rest"
     if cut:
         msg += f"; the diagram shows the first {MAX_MERMAID_EDGES} edges"
-    result = _result(
-        graph, links, [list(p) for p in pairs], done, unverified_in, msg, isolated=isolated, mermaid_text=text
-    )
-    return respond(result, _body(result))
+    return _respond(graph, links[:cap], pairs, done, msg, started, isolated=isolated, mermaid_text=text)
 
 
-def _ms(started: float) -> str:
-    return f"{(time.perf_counter() - started) * 1000.0:.0f} ms"
-
-
-def _result(
+def _respond(
     graph: Graph,
     links: list[Link],
     m2m: list[list[str]],
     done: Links,
-    unverified: list[Link],
     message: str,
+    started: float,
     **extra: Any,
-) -> Relationships:
-    return Relationships(
+) -> CallToolResult:
+    unverified = sum(not lk.declared and lk.checked is None for lk in links)
+    message += f" ({(time.perf_counter() - started) * 1000.0:.0f} ms){done.note}"
+    if unverified:
+        message += (
+            f". {unverified} inferred edge(s) not yet checked against the data (at most {MAX_VERIFIED} per call: "
+            "call again to check more)"
+        )
+    result = Relationships(
         tables=len(graph.tables),
         edges=[_edge(lk) for lk in links],
         many_to_many=m2m,
@@ -153,9 +151,10 @@ def _result(
         paths=extra.get("paths"),
         mermaid=extra.get("mermaid_text"),
         exact=all(lk.exact for lk in links),
-        unverified=len(unverified),
+        unverified=unverified,
         message=message,
     )
+    return respond(result, _body(result))
 
 
 def _edge(lk: Link) -> Edge:
