@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_setting_is_documented() -> None:
+    from vf_mcp.settings import documented_toml
+
     text = (ROOT / "config" / "vf-mcp.toml").read_text()
     documented = set(re.findall(r"^# ([a-z_]+) = ", text, flags=re.MULTILINE))
     assert documented == set(Settings.model_fields)
+    assert text.strip() == documented_toml().strip()
     readme = (ROOT / "README.md").read_text()
     for name in ("VF_MCP_DSN", "VF_MCP_STATEMENT_TIMEOUT_MS", "VF_MCP_MAX_ROWS", "VF_MCP_MAX_RESULT_BYTES"):
         assert name in readme

@@ -130,3 +130,30 @@ def redact_dsn(dsn: str) -> str:
         return dsn
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def documented_toml() -> str:
+    """config/vf-mcp.toml: every setting with its description and default (a test keeps the file in sync)."""
+    import json
+
+    lines = [
+        "# vf-mcp settings. Every setting with its default (commented out).",
+        "# Precedence: command-line flags > environment variables VF_MCP_<NAME> (upper case) > this file > defaults.",
+        "# Use it with: vf-mcp serve --config config/vf-mcp.toml",
+        "# Regenerate after adding a setting: python -c 'from vf_mcp.settings import documented_toml as d; print(d())'",
+        "",
+    ]
+    for name, f in Settings.model_fields.items():
+        d = f.default
+        if name == "dsn":
+            val = '"postgresql://vf_readonly:PASSWORD@localhost:5432/velocityfibre"'
+        elif isinstance(d, bool):
+            val = "true" if d else "false"
+        elif isinstance(d, (int, float)):
+            val = repr(d)
+        elif isinstance(d, tuple):
+            val = json.dumps(list(d))
+        else:
+            val = json.dumps(d)
+        lines += [f"# {f.description} (env VF_MCP_{name.upper()})", f"# {name} = {val}", ""]
+    return "\n".join(lines)

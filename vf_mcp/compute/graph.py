@@ -358,35 +358,41 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _alias(name: str, used: set[str]) -> str:
+def _alias(name: str, used: set[str], counters: dict[str, int]) -> str:
+    """A short, unused, non-keyword alias: initials (invoice_line -> il), else 2-3 letters, else a number."""
     words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
     first = "".join(w[0] for w in words if w[0].isalpha()) or "t"
     tries = [first]
     if len(words) == 1 and words[0][0].isalpha():
         tries += [words[0][:2], words[0][:3]]
-    tries += [f"{first}{n}" for n in range(2, 1000)]
     for a in tries:
         if a not in used and a not in _RESERVED:
             used.add(a)
             return a
-    raise ValueError("no alias")  # pragma: no cover
+    n = counters.get(first, 2)
+    while f"{first}{n}" in used:
+        n += 1
+    counters[first] = n + 1
+    used.add(f"{first}{n}")
+    return f"{first}{n}"
 
 
 def join_clause(tables: Mapping[str, Table], links: Sequence[Link], src: str, path: Sequence[int]) -> str:
     """`FROM a JOIN b ON ... JOIN c ON ...` with quoted, schema-qualified names (composite keys with AND)."""
     used: set[str] = set()
+    counters: dict[str, int] = {}
 
     def qname(key: str) -> str:
         t = tables[key]
         return f"{quote(t.schema)}.{quote(t.name)}"
 
     cur = src
-    cur_alias = _alias(tables[src].name, used)
+    cur_alias = _alias(tables[src].name, used, counters)
     lines = [f"FROM {qname(src)} {cur_alias}"]
     for i in path:
         link = links[i]
         nxt = link.ref_table if link.table == cur else link.table
-        nxt_alias = _alias(tables[nxt].name, used)
+        nxt_alias = _alias(tables[nxt].name, used, counters)
         pairs = zip(link.columns, link.ref_columns, strict=True)
         if nxt == link.table:
             conds = [f"{nxt_alias}.{quote(c)} = {cur_alias}.{quote(r)}" for c, r in pairs]

@@ -62,7 +62,7 @@ CANDIDATE_KEY_TOKENS = _words(
     "iccid msisdn registration vin isbn ean upc key"
 )
 
-CANDIDATE_KEY_RATIO = 0.9
+CANDIDATE_KEY_RATIO = 0.99
 """A key-like column is 'unique-looking' when distinct / non-null values >= this."""
 FORMAT_DOMINANCE = 0.9
 """A phone column has an apparent number length when this share of parsable values has it."""
@@ -188,10 +188,6 @@ def null_severity(share: float, warning: float, critical: float) -> Severity:
     if share >= critical:
         return "critical"
     return "warning" if share >= warning else "info"
-
-
-def freshness_severity(age_hours: float, stale_hours: float) -> Severity:
-    return "warning" if age_hours >= stale_hours else "info"
 
 
 def outlier_severity(max_sigmas: float | None, sigma: float) -> Severity:

@@ -350,6 +350,7 @@ def main_sql(plan: TablePlan, *, sigma: float) -> str:
     consistency, completeness = "consistency" in ch, "completeness" in ch
     sel = ["count(*) AS n", "now() AS now_"]
     stats: list[str] = []
+    codes: list[str] = []
     inner: list[str] = []
     outer: list[str] = []
     for c in plan.columns:
@@ -361,23 +362,28 @@ def main_sql(plan: TablePlan, *, sigma: float) -> str:
             sel.append(f"count(*) FILTER (WHERE {bad}) AS em{i}")
             sel.append(f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {bad}))[1:3] AS emx{i}")
         if consistency and "phone" in r:
-            p, ln = f"d.vfq_p{i}", f"d.vfq_l{i}"
+            p, ln, cc = f"d.vfq_p{i}", f"d.vfq_l{i}", f"d.vfq_c{i}"
             inner.append(f"regexp_replace({q}::text, {lit(cq.PHONE_STRIP)}, '', 'g') AS vfq_p{i}")
             z = f"z.vfq_p{i}"
+            code = f"substring({z} FROM {lit(cq.COUNTRY_CODE_RE)})"
+            outer.append(f"{code} AS vfq_c{i}")
             outer.append(
-                f"CASE WHEN {z} ~ '^\\+' THEN length({z}) - 1 - coalesce(length(substring({z} FROM "
-                f"{lit(cq.COUNTRY_CODE_RE)})), 0) WHEN {z} ~ '^0' THEN length({z}) - 1 ELSE length({z}) END "
-                f"AS vfq_l{i}"
+                f"CASE WHEN {z} ~ '^\\+' THEN length({z}) - 1 - coalesce(length({code}), 0) "
+                f"WHEN {z} ~ '^0' THEN length({z}) - 1 ELSE length({z}) END AS vfq_l{i}"
             )
             ok, bad = f"{p} ~ {lit(cq.PHONE_RE)}", f"{p} !~ {lit(cq.PHONE_RE)}"
-            stats.append(f"mode() WITHIN GROUP (ORDER BY {ln}) FILTER (WHERE {ok}) AS pm{i}")
+            # lengths are compared among national numbers and those with the column's usual country code
+            codes.append(f"mode() WITHIN GROUP (ORDER BY {cc}) FILTER (WHERE {ok}) AS pc{i}")
+            judged = f"{ok} AND ({cc} IS NULL OR {cc} IS NOT DISTINCT FROM (SELECT m0.pc{i} FROM m0))"
+            stats.append(f"mode() WITHIN GROUP (ORDER BY {ln}) FILTER (WHERE {judged}) AS pm{i}")
             mode = f"(SELECT m.pm{i} FROM m)"
             sel += [
                 f"count(*) FILTER (WHERE {bad}) AS pb{i}",
-                f"count(*) FILTER (WHERE {ok} AND {ln} = {mode}) AS pa{i}",
+                f"count(*) FILTER (WHERE {judged}) AS pj{i}",
+                f"count(*) FILTER (WHERE {judged} AND {ln} = {mode}) AS pa{i}",
                 f"{mode} AS pm{i}",
                 f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {bad}))[1:3] AS pbx{i}",
-                f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {ok} AND {ln} <> {mode}))[1:3] AS plx{i}",
+                f"(array_agg({q}::text ORDER BY {q}::text) FILTER (WHERE {judged} AND {ln} <> {mode}))[1:3] AS plx{i}",
             ]
         if consistency and "nonneg" in r:
             sel.append(f"count(*) FILTER (WHERE {q} < 0) AS ng{i}, min({q})::text AS ngm{i}")
@@ -411,7 +417,9 @@ def main_sql(plan: TablePlan, *, sigma: float) -> str:
     source = plan.source
     if inner:
         source += f" CROSS JOIN LATERAL (SELECT z.*, {', '.join(outer)} FROM (SELECT {', '.join(inner)}) z) d"
-    head = f"WITH m AS (SELECT {', '.join(stats)} FROM {source}) " if stats else ""
+    ctes = [f"m0 AS (SELECT {', '.join(codes)} FROM {source})"] if codes else []
+    ctes += [f"m AS (SELECT {', '.join(stats)} FROM {source})"] if stats else []
+    head = f"WITH {', '.join(ctes)} " if ctes else ""
     return f"{head}SELECT {', '.join(sel)} FROM {source}"
 
 
@@ -506,9 +514,10 @@ async def run_checks(
     raw = TableRaw()
     ch = plan.checks
     rows = await _fetch(conn, main_sql(plan, sigma=sigma), raw, "main", timeout_s)
-    if rows:
-        raw.main = dict(rows[0].items())
-    if raw.main is not None and not raw.main.get("n"):
+    if not rows:
+        return raw  # the table cannot be read (e.g. an unpopulated materialized view): stop here
+    raw.main = dict(rows[0].items())
+    if not raw.main.get("n"):
         return raw  # empty table: nothing else to find
     if "duplicates" in ch:
         sql = duplicates_sql(plan)

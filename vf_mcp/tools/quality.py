@@ -114,7 +114,7 @@ async def check_quality(
     if table_name:
         targets = [await app.catalog.resolve(table_name)]
     else:
-        targets = [r for r in rels if r.kind in ("r", "p", "m") and r.parent is None]
+        targets = [r for r in rels if r.kind in ("r", "p") and r.parent is None]
     keys = await dq.load_keys(app.db) if "referential_integrity" in wanted else []
     gate = asyncio.Semaphore(max(1, app.settings.pool_max_size))
     done = 0
@@ -129,9 +129,7 @@ async def check_quality(
         done += 1
         if ctx is not None:
             score = result[0].score
-            await ctx.report_progress(
-                done, len(targets), message=f"{rel.qualified}: score {score if score is not None else '-'}"
-            )
+            await ctx.report_progress(done, len(targets), message=f"{rel.qualified}: score {_val(score)}")
         return result
 
     results = await asyncio.gather(*(one(r) for r in targets))
@@ -145,7 +143,7 @@ async def check_quality(
     elapsed = round((time.perf_counter() - started) * 1000.0, 1)
     sampled = [t.table for t in tables if not t.exact]
     msg = (
-        f"{len(tables)} table(s) checked in {elapsed / 1000:.1f} s: score {overall if overall is not None else '-'}; "
+        f"{len(tables)} table(s) checked in {elapsed / 1000:.1f} s: score {_val(overall)}; "
         f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info finding(s)"
     )
     if sampled:
@@ -261,7 +259,7 @@ class _Table:
                 continue
             share = nulls / self.n
             sev = cq.null_severity(share, self.cfg.null_warning, self.cfg.null_critical)
-            fix = "fine if optional, else backfill" if sev == "info" else "backfill from the source, or NOT NULL it"
+            fix = "expected if optional; else backfill from the source and add NOT NULL"
             self.add(
                 "completeness",
                 sev,
@@ -280,7 +278,7 @@ class _Table:
                 "freshness",
                 "info",
                 None,
-                "no timestamp column: freshness unknown",
+                "no created/updated-like timestamp column: freshness unknown",
                 None,
                 f"ALTER TABLE {self.t} ADD created_at timestamptz DEFAULT now() (and updated_at)",
             )
@@ -297,13 +295,13 @@ class _Table:
             return None, None
         ts, col = max(got, key=lambda p: p[0])
         age = max((self.m["now_"] - ts).total_seconds() / 3600.0, 0.0)
-        if age > self.cfg.fresh_hours:
+        if age >= self.cfg.stale_hours:
             where = " in the sample" if self.plan.sampled and not col.indexed else ""
             self.add(
                 "freshness",
-                cq.freshness_severity(age, self.cfg.stale_hours),
+                "warning",
                 col.name,
-                f"newest row{where} is {cq.human_age(age)} old ({ts.isoformat()})",
+                f"stale: newest row{where} is {cq.human_age(age)} old ({ts.isoformat()})",
                 None,
                 f"Check the job that loads it (SELECT max({quote_ident(col.name)}) FROM {self.t}); "
                 "ignore for static reference data",
@@ -328,10 +326,9 @@ class _Table:
                         f"Correct or NULL them; SELECT {q} FROM {t} WHERE {q} !~ {dq.lit(cq.EMAIL_RE)}",
                     )
             if "phone" in r:
-                pb, pa = _int(m.get(f"pb{i}")), _int(m.get(f"pa{i}"))
-                valid = nn - pb
-                by_length = valid > 0 and pa / valid >= cq.FORMAT_DOMINANCE
-                k = pb + (valid - pa if by_length else 0)
+                pb, pj, pa = _int(m.get(f"pb{i}")), _int(m.get(f"pj{i}")), _int(m.get(f"pa{i}"))
+                by_length = pj > 0 and pa / pj >= cq.FORMAT_DOMINANCE
+                k = pb + (pj - pa if by_length else 0)
                 checked, invalid = checked + nn, invalid + k
                 if k:
                     ex = list(m.get(f"pbx{i}") or []) + (list(m.get(f"plx{i}") or []) if by_length else [])
@@ -553,14 +550,19 @@ def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality
     )
 
 
+def _val(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
 def _body(report: QualityReport) -> str:
     """One line per table, then one line per finding."""
-    lines = [f"overall {report.score} = {report.scoring}"]
+    lines = [f"overall {_val(report.score)}: {report.scoring}"]
     for tq in report.tables:
         how = "exact" if tq.exact else f"sampled {tq.sample_size}"
+        newest = f", newest {tq.newest}" if tq.newest else ""
         lines.append(
-            f"{tq.table}: score {tq.score} (completeness {tq.completeness}, freshness {tq.freshness}, "
-            f"consistency {tq.consistency}); {tq.rows} rows, {how}"
+            f"{tq.table}: score {_val(tq.score)} (completeness {_val(tq.completeness)}, freshness "
+            f"{_val(tq.freshness)}, consistency {_val(tq.consistency)}); {tq.rows} rows, {how}{newest}"
         )
         for f in tq.findings:
             col = f".{f.column}" if f.column else ""

@@ -82,9 +82,7 @@ async def relationships(app: App, table_name: str | None, to_table: str | None) 
 
     if src is not None and dst is not None:
         paths = shortest_paths(links, src, dst, limit=3)
-        used: list[Link] = []
-        for p in paths:
-            used.extend(links[i] for i in p if links[i] not in used)
+        used = [links[i] for i in dict.fromkeys(i for p in paths for i in p)]
         out_paths = [
             JoinPath(
                 tables=path_tables(links, src, p),
@@ -209,7 +207,7 @@ async def _graph(app: App) -> Graph:
 async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
     """Declared edges plus candidates with measured coverage (one statement for the ones not yet measured)."""
 
-    async def new_store() -> dict[Any, Coverage]:
+    async def new_store() -> dict[Any, Coverage | None]:  # None: timed out, not retried until the TTL
         return {}
 
     store = await app.catalog._cached(("relationships", "coverage"), new_store)
@@ -230,6 +228,7 @@ async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
             )
         except QueryTimeoutError:
             note = "; the coverage check of inferred edges timed out (they are unverified)"
+            store.update(dict.fromkeys((c.key for c in todo), None))
         else:
             store.update({c.key: f for c, f in zip(todo, found, strict=True)})
     links = list(graph.declared)
