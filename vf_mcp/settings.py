@@ -62,6 +62,21 @@ class Settings(BaseSettings):
 
     kpi_dir: str = Field("", description="Directory of KPI TOML files (default: config/kpis beside the package).")
 
+    exports_dir: str = Field("", description="Where export_results writes files (default: user cache dir/exports).")
+    export_ttl_hours: float = Field(24.0, gt=0, description="Exported files and their download links expire after this.")
+    export_max_total_bytes: int = Field(
+        5 * 1024**3, ge=1024, description="Most bytes the exports directory may hold (new exports are refused beyond)."
+    )
+    export_statement_timeout_ms: int = Field(
+        300_000, ge=100, description="statement_timeout for export_results (longer than run_query's)."
+    )
+    export_secret: SecretStr | None = Field(
+        None, description="HMAC key for signed download URLs (default: random per server start)."
+    )
+    public_base_url: str = Field(
+        "", description="Base URL clients use to reach this server over HTTP (default: http://host:port)."
+    )
+
     require_readonly_role: bool = Field(
         False, description="Refuse to start when the role can write or is a superuser."
     )
