@@ -26,6 +26,7 @@ pytestmark = pytest.mark.anyio
 #   measurements: 5 outliers (10000..14000 among 90..110), newest row 90 days old (stale)
 #   shipments: newest row 372 h old (freshness 50)
 #   lookup_codes: no timestamp column
+#   odd_types: json/point/array/money/enum columns, 1 duplicate row; "Odd ""Name"" Tbl": 1 NULL and 1 bad "E-Mail"
 SETUP = r"""
 CREATE TABLE customers (
   id serial PRIMARY KEY, name text NOT NULL, email text, phone text, status text NOT NULL,
@@ -88,6 +89,18 @@ CREATE TABLE lookup_codes (code text PRIMARY KEY, label text NOT NULL);
 INSERT INTO lookup_codes VALUES ('a', 'Alpha'), ('b', 'Beta');
 
 CREATE TABLE empty_table (id serial PRIMARY KEY, note text);
+
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE odd_types (j json, jb jsonb, pt point, arr int[], cash money, span interval, flag boolean,
+                        feeling mood, reading double precision, tags text[]);
+INSERT INTO odd_types SELECT '{"a": 1}', '{"b": 2}', point(1, 2), ARRAY[1, 2], 12.5, interval '1 hour', true, 'ok',
+                             'Infinity', ARRAY['x'] FROM generate_series(1, 2);
+INSERT INTO odd_types VALUES ('{"a": 2}', '{"b": 3}', point(3, 4), ARRAY[3], -1, interval '2 hours', false, 'happy',
+                              'NaN', NULL);
+
+CREATE TABLE "Odd ""Name"" Tbl" ("ID" serial PRIMARY KEY, "E-Mail" text,
+                                 "Created At" timestamptz NOT NULL DEFAULT now());
+INSERT INTO "Odd ""Name"" Tbl" ("E-Mail") VALUES ('a@b.com'), ('broken'), (NULL);
 ANALYZE;
 """
 
@@ -121,6 +134,7 @@ async def test_fixture_exact_counts(quality_dsn: str) -> None:
     assert {t["table"] for t in report["tables"]} == {
         "public.customers", "public.orders", "public.order_items", "public.events_raw",
         "public.measurements", "public.shipments", "public.lookup_codes", "public.empty_table",
+        "public.odd_types", 'public.Odd "Name" Tbl',
     }  # fmt: skip
     assert all(t["exact"] for t in report["tables"])
     assert not [f for t in report["tables"] for f in t["findings"] if f["type"] == "error"]
@@ -173,7 +187,8 @@ async def test_fixture_exact_counts(quality_dsn: str) -> None:
     ship = table(report, "public.shipments")
     assert ship["freshness"] == pytest.approx(50.0, abs=0.2)
     lookup = table(report, "public.lookup_codes")
-    assert lookup["freshness"] is None and "no created/updated-like timestamp" in one(lookup, "freshness")["description"]
+    assert lookup["freshness"] is None
+    assert "no created/updated-like timestamp" in one(lookup, "freshness")["description"]
     assert lookup["score"] == 100.0  # weights renormalised over completeness and consistency
     assert table(report, "public.empty_table")["score"] is None
 
@@ -184,7 +199,12 @@ async def test_fixture_exact_counts(quality_dsn: str) -> None:
         ("public.orders", "referential_integrity", "customer_id"),
         ("public.order_items", "referential_integrity", "order_id"),
         ("public.events_raw", "duplicates", None), ("public.measurements", "outliers", "sensor_value"),
+        ("public.odd_types", "duplicates", None),
     }  # fmt: skip
+    assert one(table(report, "public.odd_types"), "duplicates", None)["affected_rows"] == 1
+    odd = table(report, 'public.Odd "Name" Tbl')
+    assert one(odd, "completeness", "E-Mail")["affected_rows"] == 1
+    assert one(odd, "consistency", "E-Mail")["affected_rows"] == 1
 
     # overall: the weighted formula over the means of the table components
     tables = report["tables"]
@@ -242,8 +262,8 @@ async def test_progress_notifications(quality_dsn: str) -> None:
     async with mcp_client(quality_dsn) as client:
         result = await client.call_tool("check_data_quality", {}, progress_callback=progress)
     assert not result.is_error
-    assert len(seen) == 8
-    assert [d for d, _, _ in seen] == list(range(1, 9)) and {t for _, t, _ in seen} == {8}
+    assert len(seen) == 10
+    assert [d for d, _, _ in seen] == list(range(1, 11)) and {t for _, t, _ in seen} == {10}
     assert all(m and m.startswith("public.") for _, _, m in seen)
 
 
@@ -267,39 +287,38 @@ async def test_demo_planted_defects(demo_dsn: str) -> None:
     assert len(report["tables"]) == 89 and report["statements"] <= 4 * 89
     assert not [f for t in report["tables"] for f in t["findings"] if f["type"] == "error"]
     p = PLANTED_DEFECTS
-
-    def rows(name: str, kind: str, column: str | None = ANY, text: str = "") -> int:
-        got: int = one(table(report, name), kind, column, text)["affected_rows"]
-        return got
-
     hours = p["drops: completion_hours IS NULL (exactly the rows with completed_at NULL)"]
-    assert rows("public.drops", "completeness", "completion_hours") == hours
-    assert rows("public.drops", "completeness", "completed_at") == hours
     gps = p["onemap_properties: latitude IS NULL AND longitude IS NULL"]
-    assert rows("public.onemap_properties", "completeness", "latitude") == gps
-    assert rows("public.onemap_properties", "completeness", "longitude") == gps
-    assert rows("public.onemap_properties", "completeness", "stand_number") == p["onemap_properties: stand_number IS NULL"]
-    assert rows("public.staff", "completeness", "phone") == p["staff: phone IS NULL"]
-    assert rows("public.clients", "completeness", "phone") == p["clients: phone IS NULL"]
-    assert rows("public.clients", "completeness", "email") == p["clients: email IS NULL"]
-    assert rows("public.contractors", "completeness", "phone") == p["contractors: phone IS NULL"]
-    assert rows("public.nokia_velocity", "duplicates", None) == p[
-        "nokia_velocity: rows identical to another row in every column but id"
-    ]
-    assert rows("ops.vehicle_gps_log", "duplicates", None) == p["ops.vehicle_gps_log: exact duplicate rows (table has no key)"]
-    assert rows("public.nokia_velocity", "referential_integrity", "property_id") == p[
-        "nokia_velocity: property_id not in onemap_properties"
-    ]
-    assert rows("public.sow_onemap_mapping", "referential_integrity", "property_id") == p[
-        "sow_onemap_mapping: property_id not in onemap_properties"
-    ]
-    assert rows("public.staff", "consistency", "email") == p["staff: malformed email"]
-    assert rows("public.staff", "consistency", "phone") == p["staff: malformed phone"]
-    assert rows("public.clients", "consistency", "email") == p["clients: malformed email"]
-    assert rows("public.clients", "consistency", "phone") == p["clients: malformed phone"]
-    assert rows("public.contractors", "consistency", "status") == p[
-        "contractors: status = 'Active' (the others are lower case)"
-    ]
+    expected: dict[tuple[str, str, str | None], int] = {
+        ("public.drops", "completeness", "completion_hours"): hours,
+        ("public.drops", "completeness", "completed_at"): hours,
+        ("public.onemap_properties", "completeness", "latitude"): gps,
+        ("public.onemap_properties", "completeness", "longitude"): gps,
+        ("public.onemap_properties", "completeness", "stand_number"): p["onemap_properties: stand_number IS NULL"],
+        ("public.staff", "completeness", "phone"): p["staff: phone IS NULL"],
+        ("public.clients", "completeness", "phone"): p["clients: phone IS NULL"],
+        ("public.clients", "completeness", "email"): p["clients: email IS NULL"],
+        ("public.contractors", "completeness", "phone"): p["contractors: phone IS NULL"],
+        ("public.nokia_velocity", "duplicates", None): p[
+            "nokia_velocity: rows identical to another row in every column but id"
+        ],
+        ("ops.vehicle_gps_log", "duplicates", None): p["ops.vehicle_gps_log: exact duplicate rows (table has no key)"],
+        ("public.nokia_velocity", "referential_integrity", "property_id"): p[
+            "nokia_velocity: property_id not in onemap_properties"
+        ],
+        ("public.sow_onemap_mapping", "referential_integrity", "property_id"): p[
+            "sow_onemap_mapping: property_id not in onemap_properties"
+        ],
+        ("public.staff", "consistency", "email"): p["staff: malformed email"],
+        ("public.staff", "consistency", "phone"): p["staff: malformed phone"],
+        ("public.clients", "consistency", "email"): p["clients: malformed email"],
+        ("public.clients", "consistency", "phone"): p["clients: malformed phone"],
+        ("public.contractors", "consistency", "status"): p[
+            "contractors: status = 'Active' (the others are lower case)"
+        ],
+    }
+    got = {key: one(table(report, key[0]), key[1], key[2])["affected_rows"] for key in expected}
+    assert got == expected
     # only staff and clients have malformed contact details; only the planted orphans exist
     flagged = {(t["table"], f["column"]) for t in report["tables"] for f in t["findings"]
                if f["type"] == "consistency" and f["column"] in ("email", "phone")}  # fmt: skip

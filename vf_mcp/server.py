@@ -18,6 +18,8 @@ from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, shallow_output_schema
 from vf_mcp.settings import Settings
 from vf_mcp.tools import analytics, core, kpi, quality, relationships
+from vf_mcp.tools import dba as dba_tools
+from vf_mcp.tools import export as export_tools
 from vf_mcp.tools.common import App, app_of
 
 log = logging.getLogger("vf_mcp")
@@ -77,6 +79,8 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
     relationships.register(server)
     analytics.register(server)
     kpi.register(server)
+    dba_tools.register(server)
+    export_tools.register(server)
     _register_resources(server, current)
     for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there
         compact_schema(tool.parameters, output=False)

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     kpi_dir: str = Field("", description="Directory of KPI TOML files (default: config/kpis beside the package).")
 
     exports_dir: str = Field("", description="Where export_results writes files (default: user cache dir/exports).")
-    export_ttl_hours: float = Field(24.0, gt=0, description="Exported files and their download links expire after this.")
+    export_ttl_hours: float = Field(24.0, gt=0, description="Exported files and download links expire after this.")
     export_max_total_bytes: int = Field(
         5 * 1024**3, ge=1024, description="Most bytes the exports directory may hold (new exports are refused beyond)."
     )
@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         "", description="Base URL clients use to reach this server over HTTP (default: http://host:port)."
     )
+
+    quality_null_warning: float = Field(0.05, ge=0, le=1, description="NULL share making a completeness warning.")
+    quality_null_critical: float = Field(0.5, ge=0, le=1, description="NULL share making a completeness critical.")
+    quality_fresh_hours: float = Field(24.0, gt=0, description="Newest row at most this old: freshness 100.")
+    quality_stale_hours: float = Field(720.0, gt=0, description="Newest row at least this old: freshness 0, stale.")
+    quality_outlier_sigma: float = Field(3.0, gt=0, description="Outlier threshold in standard deviations.")
+    quality_enum_max_values: int = Field(20, ge=2, description="Most distinct values of an enum-like text column.")
+    quality_weight_completeness: float = Field(0.4, ge=0, description="Weight of completeness in quality scores.")
+    quality_weight_freshness: float = Field(0.3, ge=0, description="Weight of freshness in quality scores.")
+    quality_weight_consistency: float = Field(0.3, ge=0, description="Weight of consistency in quality scores.")
 
     require_readonly_role: bool = Field(
         False, description="Refuse to start when the role can write or is a superuser."

@@ -29,9 +29,8 @@ SCORING = (
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 
-EMAIL_NAME = re.compile(r"e_?mail", re.I)
-PHONE_NAME = re.compile(r"phone|mobile|cell|tel(ephone)?$|fax|msisdn", re.I)
-FK_NAME = re.compile(r"^(?P<stem>.+?)(?:_(?:id|ref)|(?<=[a-z0-9])(?:Id|ID|Ref))$", re.I)
+EMAIL_NAME = re.compile(r"(^|_)e_?mail")  # on the tokenised name: email, e_mail, user_email, EmailAddress
+FK_NAME = re.compile(r"^(?P<stem>.+?)(?:_(?i:id|ref)|(?<=[a-z0-9])(?:Id|ID|Ref))$")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -47,6 +46,7 @@ EVENT_TOKENS = _words(
     "birth dob born birthday"
 )
 BIRTH_TOKENS = _words("birth dob born birthday")
+PHONE_TOKENS = _words("phone phones mobile cell cellphone tel telephone fax msisdn")
 # Plans and validity windows: may lie in the future and say nothing about freshness.
 PLANNING_TOKENS = _words(
     "due expires expiry expiration expire next planned plan target scheduled schedule until deadline valid "
@@ -83,11 +83,11 @@ def tokens(name: str) -> list[str]:
 
 
 def is_email(name: str) -> bool:
-    return bool(EMAIL_NAME.search(name))
+    return bool(EMAIL_NAME.search("_".join(tokens(name))))
 
 
 def is_phone(name: str) -> bool:
-    return bool(PHONE_NAME.search(name))
+    return any(t in PHONE_TOKENS or t.startswith("phone") for t in tokens(name))
 
 
 def is_non_negative(name: str) -> bool:

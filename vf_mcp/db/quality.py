@@ -329,8 +329,8 @@ def infer_references(
         if target is None:
             continue
         trel, tcol, tcat = target
-        if trel.qualified == rel.qualified and tcol == name:
-            continue
+        if trel.qualified == rel.qualified:
+            continue  # self-references need a declared key to be trusted
         if tcat is not None and tcat != (c.get("category") or ""):
             continue
         out.append(Reference((name,), trel, (tcol,), None))

@@ -17,7 +17,7 @@ async def _statements(conn: asyncpg.Connection, role: str, password: str) -> lis
                format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', $1::text, '60s') AS idle,
                format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text) AS connect,
                format('GRANT pg_read_all_data TO %I', $1::text) AS read_all,
-               format('GRANT pg_read_all_stats TO %I', $1::text) AS stats
+               format('GRANT pg_monitor TO %I', $1::text) AS stats
         """,
         role,
         password,

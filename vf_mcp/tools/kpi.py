@@ -46,7 +46,17 @@ def load_dashboard(directory: Path, database: str) -> tuple[DashboardFile, Path]
     return None
 
 
-def register(server: MCPServer[App], health_score: HealthScore | None = None) -> None:
+async def data_health_score(app: App) -> float:
+    """The overall check_data_quality score of the whole database (0-100)."""
+    from vf_mcp.tools.quality import CHECKS, check_quality
+
+    report = await check_quality(app, None, None, tuple(CHECKS))
+    if report.score is None:
+        raise ConfigError("no table could be scored")
+    return float(report.score)
+
+
+def register(server: MCPServer[App], health_score: HealthScore | None = data_health_score) -> None:
     """Register get_kpi_dashboard; `health_score` computes the data_health builtin KPI (0-100)."""
 
     @server.tool(annotations=READ_ONLY, structured_output=True)

@@ -34,17 +34,6 @@ CHECKS: tuple[str, ...] = (
     "outliers",
     "referential_integrity",
 )
-DEFAULTS: dict[str, float] = {
-    "quality_null_warning": 0.05,
-    "quality_null_critical": 0.5,
-    "quality_fresh_hours": 24.0,
-    "quality_stale_hours": 720.0,
-    "quality_outlier_sigma": 3.0,
-    "quality_enum_max_values": 20,
-    "quality_weight_completeness": 0.4,
-    "quality_weight_freshness": 0.3,
-    "quality_weight_consistency": 0.3,
-}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -61,7 +50,7 @@ class Config:
     @classmethod
     def of(cls, app: App) -> Config:
         def get(name: str) -> float:
-            return float(getattr(app.settings, name, DEFAULTS[name]))
+            return float(getattr(app.settings, name))
 
         return cls(
             null_warning=get("quality_null_warning"),
@@ -511,12 +500,12 @@ def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality
             type=label if label in CHECKS else "error",
             severity="warning",
             description=f"check failed: {message}",
-            recommendation="Retry this table alone, or raise statement_timeout_ms",
+            recommendation="Fix the cause shown; on a timeout check this table alone or raise statement_timeout_ms",
         )
         for label, message in raw.errors
     ]
     if raw.main is None:
-        return TableQuality(table=plan.rel.qualified, rows=plan.estimate or 0, exact=not plan.sampled, findings=errors)
+        return TableQuality(table=plan.rel.qualified, rows=plan.estimate or 0, exact=False, findings=errors)
     tb = _Table(plan, raw, cfg, raw.main)
     tb.findings += errors
     ch = plan.checks

@@ -1,0 +1,111 @@
+"""CSV exactly as PostgreSQL's `COPY (query) TO STDOUT WITH (FORMAT csv, HEADER)` writes it, built by PostgreSQL.
+
+Each value is the type's own text output (what COPY and psql print, in the session's settings: DateStyle,
+IntervalStyle, TimeZone for timestamptz with its offset, bytea as \\x hex, arrays as {..}, booleans t/f),
+quoted by COPY's rules: a value is quoted when it is empty (so NULL, written as nothing, stays distinct from
+'') or contains a comma, a double quote, CR or LF (quotes doubled); a lone \\. in a one-column result is
+quoted too. Lines end with LF, UTF-8.
+
+Why not COPY itself: asyncpg runs COPY through the simple query protocol (several statements per message)
+and inlines parameters by text substitution that also rewrites `$1` inside comments and string literals.
+Here the guarded statement stays a prepared statement with bound parameters (layer 1 of the read-only
+guarantee) and PostgreSQL builds each line in the cursor's query: one text value per row, about 2x the time
+of COPY itself (bench figures in the tool's docs), byte-identical output (tests/test_export.py checks it).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pglast import parser as pg_parser
+
+from vf_mcp.db.convert import Converters, JSONValue, convert_row
+from vf_mcp.export.columns import ExportColumn
+
+# Types whose text output can never be empty nor hold a comma, quote, CR or LF (in any DateStyle/IntervalStyle).
+_PLAIN = frozenset(
+    {"bool", "int2", "int4", "int8", "oid", "float4", "float8", "numeric", "date", "time", "timestamp",
+     "timestamptz", "interval", "uuid", "inet", "cidr", "macaddr", "macaddr8", "pg_lsn", "xid", "xid8", "cid"}
+)  # fmt: skip
+
+
+def statement_text(sql: str) -> str:
+    """The one statement in `sql` without a trailing semicolon (the guard has checked it is exactly one)."""
+    stmt = pg_parser.parse_sql(sql)[0]
+    start = stmt.stmt_location or 0
+    return sql[start : start + stmt.stmt_len] if stmt.stmt_len else sql[start:]
+
+
+def csv_line_sql(statement: str, columns: Sequence[ExportColumn]) -> str:
+    """A query returning one CSV line (text) per row of `statement` (a SELECT, VALUES or TABLE)."""
+    single = len(columns) == 1
+    cells = []
+    for i, col in enumerate(columns, 1):
+        value = f'q."{i}"'
+        text = f"concat({value})"  # the type's output function (a ::text cast is not: bpchar, inet, bool)
+        if col.pg_catalog and col.type_kind == "scalar" and col.type_name in _PLAIN:
+            cells.append(text)  # NULL -> ''
+            continue
+        needs = f"{text} = '' OR {text} ~ '[\",\\r\\n]'"
+        if single:
+            needs += f" OR {text} = '\\.'"
+        cells.append(
+            f"CASE WHEN {value} IS NULL THEN '' WHEN {needs} "
+            f"THEN '\"' || replace({text}, '\"', '\"\"') || '\"' ELSE {text} END"
+        )
+    aliases = ", ".join(f'"{i}"' for i in range(1, len(columns) + 1))
+    line = " || ',' || ".join(cells)
+    return f"SELECT {line} FROM (\n{statement}\n) AS q({aliases})"
+
+
+def csv_field(text: str | None, single: bool) -> str:
+    """One field by COPY's CSV rules (used for the header and for EXPLAIN/SHOW results)."""
+    if text is None:
+        return ""
+    if text == "" or any(c in text for c in ',"\r\n') or (single and text == "\\."):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _as_text(value: JSONValue) -> str | None:
+    import json
+
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class CsvWriter:
+    """Writes lines PostgreSQL built (`lines=True`) or, for EXPLAIN/SHOW, rows of converted values."""
+
+    def __init__(self, path: Path, columns: Sequence[ExportColumn], converters: Converters, *, lines: bool) -> None:
+        self.warnings: list[str] = []
+        self._lines = lines
+        self._converters = converters
+        self._single = len(columns) == 1
+        self._file: io.TextIOWrapper = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        self._file.write(",".join(csv_field(c.name, self._single) for c in columns) + "\n")
+
+    def write(self, rows: Sequence[Any]) -> int:
+        if self._lines:
+            text = "\n".join([r[0] for r in rows])
+        else:
+            text = "\n".join(
+                ",".join(csv_field(_as_text(v), self._single) for v in convert_row(r, self._converters)) for r in rows
+            )
+        self._file.write(text)
+        self._file.write("\n")
+        return len(text) + 1
+
+    def close(self, metadata: dict[str, Any] | None) -> None:
+        self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()

@@ -1,0 +1,214 @@
+"""The exports directory: random names, sanitised download names, sidecars, the size quota and cleanup.
+
+Layout: `<id>.<ext>` (the data), `<id>.meta.json` (the sidecar: bookkeeping, plus the export's metadata
+when asked for), `<id>.<ext>.part` while writing. `<id>` is a random UUID (32 hex digits); the caller's
+filename is only ever the *download* name. Only files with these names are counted or deleted, whatever
+else the directory holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from vf_mcp.errors import VfError
+
+log = logging.getLogger(__name__)
+
+Format = Literal["csv", "json", "jsonl", "excel", "parquet"]
+
+EXTENSIONS: dict[str, str] = {
+    "csv": ".csv",
+    "json": ".json",
+    "jsonl": ".jsonl",
+    "excel": ".xlsx",
+    "parquet": ".parquet",
+}
+MIME_TYPES: dict[str, str] = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "jsonl": "application/jsonl",
+    "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
+_OURS = re.compile(r"^([0-9a-f]{32})(\.meta\.json|\.[a-z]+|\.[a-z]+\.part|\.meta\.json\.tmp)$")
+NAME_RE = re.compile(r"^[0-9a-f]{32}(\.meta\.json)?$")
+_UNSAFE = re.compile(r"[^\w.\- ()+,=@]+")
+
+
+class ExportLimitError(VfError):
+    """An export was refused or stopped by a limit of the exports directory."""
+
+    code = "export_limit"
+
+
+def default_exports_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("vf-mcp")) / "exports"
+
+
+def sanitize_filename(name: str | None, fmt: str, now: datetime) -> str:
+    """A safe download name: no directories, no control or shell-special characters, the format's extension."""
+    ext = EXTENSIONS[fmt]
+    base = ""
+    if name:
+        base = re.split(r"[/\\]", unicodedata.normalize("NFC", name))[-1]
+        base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+        base = _UNSAFE.sub("_", base)
+        if base.lower().endswith(ext):
+            base = base[: -len(ext)]
+        base = base.strip(" ._")[:100].rstrip(" ._")
+    if not base:
+        base = f"export-{now:%Y%m%d-%H%M%S}"
+    return base + ext
+
+
+@dataclass(frozen=True)
+class StoredExport:
+    """What the sidecar says about one export."""
+
+    export_id: str
+    format: str
+    file_name: str
+    data_file: str
+    mime_type: str
+    created_at: str
+    expires: int
+    size_bytes: int
+    has_metadata: bool
+
+
+class ExportStore:
+    """One exports directory, its limits and its cleanup."""
+
+    def __init__(self, directory: Path, *, ttl_s: float, max_total_bytes: int) -> None:
+        self.directory = directory
+        self.ttl_s = ttl_s
+        self.max_total_bytes = max_total_bytes
+
+    def ensure_dir(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def part_path(self, export_id: str, fmt: str) -> Path:
+        return self.directory / f"{export_id}{EXTENSIONS[fmt]}.part"
+
+    def data_path(self, export_id: str, fmt: str) -> Path:
+        return self.directory / f"{export_id}{EXTENSIONS[fmt]}"
+
+    def meta_path(self, export_id: str) -> Path:
+        return self.directory / f"{export_id}.meta.json"
+
+    def create_part(self, export_id: str, fmt: str) -> Path:
+        """Create the (empty, owner-only) file the writer fills."""
+        self.ensure_dir()
+        path = self.part_path(export_id, fmt)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return path
+
+    def _ours(self) -> list[tuple[os.DirEntry[str], re.Match[str]]]:
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return []
+        out = []
+        for entry in entries:
+            m = _OURS.match(entry.name)
+            if m and entry.is_file(follow_symlinks=False):
+                out.append((entry, m))
+        return out
+
+    def total_bytes(self) -> int:
+        total = 0
+        for entry, _ in self._ours():
+            with contextlib.suppress(FileNotFoundError):
+                total += entry.stat(follow_symlinks=False).st_size
+        return total
+
+    def check_room(self, adding: int = 0) -> None:
+        """Refuse when the directory (with `adding` more bytes) would exceed export_max_total_bytes."""
+        total = self.total_bytes()
+        if total + adding > self.max_total_bytes:
+            from vf_mcp.tools.common import human_bytes
+
+            raise ExportLimitError(
+                f"The exports directory would exceed its limit of {human_bytes(self.max_total_bytes)} "
+                f"(export_max_total_bytes, env VF_MCP_EXPORT_MAX_TOTAL_BYTES; it holds {human_bytes(total)}). "
+                "Export fewer rows or columns (add filters, select only the columns needed), wait for older "
+                f"exports to expire (export_ttl_hours), or raise the limit."
+            )
+
+    def read(self, export_id: str) -> StoredExport | None:
+        try:
+            data = json.loads(self.meta_path(export_id).read_text(encoding="utf-8"))["export"]
+            return StoredExport(**data)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def publish(self, part: Path, record: StoredExport, metadata: dict[str, Any] | None) -> Path:
+        """Write the sidecar, then move the finished file into place (atomically, both)."""
+        body: dict[str, Any] = {"export": record.__dict__}
+        if metadata is not None:
+            body["metadata"] = metadata
+        meta = self.meta_path(record.export_id)
+        tmp = meta.with_name(meta.name + ".tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(body, f, ensure_ascii=False, indent=2, default=str)
+        os.replace(tmp, meta)
+        final = self.directory / record.data_file
+        os.replace(part, final)
+        return final
+
+    def resolve(self, name: str, now: float | None = None) -> tuple[Path, StoredExport] | None:
+        """The file behind `<id>` (the data) or `<id>.meta.json` (the sidecar), unless unknown or expired."""
+        if not NAME_RE.match(name):
+            return None
+        export_id = name[:32]
+        record = self.read(export_id)
+        if record is None or (time.time() if now is None else now) > record.expires:
+            return None
+        path = self.meta_path(export_id) if name.endswith(".meta.json") else self.directory / record.data_file
+        return (path, record) if path.is_file() else None
+
+    def cleanup(self, now: float | None = None) -> int:
+        """Delete expired exports, and leftovers (orphans, unfinished .part files) older than the TTL."""
+        now = time.time() if now is None else now
+        removed = 0
+        groups: dict[str, list[os.DirEntry[str]]] = {}
+        for entry, m in self._ours():
+            groups.setdefault(m.group(1), []).append(entry)
+        for export_id, entries in groups.items():
+            record = self.read(export_id)
+            for entry in entries:
+                try:
+                    if record is not None:
+                        dead = now > record.expires
+                    else:
+                        dead = now - entry.stat(follow_symlinks=False).st_mtime > self.ttl_s
+                    if dead:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    log.warning("could not delete expired export %s: %s", entry.name, exc)
+        return removed
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

@@ -1,0 +1,380 @@
+"""export_results: a guarded query's full result as a CSV, JSON, JSON Lines, Excel or Parquet file.
+
+Also registers the `export://{export_id}` resource template (the file over MCP, up to RESOURCE_MAX_BYTES)
+and the HTTP route `/exports/{export_id}` (HMAC-signed, expiring links), and hooks the server lifespan to
+clean the exports directory at start and every CLEANUP_INTERVAL_S while the server runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+
+from vf_mcp import __version__
+from vf_mcp.db.convert import Converters
+from vf_mcp.export.columns import ExportColumn, Writer
+from vf_mcp.export.csvout import CsvWriter
+from vf_mcp.export.excel import ExcelWriter
+from vf_mcp.export.jsonout import JsonWriter
+from vf_mcp.export.parquet import ParquetWriter
+from vf_mcp.export.runner import stream_export
+from vf_mcp.export.signing import signed_url, verify
+from vf_mcp.export.store import (
+    MIME_TYPES,
+    ExportStore,
+    Format,
+    StoredExport,
+    default_exports_dir,
+    iso,
+    sanitize_filename,
+)
+from vf_mcp.models.export import ExportResult
+from vf_mcp.settings import Settings
+from vf_mcp.tools.common import App, app_of, human_bytes, respond, tool_errors
+
+log = logging.getLogger(__name__)
+
+RESOURCE_MAX_BYTES = 20 * 1024 * 1024
+"""Largest file served as an MCP resource (base64 in one JSON-RPC message); larger: path or HTTP link."""
+CLEANUP_INTERVAL_S = 600.0
+SIZE_CHECK_INTERVAL_S = 0.5
+
+EXPORT = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+
+_VALUES = {
+    "csv": "PostgreSQL's own text output per value, byte-identical to COPY (query) TO STDOUT WITH (FORMAT csv, "
+    "HEADER): NULL empty, '' quoted, booleans t/f, timestamptz with its offset",
+    "json": "as run_query: exact numerics (number or string), timestamptz UTC ISO 8601, bytea base64, arrays lists",
+    "jsonl": "as run_query: exact numerics (number or string), timestamptz UTC ISO 8601, bytea base64, arrays lists",
+    "excel": "typed cells (numbers, booleans, dates, timestamps in UTC); other types as text as in JSON exports",
+    "parquet": "Arrow types: decimal, date32, timestamp[us] (UTC for timestamptz), lists; json as JSON text",
+}
+
+
+@dataclass
+class Exports:
+    """Per running server: the exports directory, the link-signing key and the public base URL."""
+
+    store: ExportStore
+    secret: bytes
+    base_url: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Exports:
+        directory = Path(settings.exports_dir).expanduser() if settings.exports_dir else default_exports_dir()
+        secret = (
+            settings.export_secret.get_secret_value().encode()
+            if settings.export_secret is not None
+            else secrets.token_bytes(32)
+        )
+        return cls(
+            store=ExportStore(
+                directory,
+                ttl_s=settings.export_ttl_hours * 3600.0,
+                max_total_bytes=settings.export_max_total_bytes,
+            ),
+            secret=secret,
+            base_url=_base_url(settings),
+        )
+
+
+def _base_url(settings: Settings) -> str | None:
+    """Where HTTP clients reach this server (None under stdio: no download links then)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    if settings.transport == "stdio":
+        return None
+    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def register(server: MCPServer[App]) -> None:
+    """Register export_results, the export:// resource template and the /exports/ download route."""
+    running: list[Exports] = []  # this server's Exports while its lifespan runs
+    lazy: dict[int, Exports] = {}  # fallback when the lifespan hook is not in place (keyed by id(App))
+    _hook_lifespan(server, running)
+
+    def exports_of(app: App) -> Exports:
+        if running:
+            return running[-1]
+        found = lazy.get(id(app))
+        if found is None:
+            found = lazy[id(app)] = Exports.from_settings(app.settings)
+        return found
+
+    @server.tool(annotations=EXPORT, structured_output=True)
+    @tool_errors
+    async def export_results(
+        query: Annotated[
+            str, Field(description="One read-only statement, checked as in run_query. Use $1, $2 ... for values.")
+        ],
+        format: Annotated[Format, Field(description="csv, json (array), jsonl, excel (.xlsx) or parquet")],
+        ctx: Context[App],
+        filename: Annotated[str | None, Field(description="Download name (sanitised; the extension is added)")] = None,
+        include_metadata: Annotated[
+            bool, Field(description="Query, params, row count, types... (sidecar, sheet or Parquet metadata)")
+        ] = True,
+        params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
+    ) -> Annotated[CallToolResult, ExportResult]:
+        """Export the FULL result of one read-only query (no row cap) to a file; returns where it is, not rows.
+
+        Over HTTP: download_url (signed, expiring); else file_path and resource_uri (export://id, up to 20 MB).
+        """
+        app = app_of(ctx)
+        exports = exports_of(app)
+        result = await run_export(
+            app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
+        )
+        out = respond(result)
+        out.content.append(
+            ResourceLink(
+                type="resource_link",
+                name=result.file_name,
+                uri=result.resource_uri,
+                mime_type=MIME_TYPES[format],
+                size=result.file_size_bytes,
+                description=f"{result.row_count:,} rows, expires {result.expires_at}",
+            )
+        )
+        return out
+
+    @server.resource(
+        "export://{export_id}", mime_type="application/octet-stream", title="Exported file (export_results)"
+    )
+    async def export_file(export_id: str, ctx: Context[App]) -> bytes:
+        """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json)."""
+        exports = exports_of(app_of(ctx))
+        found = exports.store.resolve(export_id)
+        if found is None:
+            raise ResourceNotFoundError(
+                "No such export: the id is unknown or the export expired (exports are deleted after "
+                "export_ttl_hours). Run export_results again."
+            )
+        path, _ = found
+        size = path.stat().st_size
+        if size > RESOURCE_MAX_BYTES:
+            raise ResourceError(
+                f"The export is {human_bytes(size)}; files over {human_bytes(RESOURCE_MAX_BYTES)} are not served "
+                f"as MCP resources. Read it at {path} on the server's machine, or download it over HTTP "
+                "(serve with --transport http and use download_url)."
+            )
+        return await anyio.to_thread.run_sync(path.read_bytes)
+
+    @server.custom_route("/exports/{export_id}", methods=["GET"])  # type: ignore[untyped-decorator]
+    async def download(request: Request) -> Response:
+        name = str(request.path_params.get("export_id", ""))
+        if not running:
+            return PlainTextResponse("Not Found", status_code=404)
+        exports = running[-1]
+        verdict = verify(exports.secret, name, request.query_params.get("expires"), request.query_params.get("sig"))
+        if verdict == "forbidden":
+            return PlainTextResponse("Forbidden", status_code=403)
+        found = exports.store.resolve(name) if verdict == "ok" else None
+        if found is None:
+            return PlainTextResponse("Gone", status_code=410)
+        path, record = found
+        is_meta = name.endswith(".meta.json")
+        return FileResponse(
+            path,
+            media_type="application/json" if is_meta else record.mime_type,
+            filename=(record.file_name.rsplit(".", 1)[0] + ".meta.json") if is_meta else record.file_name,
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
+
+
+def _hook_lifespan(server: MCPServer[App], running: list[Exports]) -> None:
+    """Wrap the server lifespan: Exports per run, cleanup at start and every CLEANUP_INTERVAL_S, stopped at exit.
+
+    MCPServer has no public lifespan hook for a tool family, so this wraps the low-level server's lifespan
+    (what stdio, HTTP and the in-process Client all enter). Without it, exports still work (lazy Exports,
+    cleanup at every export call) but /exports/ links answer 404.
+    """
+    low: Any = getattr(server, "_lowlevel_server", None)
+    inner = getattr(low, "lifespan", None)
+    if inner is None:
+        log.warning("export_results: no lifespan to hook; download links are disabled")
+        return
+
+    @asynccontextmanager
+    async def lifespan(s: Any) -> AsyncIterator[Any]:
+        async with inner(s) as app:
+            exports = Exports.from_settings(app.settings)
+            running.append(exports)
+            task = asyncio.create_task(_cleanup_loop(exports.store))
+            try:
+                yield app
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                running.remove(exports)
+
+    low.lifespan = lifespan
+
+
+async def _cleanup_loop(store: ExportStore) -> None:
+    while True:
+        try:
+            removed = await anyio.to_thread.run_sync(store.cleanup)
+            if removed:
+                log.info("deleted %d expired export file(s) from %s", removed, store.directory)
+        except OSError as exc:
+            log.warning("export cleanup failed: %s", exc)
+        await asyncio.sleep(CLEANUP_INTERVAL_S)
+
+
+def _requested_by(ctx: Context[App]) -> dict[str, str] | None:
+    """The MCP client (name/version) and the OAuth client id, when known."""
+    out: dict[str, str] = {}
+    with contextlib.suppress(Exception):
+        info = ctx.session.client_params.client_info
+        out["client"] = f"{info.name} {info.version}".strip()
+    with contextlib.suppress(Exception):
+        from mcp.server.auth.middleware.auth_context import get_access_token
+
+        token = get_access_token()
+        if token is not None:
+            out["client_id"] = str(token.client_id)
+    return out or None
+
+
+def _open_writer(
+    fmt: str, path: Path, tmpdir: Path, columns: list[ExportColumn], converters: Converters, lines: bool
+) -> Writer:
+    if fmt == "csv":
+        return CsvWriter(path, columns, converters, lines=lines)
+    if fmt in ("json", "jsonl"):
+        return JsonWriter(path, columns, converters, lines=fmt == "jsonl")
+    if fmt == "excel":
+        return ExcelWriter(path, columns, converters, tmpdir=tmpdir)
+    return ParquetWriter(path, columns, converters)
+
+
+async def run_export(
+    app: App,
+    exports: Exports,
+    ctx: Context[App],
+    query: str,
+    fmt: Literal["csv", "json", "jsonl", "excel", "parquet"],
+    *,
+    filename: str | None,
+    include_metadata: bool,
+    params: list[Any],
+) -> ExportResult:
+    store = exports.store
+    await anyio.to_thread.run_sync(store.cleanup)
+    store.check_room(adding=1)
+    created = time.time()
+    expires = int(created + app.settings.export_ttl_hours * 3600.0)
+    export_id = store.new_id()
+    file_name = sanitize_filename(filename, fmt, datetime.fromtimestamp(created, UTC))
+    part = store.create_part(export_id, fmt)
+    last_check = time.monotonic()
+
+    async def on_chunk(rows: int) -> None:
+        nonlocal last_check
+        await ctx.report_progress(rows, None, message=f"{rows:,} rows")
+        if time.monotonic() - last_check >= SIZE_CHECK_INTERVAL_S:
+            last_check = time.monotonic()
+            store.check_room()
+
+    def open_writer(columns: list[ExportColumn], converters: Converters, lines: bool) -> Writer:
+        return _open_writer(fmt, part, store.directory, columns, converters, lines)
+
+    try:
+        streamed, writer = await stream_export(
+            app.db, app.catalog, query, params, csv=fmt == "csv", open_writer=open_writer, on_chunk=on_chunk
+        )
+        metadata: dict[str, Any] | None = None
+        if include_metadata:
+            metadata = {
+                "export_id": export_id,
+                "format": fmt,
+                "file_name": file_name,
+                "created_at": iso(created),
+                "expires_at": iso(expires),
+                "query": query,
+                "parameters": params,
+                "row_count": streamed.row_count,
+                "columns": [{"name": c.name, "type": c.type} for c in streamed.columns],
+                "server_version": streamed.server_version,
+                "database": streamed.database,
+                "requested_by": _requested_by(ctx),
+                "generator": f"vf-mcp {__version__}",
+                "values": _VALUES[fmt],
+            }
+        try:
+            await anyio.to_thread.run_sync(functools.partial(writer.close, metadata))
+        except BaseException:
+            writer.abort()
+            raise
+        size = part.stat().st_size
+        store.check_room()
+        if metadata is not None:
+            metadata["warnings"] = writer.warnings
+        record = StoredExport(
+            export_id=export_id,
+            format=fmt,
+            file_name=file_name,
+            data_file=store.data_path(export_id, fmt).name,
+            mime_type=MIME_TYPES[fmt],
+            created_at=iso(created),
+            expires=expires,
+            size_bytes=size,
+            has_metadata=metadata is not None,
+        )
+        final = await anyio.to_thread.run_sync(store.publish, part, record, metadata)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    sidecar = fmt in ("csv", "json", "jsonl") and include_metadata
+    url = signed_url(exports.base_url, exports.secret, export_id, expires) if exports.base_url else None
+    meta_url = (
+        signed_url(exports.base_url, exports.secret, f"{export_id}.meta.json", expires)
+        if exports.base_url and sidecar
+        else None
+    )
+    rows = streamed.row_count
+    where = f"download: {url}" if url else f"file: {final} (or read the resource export://{export_id})"
+    msg = (
+        f"Exported {rows:,} row{'s' if rows != 1 else ''} ({human_bytes(size)}) as {fmt} '{file_name}' in "
+        f"{streamed.elapsed_ms / 1000:.1f} s; {where}; expires {iso(expires)}."
+    )
+    if writer.warnings:
+        msg += " Warnings: " + "; ".join(writer.warnings) + "."
+    return ExportResult(
+        export_id=export_id,
+        format=fmt,
+        file_name=file_name,
+        file_path=str(final),
+        file_size=human_bytes(size) or "0 bytes",
+        file_size_bytes=size,
+        row_count=rows,
+        download_url=url,
+        resource_uri=f"export://{export_id}",
+        metadata_path=str(store.meta_path(export_id)) if sidecar else None,
+        metadata_url=meta_url,
+        expires_at=iso(expires),
+        warnings=writer.warnings,
+        message=msg,
+    )
