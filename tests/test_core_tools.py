@@ -253,6 +253,8 @@ async def test_overview_constant_queries(pg) -> None:  # type: ignore[no-untyped
         counter = StatementCounter()
         server = build_server(Settings(dsn=dsn), counter=counter)
         async with Client(server) as client:
+            await client.call_tool("list_tables", {})  # waits for the start-up warm-up of the catalog
+            counter.statements = 0
             result = await client.call_tool("get_database_overview", {})
             assert not result.is_error
             assert result.structured_content["total_tables"] == n
@@ -261,4 +263,4 @@ async def test_overview_constant_queries(pg) -> None:  # type: ignore[no-untyped
             assert t0["row_count"] == 2
         counts[n] = counter.statements
     assert counts[10] == counts[1000]
-    assert counts[1000] <= 5
+    assert counts[1000] == 2  # planner statistics of every table + database size/version

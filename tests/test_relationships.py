@@ -159,8 +159,9 @@ async def test_demo_table_edges(demo_dsn: str) -> None:
         out, statements, text = await calls(client, counter, {"table_name": "drops"})
         nokia, statements_nokia, _ = await calls(client, counter, {"table_name": "nokia_velocity"})
         props = await call(client, TOOL, {"table_name": "public.onemap_properties"})
-    # relations (name resolution), tables, keys; no inferred candidate touches drops
-    assert statements == 3
+    # tables, keys (+ relations for name resolution unless the start-up warm-up already cached them);
+    # no inferred candidate touches drops
+    assert statements in (2, 3)
     assert statements_nokia == 1  # the coverage of the candidates touching nokia_velocity; the rest is cached
     assert {key(e) for e in out["edges"]} == want
     outgoing = [e for e in out["edges"] if e["table"] == "public.drops"]
@@ -189,7 +190,7 @@ async def test_demo_join_paths_run(demo_dsn: str) -> None:
         direct = await call(client, TOOL, {"table_name": "contractors", "to_table": "drops"})
         cross = await call(client, TOOL, {"table_name": "ops.ticket_comments", "to_table": "finance.invoices"})
         same = await call(client, TOOL, {"table_name": "drops", "to_table": "drops"})
-    assert statements == 4  # relations, tables, keys, coverage
+    assert statements in (3, 4)  # (relations unless warmed at start-up), tables, keys, coverage
     (path,) = out["paths"]
     assert path["tables"] == [
         "public.nokia_velocity",
@@ -471,7 +472,7 @@ async def test_thousand_tables_constant_statements(many_dsn: str) -> None:
     assert kinds.count("declared") == 500 and kinds.count("inferred") == 499
     assert whole["unverified"] == 499 - 100
     # the table's own candidate (t0501.t0500_id) is measured in one more statement (plus name resolution)
-    assert one_statements == 2
+    assert one_statements in (1, 2)  # name resolution may already be cached by the start-up warm-up
     (e,) = [e for e in one["edges"] if e["kind"] == "inferred"]
     assert e["table"] == "public.t0501" and "no non-null values" in e["evidence"]
     assert one["unverified"] == 0

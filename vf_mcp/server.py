@@ -61,7 +61,7 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
                 if not safety.is_read_only:
                     raise StartupRefused(f"--require-readonly-role: {safety.warning()}")
             else:  # say it loudly, without delaying start-up
-                check = asyncio.create_task(_warn_if_writable(db))
+                check = asyncio.create_task(_warm_up(app))
             current.append(app)
             yield app
         finally:
@@ -89,14 +89,16 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
     return server
 
 
-async def _warn_if_writable(db: Database) -> None:
+async def _warm_up(app: App) -> None:
+    """At start, without delaying it: warn loudly about a writable role and warm the catalog caches."""
     try:
-        warning = (await db.role_safety()).warning()
+        warning = (await app.catalog.cached("role_safety", app.db.role_safety)).warning()
+        if warning:
+            log.warning("!!! %s", warning)
+        await app.catalog.volatile_functions()
+        await app.catalog.relations()
     except VfError as exc:
-        log.warning("could not check the database role: %s", exc.message)
-        return
-    if warning:
-        log.warning("!!! %s", warning)
+        log.warning("could not check the database at start: %s", exc.message)
 
 
 def _register_resources(server: MCPServer[App], current: list[App]) -> None:

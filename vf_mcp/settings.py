@@ -40,7 +40,10 @@ class Settings(BaseSettings):
 
     max_rows: int = Field(1_000, ge=1, description="Row cap on every result (truncated: true beyond it).")
     max_result_bytes: int = Field(
-        262_144, ge=1024, description="Byte cap on the JSON rows of every result (truncated: true beyond it)."
+        131_072,
+        ge=1024,
+        description="Byte cap on the JSON rows of every result (truncated beyond it; the answer carries them as "
+        "text and as structured content, so about twice this goes over the wire).",
     )
     schema_cache_ttl_s: float = Field(600.0, ge=0, description="How long catalog answers are cached.")
     query_cache_ttl_s: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import time
@@ -147,19 +148,19 @@ WITH cols AS (
 ), ts AS (
   SELECT oid, attname, null_frac, bounds_text::timestamptz[] AS b
   FROM cols WHERE typname IN ('timestamptz', 'timestamp', 'date') AND bounds_text IS NOT NULL
-)
-SELECT c.oid::bigint AS oid,
-       avg(c.null_frac)::float8 AS avg_null_frac,
-       count(*) AS analysed_columns,
-       (SELECT json_agg(json_build_object(
+), stamps AS (
+  SELECT ts.oid, json_agg(json_build_object(
            'column', ts.attname,
            'newest', ts.b[array_upper(ts.b, 1)],
            'recent_share', (1 - ts.null_frac) *
                (SELECT count(*) FROM unnest(ts.b) v WHERE v >= now() - interval '30 days')::float8
-               / greatest(array_length(ts.b, 1) - 1, 1)))
-        FROM ts WHERE ts.oid = c.oid) AS timestamps
-FROM cols c
-GROUP BY c.oid
+               / greatest(array_length(ts.b, 1) - 1, 1))) AS timestamps
+  FROM ts GROUP BY ts.oid
+), agg AS (
+  SELECT oid, avg(null_frac)::float8 AS avg_null_frac, count(*) AS analysed_columns FROM cols GROUP BY oid
+)
+SELECT agg.oid::bigint AS oid, agg.avg_null_frac, agg.analysed_columns, stamps.timestamps
+FROM agg LEFT JOIN stamps ON stamps.oid = agg.oid
 """
 
 
@@ -186,14 +187,30 @@ class Catalog:
     db: Database
     ttl_s: float
     _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    _inflight: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
 
-    async def _cached(self, key: Any, compute: Callable[[], Awaitable[T]], *, refresh: bool = False) -> T:
+    async def cached(self, key: Any, compute: Callable[[], Awaitable[T]], *, refresh: bool = False) -> T:
+        """`compute()`'s result, cached for ttl_s under `key` (results, never coroutines)."""
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and not refresh and now - hit[0] < self.ttl_s:
             value: T = hit[1]
             return value
-        result = await compute()
+        running = self._inflight.get(key)
+        if running is not None:  # single flight: concurrent identical requests share one query
+            shared: T = await asyncio.shield(running)
+            return shared
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await compute()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        future.set_result(result)
         if len(self._cache) > 4096:
             self._cache.clear()
         self._cache[key] = (now, result)
@@ -223,7 +240,7 @@ class Catalog:
                 for r in rows
             )
 
-        return await self._cached("relations", load, refresh=refresh)
+        return await self.cached("relations", load, refresh=refresh)
 
     async def volatile_functions(self) -> frozenset[str]:
         """Names (bare and schema-qualified, lower case) of every VOLATILE function in the database."""
@@ -232,7 +249,7 @@ class Catalog:
             rows = await self.db.fetch(VOLATILE_FUNCTIONS_SQL)
             return frozenset(n for r in rows for n in (r["name"], r["qualified"]))
 
-        return await self._cached("volatile", load)
+        return await self.cached("volatile", load)
 
     async def table_detail(self, rel: Relation, *, refresh: bool = False) -> dict[str, Any]:
         """Columns, constraints, indexes and partitioning of one relation, in one query."""
@@ -244,7 +261,7 @@ class Catalog:
                 out[key] = _json(out[key])
             return out
 
-        return await self._cached(("detail", rel.oid), load, refresh=refresh)
+        return await self.cached(("detail", rel.oid), load, refresh=refresh)
 
     async def stats_estimates(self, *, refresh: bool = False) -> dict[int, TableStatsEstimate]:
         """Planner-statistics estimates for every analysed table, in one query."""
@@ -267,7 +284,7 @@ class Catalog:
                 )
             return out
 
-        return await self._cached("stats", load, refresh=refresh)
+        return await self.cached("stats", load, refresh=refresh)
 
     async def resolve(self, table_name: str) -> Relation:
         """Find a relation by user-supplied name: `t`, `schema.t`, `"Odd Name"`, `"s"."T"`."""

@@ -42,6 +42,7 @@ class QueryOutcome:
     statement: CheckedStatement
     plan: Any = None
     used_window: bool = False
+    row_json: tuple[str, ...] = ()
 
 
 def _coerce_param(value: Any, type_name: str) -> Any:
@@ -134,6 +135,7 @@ async def run_guarded(
             columns = tuple(Column(a.name, type_label(a)) for a in attrs)
             converters = converters_for(attrs)
             rows: list[list[JSONValue]] = []
+            row_json: list[str] = []  # each row encoded once: measured for the cap, reused for the text
             size = 2
             truncated_reason: str | None = None
             if attrs:
@@ -143,7 +145,8 @@ async def run_guarded(
                 batch = await cursor.fetch(limit + 1, timeout=client_timeout)
                 for rec in batch[:limit]:
                     row = convert_row(rec, converters)
-                    row_bytes = len(json.dumps(row, ensure_ascii=False, separators=(",", ":"))) + 1
+                    encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+                    row_bytes = len(encoded) + 1
                     if size + row_bytes > settings.max_result_bytes:
                         truncated_reason = (
                             f"result reached the {settings.max_result_bytes}-byte cap (max_result_bytes) "
@@ -151,6 +154,7 @@ async def run_guarded(
                         )
                         break
                     rows.append(row)
+                    row_json.append(encoded)
                     size += row_bytes
                 if truncated_reason is None and len(batch) > limit:
                     truncated_reason = f"more than {limit} rows (limit)"
@@ -171,6 +175,7 @@ async def run_guarded(
         statement=checked,
         plan=plan,
         used_window=used_window,
+        row_json=tuple(row_json),
     )
 
 

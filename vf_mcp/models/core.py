@@ -27,7 +27,7 @@ class QueryResult(Out):
     """Rows travel as arrays under one column list."""
 
     columns: list[ColumnInfo]
-    rows: list[list[Any]]
+    rows: list[Any] = Field(description="Each row is an array of values in column order")
     row_count: int = Field(description="Rows returned in this page")
     truncated: bool = Field(description="True when more rows exist than were returned")
     truncated_reason: str | None = None

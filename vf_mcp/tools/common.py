@@ -65,20 +65,16 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
     """structured_content = the model; text = its message plus a compact body wrapped as untrusted data.
 
     The text does not repeat the structured JSON: `body` is a compact rendering (rows one per line),
-    or, by default, the model without its message field.
+    or, by default, the model without its message field and empty values.
     """
-    data = model.model_dump(mode="json", exclude_none=True)
-    message = data.pop("message", None)
+    data = model.model_dump(mode="json")
+    message = data.get("message")
     if body is None:
-        body = compact_json(data)
-    text = (
-        f"{message}\n{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}"
-        if message
-        else (f"{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}")
-    )
+        body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
+    wrapped = f"{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}"
     return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=model.model_dump(mode="json"),
+        content=[TextContent(type="text", text=f"{message}\n{wrapped}" if message else wrapped)],
+        structured_content=data,
     )
 
 

@@ -136,8 +136,9 @@ def register(server: MCPServer[App]) -> None:
             from_cache=False,
             message=msg,
         )
-        app.query_cache.put(key, result.model_dump(mode="json"), size_bytes=out.result_bytes + 512)
-        return respond(result, _rows_body(result))
+        if app.query_cache.enabled:
+            app.query_cache.put(key, result.model_dump(mode="json"), size_bytes=out.result_bytes + 512)
+        return respond(result, _rows_body(result, out.row_json))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
@@ -233,9 +234,9 @@ def register(server: MCPServer[App]) -> None:
         return respond(await table_stats(app, table_name, exact=exact, sample_size=sample_size))
 
 
-def _rows_body(result: QueryResult) -> str:
+def _rows_body(result: QueryResult, encoded: tuple[str, ...] = ()) -> str:
     head = compact_json([f"{c.name}:{c.type}" for c in result.columns])
-    return head + "\n" + "\n".join(compact_json(r) for r in result.rows)
+    return head + "\n" + "\n".join(encoded or (compact_json(r) for r in result.rows))
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -314,15 +315,15 @@ async def describe_table(app: App, table_name: str) -> TableSchema:
 
 
 async def database_overview(app: App) -> DatabaseOverview:
-    rels = await app.catalog.relations(refresh=True)
-    estimates = await app.catalog.stats_estimates(refresh=True)
+    rels = await app.catalog.relations()
+    estimates = await app.catalog.stats_estimates()
     info = (
         await app.db.fetch(
             "SELECT current_database() AS db, pg_database_size(current_database()) AS size, "
             "current_setting('server_version') AS version"
         )
     )[0]
-    safety = await app.db.role_safety()
+    safety = await app.catalog.cached("role_safety", app.db.role_safety)
     now = datetime.now(UTC)
     tables: list[OverviewTable] = []
     for r in rels:

@@ -201,7 +201,7 @@ async def _graph(app: App) -> Graph:
         declared = await load_foreign_keys(app.db, tables)
         return Graph(tables=tables, declared=declared, candidates=infer(tables, declared))
 
-    return await app.catalog._cached(("relationships", "graph"), load)
+    return await app.catalog.cached(("relationships", "graph"), load)
 
 
 async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
@@ -210,7 +210,7 @@ async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
     async def new_store() -> dict[Any, Coverage | None]:  # None: timed out, not retried until the TTL
         return {}
 
-    store = await app.catalog._cached(("relationships", "coverage"), new_store)
+    store = await app.catalog.cached(("relationships", "coverage"), new_store)
     cands = graph.candidates
     if focus is not None:
         cands = [c for c in cands if c.table in focus or c.ref_table in focus]
