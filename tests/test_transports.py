@@ -24,9 +24,7 @@ def _env(dsn: str) -> dict[str, str]:
 
 async def test_stdio_serve(demo_dsn: str) -> None:
     count = (await sql(demo_dsn, "SELECT count(*) AS n FROM contractors"))[0]["n"]
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "vf_mcp.cli", "serve"], env=_env(demo_dsn)
-    )
+    params = StdioServerParameters(command=sys.executable, args=["-m", "vf_mcp.cli", "serve"], env=_env(demo_dsn))
     async with Client(params) as client:
         names = {t.name for t in (await client.list_tools()).tools}
         assert {
@@ -128,3 +126,48 @@ def test_password_never_printed(demo_dsn: str) -> None:
     assert out.returncode != 0
     assert "Sup3rSecretPw" not in out.stderr + out.stdout
     assert "Cannot connect" in out.stderr
+
+
+async def test_demo_command_serves_and_stops_its_postgres(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The README's first command: `vf-mcp demo` loads the demo, serves it, and stops PostgreSQL on exit."""
+    import signal
+
+    port = _free_port()
+    data_dir = tmp_path / "pgdata"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VF_MCP_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vf_mcp.cli",
+            "demo",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            out = await client.call_tool("run_query", {"sql": "SELECT count(*) FROM onemap_properties"})
+            assert out.structured_content is not None and out.structured_content["rows"] == [[32564]]
+            overview = await client.call_tool("get_database_overview", {})
+            assert overview.structured_content is not None
+            assert overview.structured_content["role_safety"]["read_only"] is True  # served as a read-only role
+        assert (data_dir / "postmaster.pid").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert not (data_dir / "postmaster.pid").exists()  # the embedded server stopped with the command

