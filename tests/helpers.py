@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -47,3 +47,43 @@ async def sql(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
         return await conn.fetch(query, *args)
     finally:
         await conn.close()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without VF_MCP_* settings, plus `extra`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VF_MCP_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def vf_mcp_http(args: list[str], env: dict[str, str], *, wait_s: float = 30.0, stop_signal: int = 15) -> Iterator[str]:
+    """Run `vf-mcp <args> --transport http --port N` as a subprocess; yield its /mcp URL once it listens."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vf_mcp.cli", *args, "--transport", "http", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(stop_signal)
+        proc.wait(30)

@@ -12,7 +12,6 @@ import io
 import json
 import math
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import call, call_error, mcp_client
+from helpers import call, call_error, clean_env, mcp_client, vf_mcp_http
 from mcp import Client, MCPError
 
 from tests.conftest import PgCluster
@@ -422,12 +421,6 @@ async def test_expired_exports_are_cleaned_up(export_dsn: str, tmp_path: Path) -
 # Over HTTP: signed links.
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str) -> tuple[int, bytes, dict[str, str]]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -438,28 +431,12 @@ def _get(url: str) -> tuple[int, bytes, dict[str, str]]:
 
 async def test_http_signed_download_links(export_dsn: str, tmp_path: Path) -> None:
     secret = "test-secret-for-links"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VF_MCP_")}
-    env |= {"VF_MCP_DSN": export_dsn, "VF_MCP_EXPORTS_DIR": str(tmp_path), "VF_MCP_EXPORT_SECRET": secret}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vf_mcp.cli", "serve", "--transport", "http", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+    env = clean_env(VF_MCP_DSN=export_dsn, VF_MCP_EXPORTS_DIR=str(tmp_path), VF_MCP_EXPORT_SECRET=secret)
+    with vf_mcp_http(["serve"], env) as base:
+        async with Client(f"{base}/mcp") as client:
             result = await client.call_tool("export_results", {"query": ALL, "format": "csv", "filename": "t"})
             assert result.structured_content is not None
             out = result.structured_content
-        base = f"http://127.0.0.1:{port}"
         url = out["download_url"]
         assert url.startswith(f"{base}/exports/{out['export_id']}?expires=")
         status, body, headers = _get(url)
@@ -478,9 +455,6 @@ async def test_http_signed_download_links(export_dsn: str, tmp_path: Path) -> No
         assert _get(expired)[:2] == (410, b"Gone")
         unknown = signed_url(base, secret.encode(), "c" * 32, int(time.time()) + 60)
         assert _get(unknown)[:2] == (410, b"Gone")
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # --------------------------------------------------------------------------------------------------

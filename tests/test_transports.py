@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import sql
+from helpers import clean_env, sql, vf_mcp_http
 from mcp import Client, StdioServerParameters
 
 pytestmark = pytest.mark.anyio
 
 
 def _env(dsn: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VF_MCP_")}
-    env["VF_MCP_DSN"] = dsn
-    return env
+    return clean_env(VF_MCP_DSN=dsn)
 
 
 async def test_stdio_serve(demo_dsn: str) -> None:
@@ -45,35 +41,12 @@ async def test_stdio_serve(demo_dsn: str) -> None:
         assert "schema://{schema}/{table}" in [t.uri_template for t in templates.resource_templates]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_streamable_http_serve(demo_dsn: str) -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vf_mcp.cli", "serve", "--transport", "http", "--port", str(port)],
-        env=_env(demo_dsn),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+    with vf_mcp_http(["serve"], _env(demo_dsn)) as url:
+        async with Client(f"{url}/mcp") as client:
             result = await client.call_tool("list_tables", {"name_pattern": "%taff"})
             assert result.structured_content is not None
             assert [t["name"] for t in result.structured_content["tables"]] == ["staff"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_cli_call_prints_json(demo_dsn: str) -> None:
@@ -130,44 +103,13 @@ def test_password_never_printed(demo_dsn: str) -> None:
 
 async def test_demo_command_serves_and_stops_its_postgres(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The README's first command: `vf-mcp demo` loads the demo, serves it, and stops PostgreSQL on exit."""
-    import signal
-
-    port = _free_port()
     data_dir = tmp_path / "pgdata"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VF_MCP_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vf_mcp.cli",
-            "demo",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+    with vf_mcp_http(["demo", "--data-dir", str(data_dir)], clean_env(), wait_s=90) as url:
+        async with Client(f"{url}/mcp") as client:
             out = await client.call_tool("run_query", {"sql": "SELECT count(*) FROM onemap_properties"})
             assert out.structured_content is not None and out.structured_content["rows"] == [[32564]]
             overview = await client.call_tool("get_database_overview", {})
             assert overview.structured_content is not None
             assert overview.structured_content["role_safety"]["read_only"] is True  # served as a read-only role
         assert (data_dir / "postmaster.pid").exists()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-    assert not (data_dir / "postmaster.pid").exists()  # the embedded server stopped with the command
+    assert not (data_dir / "postmaster.pid").exists()  # the embedded server stopped with the command (SIGTERM)
