@@ -59,8 +59,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def vf_mcp_http(args: list[str], env: dict[str, str], *, wait_s: float = 30.0, stop_signal: int = 15) -> Iterator[str]:
-    """Run `vf-mcp <args> --transport http --port N` as a subprocess; yield its /mcp URL once it listens."""
+def vf_mcp_http(
+    args: list[str], env: dict[str, str], *, wait_s: float = 30.0, stop_signal: int = 15, transport: str = "http"
+) -> Iterator[str]:
+    """Run `vf-mcp <args> --transport http|sse --port N` as a subprocess; yield its base URL once it listens."""
     import socket
     import subprocess
     import sys
@@ -70,7 +72,7 @@ def vf_mcp_http(args: list[str], env: dict[str, str], *, wait_s: float = 30.0, s
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vf_mcp.cli", *args, "--transport", "http", "--port", str(port)],
+        [sys.executable, "-m", "vf_mcp.cli", *args, "--transport", transport, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

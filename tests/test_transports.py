@@ -49,6 +49,18 @@ async def test_streamable_http_serve(demo_dsn: str) -> None:
             assert [t["name"] for t in result.structured_content["tables"]] == ["staff"]
 
 
+async def test_sse_serve(demo_dsn: str) -> None:
+    """SSE, for older clients."""
+    from mcp.client.sse import sse_client
+
+    count = (await sql(demo_dsn, "SELECT count(*) AS n FROM staff"))[0]["n"]
+    with vf_mcp_http(["serve"], _env(demo_dsn), transport="sse") as url:
+        async with Client(sse_client(f"{url}/sse")) as client:
+            result = await client.call_tool("run_query", {"sql": "SELECT count(*) AS n FROM staff"})
+            assert result.structured_content is not None
+            assert result.structured_content["rows"] == [[count]]
+
+
 def test_cli_call_prints_json(demo_dsn: str) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "vf_mcp.cli", "call", "run_query", '{"sql": "SELECT 40 + 2 AS answer"}'],
