@@ -107,10 +107,10 @@ class Table:
         return (named or times)[0]
 
 
-def metric_sql(metric: str, col: Col | None, table: Table) -> str:
-    """The aggregate expression for `metric` over `col` (count may have no column)."""
+def metric_sql(metric: str, col: Col | None, table: Table, alias: str = "") -> str:
+    """The aggregate expression for `metric` over `col` (count may have no column), qualified by `alias`."""
     if metric == "count":
-        return f"count({col.q})" if col else "count(*)"
+        return f"count({_ref(col, alias)})" if col else "count(*)"
     if col is None:
         raise InvalidArgumentError(f"Metric {metric!r} needs a column (pass column=...).")
     if metric in NUMERIC_METRICS and not col.numeric:
@@ -123,19 +123,24 @@ def metric_sql(metric: str, col: Col | None, table: Table) -> str:
         raise InvalidArgumentError(f"Metric {metric!r} is not defined for {col.type} ({col.name!r}).")
     if metric in ("min", "max") and col.base_type in ("uuid", "json", "bool"):
         if col.base_type == "bool":
-            return f"{'bool_and' if metric == 'min' else 'bool_or'}({col.q})"
+            return f"{'bool_and' if metric == 'min' else 'bool_or'}({_ref(col, alias)})"
         raise InvalidArgumentError(f"Metric {metric!r} is not defined for {col.type} ({col.name!r}).")
+    ref = _ref(col, alias)
     return {
-        "sum": f"sum({col.q})",
-        "avg": f"avg({col.q})",
-        "min": f"min({col.q})",
-        "max": f"max({col.q})",
-        "distinct": f"count(DISTINCT {col.q})",
-        "median": f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {col.q})",
-        "p90": f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {col.q})",
-        "p95": f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {col.q})",
-        "stddev": f"stddev_samp({col.q})",
+        "sum": f"sum({ref})",
+        "avg": f"avg({ref})",
+        "min": f"min({ref})",
+        "max": f"max({ref})",
+        "distinct": f"count(DISTINCT {ref})",
+        "median": f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {ref})",
+        "p90": f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {ref})",
+        "p95": f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {ref})",
+        "stddev": f"stddev_samp({ref})",
     }[metric]
+
+
+def _ref(col: Col, alias: str) -> str:
+    return f"{alias}.{col.q}" if alias else col.q
 
 
 def filter_sql(table: Table, filters: Sequence[Any], params: Params, alias: str = "") -> list[str]:

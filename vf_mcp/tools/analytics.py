@@ -195,14 +195,13 @@ def register(server: MCPServer[App]) -> None:
         ent = table.col(entity_column)
         measure = table.col(rank_by)
         params = Params()
-        agg = metric_sql(aggregation, measure, table)
+        agg = metric_sql(aggregation, measure, table, alias="t")
         conds = filter_sql(table, filters or [], params, alias="t")
-        agg_t = agg.replace(measure.q, f"t.{measure.q}", 1)
         label_join, label_col, label_expr = await _label_for(app, table, ent.name)
         order = "DESC" if direction == "top" else "ASC"
         share = "100.0 * a.value / NULLIF(sum(a.value) OVER (), 0)" if aggregation in ("count", "sum") else "NULL"
         sql = (
-            f"WITH a AS (SELECT t.{ent.q} AS entity, {agg_t} AS value FROM {table.rel.sql_name} t"
+            f"WITH a AS (SELECT t.{ent.q} AS entity, {agg} AS value FROM {table.rel.sql_name} t"
             f"{where(conds)} GROUP BY 1), r AS (SELECT a.entity, a.value, "
             f"RANK() OVER (ORDER BY a.value {order} NULLS LAST) AS rank, {share} AS percent_of_total, "
             f"count(*) OVER () AS total_entities FROM a) "
@@ -395,9 +394,7 @@ def register(server: MCPServer[App]) -> None:
         end_ts = datetime.combine(end + timedelta(days=1), datetime.min.time())
         conds = range_sql(tcol, start_ts, end_ts, params, tz, alias="t")
         conds += filter_sql(table, filters or [], params, alias="t")
-        agg = metric_sql(metric, col, table)
-        if col is not None:
-            agg = agg.replace(col.q, f"t.{col.q}")
+        agg = metric_sql(metric, col, table, alias="t")
         empty = "0" if metric in ("count", "sum", "distinct") else "NULL"
         first = params.add(start_ts, "timestamp")
         last = params.add(end_ts - timedelta(microseconds=1), "timestamp")
