@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
 from vf_mcp.db.catalog import Relation, quote_ident
 
 ORDERABLE = set("NSDTEIV")  # numeric, string, datetime, timespan, enum, network, bit
@@ -23,8 +24,6 @@ NON_NEGATIVE_NAME = re.compile(
     r"_km|_m$|meters|metres)",
     re.I,
 )
-EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-PHONE_RE = r"^\+?[0-9]{7,15}$"
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from vf_mcp.models.analytics import (
     TimeBucket,
     TrendResult,
 )
-from vf_mcp.tools.common import App, app_of, compact_json, respond, tool_errors
+from vf_mcp.tools.common import App, app_of, as_float, as_int, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY, TableName
 
 MetricName = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]
@@ -62,19 +62,6 @@ def cache_key(tool: str, **args: Any) -> tuple[str, str]:
 def cached(app: App, key: Any, model: type[BaseModel], refresh: bool) -> Any | None:
     hit = None if refresh else app.query_cache.get(key)
     return None if hit is None else model.model_validate({**hit, "from_cache": True})
-
-
-def _int(v: Any) -> int:
-    return int(v or 0)
-
-
-def _number(v: Any) -> float | None:
-    if v is None:
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def register(server: MCPServer[App]) -> None:
@@ -137,13 +124,13 @@ def register(server: MCPServer[App]) -> None:
         cols, rows, ms = await fetch_converted(app.db, sql, params.values)
         names = [c.name for c in cols]
         if groups:
-            total = _int(rows[0][names.index("total_records")]) if rows else 0
-            total_groups = _int(rows[0][names.index("total_groups")]) if rows else 0
+            total = as_int(rows[0][names.index("total_records")]) if rows else 0
+            total_groups = as_int(rows[0][names.index("total_groups")]) if rows else 0
             keep = len(names) - 2
             results = [r[:keep] for r in rows]
             out_cols = names[:keep]
         else:
-            total = _int(rows[0][1]) if rows else 0
+            total = as_int(rows[0][1]) if rows else 0
             total_groups = None
             results = [[rows[0][0]]] if rows else []
             out_cols = ["value"]
@@ -209,14 +196,14 @@ def register(server: MCPServer[App]) -> None:
             f"FROM r{label_join} ORDER BY r.rank, r.entity LIMIT {int(limit)}"
         )
         _, rows, ms = await fetch_converted(app.db, sql, params.values)
-        total = _int(rows[0][5]) if rows else 0
+        total = as_int(rows[0][5]) if rows else 0
         ranking = [
             RankedEntity(
-                rank=_int(r[0]),
+                rank=as_int(r[0]),
                 entity=r[1],
                 label=r[2],
                 value=r[3],
-                percent_of_total=None if r[4] is None else round(_number(r[4]) or 0.0, 2),
+                percent_of_total=None if r[4] is None else round(as_float(r[4]) or 0.0, 2),
             )
             for r in rows
         ]
@@ -322,10 +309,10 @@ def register(server: MCPServer[App]) -> None:
         started = asyncio.get_running_loop().time()
         answers = await asyncio.gather(*(fetch_converted(app.db, s, p.values) for _, s, p in specs))
         ms = round((asyncio.get_running_loop().time() - started) * 1000.0, 3)
-        values = [(a[1][0][0], _int(a[1][0][1])) for a in answers]
+        values = [(a[1][0][0], as_int(a[1][0][1])) for a in answers]
         g1 = GroupValue(label=specs[0][0], value=values[0][0], records=values[0][1])
         g2 = GroupValue(label=specs[1][0], value=values[1][0], records=values[1][1])
-        v1, v2 = _number(g1.value), _number(g2.value)
+        v1, v2 = as_float(g1.value), as_float(g2.value)
         diff, pct, note, trend = compare_values(v1, v2, app.settings.compare_stable_threshold_pct)
         applied = f"{metric}({col.name if col else '*'})"
         insight = insight_sentence(applied, g1, g2, pct, note, trend)
@@ -421,7 +408,7 @@ def register(server: MCPServer[App]) -> None:
         for g, b, v in rows:
             entry = grouped.setdefault(compact_json(g), (g, [], []))
             entry[1].append(str(b)[:10])
-            entry[2].append(_number(v))
+            entry[2].append(as_float(v))
         applied = f"{metric}({col.name if col else '*'})"
         series: list[Series] = []
         confidence = 0.95

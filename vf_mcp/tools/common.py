@@ -78,6 +78,19 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
     )
 
 
+def as_int(v: Any) -> int:
+    """A count from a converted row value (NULL counts as 0)."""
+    return int(v or 0)
+
+
+def as_float(v: Any) -> float | None:
+    """A converted row value as a float, or None when it is NULL or not numeric."""
+    try:
+        return None if v is None else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
 def human_bytes(n: int | None) -> str | None:
     """1536 -> '1.5 kB' (powers of 1024, PostgreSQL's pg_size_pretty units)."""
     if n is None:

@@ -44,16 +44,12 @@ from vf_mcp.models.core import (
 )
 from vf_mcp.tools.common import App, app_of, compact_json, human_bytes, respond, tool_errors
 
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 TableName = Annotated[
     str, Field(description='Table or view: name, schema.name, or quoted ("Odd Name"); see list_tables')
 ]
 _LIMIT_RE = re.compile(r"\blimit\b|\bfetch\s+first\b", re.I)
-_CREATED = re.compile(
-    r"^(created|inserted|creation|date_created|created_on|created_at|createdat|registered)", re.I
-)
+_CREATED = re.compile(r"^(created|inserted|creation|date_created|created_on|created_at|createdat|registered)", re.I)
 _UPDATED = re.compile(r"(updated|modified|changed|completed|created|inserted|_at$|_on$|date|time)", re.I)
 
 
@@ -72,16 +68,10 @@ def register(server: MCPServer[App]) -> None:
         ],
         ctx: Context[App],
         params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
-        limit: Annotated[
-            int | None, Field(ge=1, description="Rows to return (default and maximum: max_rows)")
-        ] = None,
+        limit: Annotated[int | None, Field(ge=1, description="Rows to return (default and maximum: max_rows)")] = None,
         offset: Annotated[int, Field(ge=0, description="Rows to skip (pagination)")] = 0,
-        explain: Annotated[
-            bool, Field(description="Also return the EXPLAIN (FORMAT JSON) plan and hints")
-        ] = False,
-        timeout_ms: Annotated[
-            int | None, Field(ge=1, description="Lower statement timeout for this call")
-        ] = None,
+        explain: Annotated[bool, Field(description="Also return the EXPLAIN (FORMAT JSON) plan and hints")] = False,
+        timeout_ms: Annotated[int | None, Field(ge=1, description="Lower statement timeout for this call")] = None,
         refresh: Annotated[bool, Field(description="Bypass the result cache")] = False,
     ) -> Annotated[CallToolResult, QueryResult]:
         """Run one read-only SQL query and return capped rows (arrays under one column list) with types.
@@ -196,9 +186,7 @@ def register(server: MCPServer[App]) -> None:
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
-    async def get_table_schema(
-        table_name: TableName, ctx: Context[App]
-    ) -> Annotated[CallToolResult, TableSchema]:
+    async def get_table_schema(table_name: TableName, ctx: Context[App]) -> Annotated[CallToolResult, TableSchema]:
         """Describe a table or view: columns, keys (both directions), constraints, indexes, partitioning."""
         app = app_of(ctx)
         schema = await describe_table(app, table_name)
@@ -294,9 +282,7 @@ async def describe_table(app: App, table_name: str) -> TableSchema:
         primary_key=pk,
         foreign_keys=[fk(c) for c in own if c["type"] == "f"],
         referenced_by=[
-            fk(c)
-            for c in cons
-            if c["type"] == "f" and c["ref_table"] == rel.qualified and c["table"] != rel.qualified
+            fk(c) for c in cons if c["type"] == "f" and c["ref_table"] == rel.qualified and c["table"] != rel.qualified
         ],
         unique_constraints=[
             Constraint(name=c["name"], columns=c["columns"], definition=c["definition"])
@@ -339,9 +325,7 @@ async def database_overview(app: App) -> DatabaseOverview:
         if est is not None:
             if est.avg_null_frac is not None:
                 quality = round(100.0 * (1.0 - est.avg_null_frac), 1)
-            stamps = [
-                s for s in est.timestamps if s[1] is not None and s[1] <= now.replace(year=now.year + 1)
-            ]
+            stamps = [s for s in est.timestamps if s[1] is not None and s[1] <= now.replace(year=now.year + 1)]
             fresh = [s for s in stamps if _UPDATED.search(s[0])]
             if fresh:
                 col, newest, _ = max(fresh, key=lambda s: s[1] or now)
@@ -469,9 +453,7 @@ async def table_stats(app: App, table_name: str, *, exact: bool, sample_size: in
         sample_rows=sample,
         data_quality=DataQuality(
             completeness=QualityMeasure(score=q.completeness, definition=COMPLETENESS_DEF, issues=0),
-            consistency=QualityMeasure(
-                score=q.consistency, definition=CONSISTENCY_DEF, issues=q.consistency_issues
-            ),
+            consistency=QualityMeasure(score=q.consistency, definition=CONSISTENCY_DEF, issues=q.consistency_issues),
             accuracy=QualityMeasure(score=q.accuracy, definition=ACCURACY_DEF, issues=q.accuracy_issues),
             overall=q.overall,
         ),

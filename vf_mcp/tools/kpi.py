@@ -19,7 +19,7 @@ from vf_mcp.db.runner import fetch_converted, run_guarded
 from vf_mcp.errors import ConfigError, VfError
 from vf_mcp.models.kpi import Dashboard, DashboardFile, KpiSpec, KpiValue, MetricSpec
 from vf_mcp.tools.analytics import load_table
-from vf_mcp.tools.common import App, app_of, compact_json, respond, tool_errors
+from vf_mcp.tools.common import App, app_of, as_float, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 TIMEFRAME_PERIOD = {"today": "day", "week": "week", "month": "month", "quarter": "quarter"}
@@ -160,7 +160,7 @@ async def kpi_value(
     if previous and windowed:
         prev_value, _, _ = answers[1]
         diff, pct, _note, trend = compare_values(
-            _num(value), _num(prev_value), app.settings.compare_stable_threshold_pct
+            as_float(value), as_float(prev_value), app.settings.compare_stable_threshold_pct
         )
         good = (
             None if trend in (None, "stable") or k.higher_is_better is None else (trend == "up") == k.higher_is_better
@@ -228,13 +228,6 @@ async def default_dashboard(app: App) -> DashboardFile:
         )
     )
     return DashboardFile(database="*", title="Default dashboard", kpi=kpis)
-
-
-def _num(v: Any) -> float | None:
-    try:
-        return None if v is None else float(v)
-    except (TypeError, ValueError):
-        return None
 
 
 def _body(d: Dashboard) -> str:

@@ -22,7 +22,7 @@ from vf_mcp.db import quality as dq
 from vf_mcp.db.catalog import Relation, quote_ident
 from vf_mcp.errors import VfError
 from vf_mcp.models.quality import Finding, QualityReport, TableQuality
-from vf_mcp.tools.common import App, app_of, respond, tool_errors
+from vf_mcp.tools.common import App, app_of, as_int, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 CheckName = Literal["completeness", "freshness", "consistency", "duplicates", "outliers", "referential_integrity"]
@@ -202,10 +202,6 @@ def _failed(rel: Relation, message: str) -> TableQuality:
 # ---------- raw results -> findings and scores ----------
 
 
-def _int(v: Any) -> int:
-    return int(v or 0)
-
-
 def _examples(values: Any) -> str:
     vals = [str(v) for v in values or []]
     return (", e.g. " + ", ".join(repr(v) for v in vals)) if vals else ""
@@ -221,7 +217,7 @@ class _Table:
     def __init__(self, plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config, main: dict[str, Any]) -> None:
         self.plan, self.raw, self.cfg, self.m = plan, raw, cfg, main
         self.t = plan.rel.sql_name
-        self.n = _int(main["n"])
+        self.n = as_int(main["n"])
         self.exact = not plan.sampled or (plan.sample_limit is not None and self.n < plan.sample_limit)
         self.rows = self.n if self.exact else max(plan.estimate or self.n, self.n)
         self.scale = 1.0 if self.exact or not self.n else self.rows / self.n
@@ -237,7 +233,7 @@ class _Table:
         )
 
     def nonnull(self, c: dq.Column) -> int:
-        return _int(self.m.get(f"nn{c.i}")) if c.nullable else self.n
+        return as_int(self.m.get(f"nn{c.i}")) if c.nullable else self.n
 
     def completeness(self) -> float | None:
         null_cells = 0
@@ -303,7 +299,7 @@ class _Table:
         for c in self.plan.columns:
             q, i, r, nn = quote_ident(c.name), c.i, c.roles, self.nonnull(c)
             if "email" in r:
-                k = _int(m.get(f"em{i}"))
+                k = as_int(m.get(f"em{i}"))
                 checked, invalid = checked + nn, invalid + k
                 if k:
                     self.add(
@@ -315,7 +311,7 @@ class _Table:
                         f"Correct or NULL them; SELECT {q} FROM {t} WHERE {q} !~ {dq.lit(cq.EMAIL_RE)}",
                     )
             if "phone" in r:
-                pb, pj, pa = _int(m.get(f"pb{i}")), _int(m.get(f"pj{i}")), _int(m.get(f"pa{i}"))
+                pb, pj, pa = as_int(m.get(f"pb{i}")), as_int(m.get(f"pj{i}")), as_int(m.get(f"pa{i}"))
                 by_length = pj > 0 and pa / pj >= cq.FORMAT_DOMINANCE
                 k = pb + (pj - pa if by_length else 0)
                 checked, invalid = checked + nn, invalid + k
@@ -335,7 +331,7 @@ class _Table:
                         f"WHERE {strip} !~ {dq.lit(cq.PHONE_RE)}",
                     )
             if "nonneg" in r:
-                k = _int(m.get(f"ng{i}"))
+                k = as_int(m.get(f"ng{i}"))
                 checked, invalid = checked + nn, invalid + k
                 if k:
                     self.add(
@@ -347,7 +343,7 @@ class _Table:
                         f"SELECT * FROM {t} WHERE {q} < 0; correct them, then ALTER TABLE {t} ADD CHECK ({q} >= 0)",
                     )
             if "past" in r:
-                dp, df = _int(m.get(f"dp{i}")), _int(m.get(f"df{i}"))
+                dp, df = as_int(m.get(f"dp{i}")), as_int(m.get(f"df{i}"))
                 checked, invalid = checked + nn, invalid + dp + df
                 if dp:
                     self.add(
@@ -368,7 +364,7 @@ class _Table:
                         f"Check clocks and time zones at the source; SELECT * FROM {t} WHERE {q} > now()",
                     )
         for j, chk in enumerate(self.plan.not_valid):
-            k = _int(m.get(f"cc{j}"))
+            k = as_int(m.get(f"cc{j}"))
             checked, invalid = checked + self.n, invalid + k
             if k:
                 self.add(
@@ -382,8 +378,8 @@ class _Table:
                 )
         cols = {c.i: c for c in self.plan.columns}
         for row in self.raw.spellings:
-            k, c = _int(row["stray"]), cols[row["k"]]
-            checked, invalid = checked + _int(row["total"]), invalid + k
+            k, c = as_int(row["stray"]), cols[row["k"]]
+            checked, invalid = checked + as_int(row["total"]), invalid + k
             if k:
                 self._spelling(c, k, row["groups"] or [])
         return cq.consistency_score(checked, invalid) or 0.0
@@ -407,15 +403,16 @@ class _Table:
 
     def duplicates(self) -> None:
         d, t = self.raw.duplicates, self.t
-        if d and _int(d["extra"]):
-            k = _int(d["extra"])
+        if d and as_int(d["extra"]):
+            k = as_int(d["extra"])
             cols = ", ".join(quote_ident(c.name) for c in self.plan.dup_columns or [])
             but = f" but {self.plan.surrogate}" if self.plan.surrogate else ""
             self.add(
                 "duplicates",
                 "warning",
                 None,
-                f"{self.est(k)} duplicate row(s) in {self.est(_int(d['groups']))} group(s), same in every column{but}",
+                f"{self.est(k)} duplicate row(s) in {self.est(as_int(d['groups']))} group(s), "
+                f"same in every column{but}",
                 k,
                 f"SELECT {cols}, count(*) FROM {t} GROUP BY {cols} HAVING count(*) > 1; delete the extra copies "
                 "and add a UNIQUE key",
@@ -423,7 +420,7 @@ class _Table:
         for c in self.plan.columns:
             if "ckey" not in c.roles or f"nd{c.i}" not in self.m:
                 continue
-            nn, nd = self.nonnull(c), _int(self.m.get(f"nd{c.i}"))
+            nn, nd = self.nonnull(c), as_int(self.m.get(f"nd{c.i}"))
             if nn and nd < nn and nd / nn >= cq.CANDIDATE_KEY_RATIO:
                 q = quote_ident(c.name)
                 self.add(
@@ -440,7 +437,7 @@ class _Table:
     def outliers(self) -> None:
         sigma = self.cfg.sigma
         for c in self.plan.columns:
-            k = _int(self.m.get(f"ol{c.i}"))
+            k = as_int(self.m.get(f"ol{c.i}"))
             if "outlier" not in c.roles or not k:
                 continue
             a, sd = self.m.get(f"oa{c.i}"), self.m.get(f"od{c.i}")
@@ -458,7 +455,7 @@ class _Table:
     def references(self) -> None:
         o, t = self.raw.orphans or {}, self.t
         for j, ref in enumerate(self.plan.references):
-            k = _int(o.get(f"o{j}"))
+            k = as_int(o.get(f"o{j}"))
             if not k:
                 continue
             cols = ", ".join(quote_ident(x) for x in ref.columns)
@@ -469,7 +466,7 @@ class _Table:
                 for cc, rc in zip(ref.columns, ref.ref_columns, strict=True)
             )
             inspect = f"SELECT s.* FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM {ref.target.sql_name} r WHERE {on})"
-            what = f"{self.est(k)} orphan row(s): no match in {target} ({self.est(_int(o.get(f'od{j}')))} distinct"
+            what = f"{self.est(k)} orphan row(s): no match in {target} ({self.est(as_int(o.get(f'od{j}')))} distinct"
             what += f"{_examples(o.get(f'ox{j}'))})"
             if ref.constraint:
                 self.add(
