@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,71 @@ from pydantic_settings import (
 )
 
 Transport = Literal["stdio", "sse", "http"]
+PiiMode = Literal["mask", "hash", "allow"]
+Role = Literal["analyst", "admin"]
+
+
+class ApiKey(BaseModel):
+    """One HTTP/SSE client: a name (in the audit log), the SHA-256 of its bearer token, a role and a rate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token (vf-mcp hash-key TOKEN)")
+    role: Role = "analyst"
+    requests_per_hour: int | None = Field(None, ge=1, description="tool calls per hour (default: rate_limit_per_hour)")
+    unmask_pii: bool = Field(False, description="admin only: tool results show PII unmasked")
+
+
+class SshTunnel(BaseModel):
+    """An SSH bastion through which a source is reached (local port forward opened by the server)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str
+    port: int = Field(22, ge=1, le=65535)
+    user: str
+    private_key_path: str
+    passphrase_env: str | None = Field(None, description="environment variable holding the key passphrase")
+    passphrase_file: str | None = Field(None, description="file holding the key passphrase")
+    known_hosts: str | None = Field(None, description="known_hosts file (default: ~/.ssh/known_hosts)")
+    check_host_key: bool = Field(True, description="refuse unknown host keys (leave on)")
+    connect_timeout_s: float = Field(10.0, gt=0)
+
+
+class Source(BaseModel):
+    """A named database. Unset per-source limits fall back to the global settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    default: bool = False
+    dsn: SecretStr | None = None
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    user: str | None = None
+    password: SecretStr | None = None
+    database: str | None = None
+    replica_dsns: tuple[SecretStr, ...] = ()
+    ssh: SshTunnel | None = None
+    statement_timeout_ms: int | None = Field(None, ge=100)
+    max_rows: int | None = Field(None, ge=1)
+    pii_mode: PiiMode | None = None
+    pii_columns: dict[str, PiiMode] = Field(default_factory=dict)
+
+    def dsn_value(self) -> str:
+        """The DSN in clear text (from `dsn` or the parts), for connecting only."""
+        if self.dsn is not None:
+            return self.dsn.get_secret_value()
+        from urllib.parse import quote
+
+        user = quote(self.user or "", safe="")
+        pw = f":{quote(self.password.get_secret_value(), safe='')}" if self.password else ""
+        auth = f"{user}{pw}@" if user else ""
+        host = self.host or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        return f"postgresql://{auth}{host}:{self.port or 5432}/{quote(self.database or '', safe='')}"
 
 
 class Settings(BaseSettings):
@@ -98,6 +163,53 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level for stderr logging.")
 
+    sources: tuple[Source, ...] = Field(
+        (), description="Named databases ([[sources]] tables); --dsn alone makes one source called 'default'."
+    )
+    replica_dsns: tuple[SecretStr, ...] = Field(
+        (), description="Read replicas of dsn: reads go to them round-robin, the primary is the fallback."
+    )
+    pool_idle_close_s: float = Field(300.0, ge=0, description="Close a source's pool after this long unused (0: never).")
+
+    api_keys: tuple[ApiKey, ...] = Field(
+        (), description="HTTP/SSE clients ([[api_keys]]: name, sha256, role, requests_per_hour, unmask_pii)."
+    )
+    rate_limit_per_hour: int = Field(100, ge=1, description="Tool calls per hour per API key (token bucket).")
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="Host headers accepted over HTTP (DNS-rebinding protection; default: the bind address)."
+    )
+    allowed_origins: tuple[str, ...] = Field((), description="Origin headers accepted over HTTP (browsers).")
+    stateless_http: bool = Field(True, description="Streamable HTTP without sessions (several instances can share a load balancer).")
+    ssl_certfile: str = Field("", description="Serve HTTPS directly with this certificate (PEM).")
+    ssl_keyfile: str = Field("", description="Private key for ssl_certfile.")
+    redis_url: SecretStr | None = Field(
+        None, description="Redis shared by several instances: rate-limit buckets and cached results live there."
+    )
+
+    pii_mode: PiiMode = Field("mask", description="What tool results and exports do with personal data: mask, hash or allow.")
+    pii_columns: dict[str, PiiMode] = Field(
+        default_factory=dict, description="Per-column modes: {\"email\" = \"hash\", \"crm.contacts.notes\" = \"mask\"}."
+    )
+    pii_hash_secret: SecretStr | None = Field(
+        None, description="Key of the stable PII hash (default: random per start; set it so hashes match across restarts)."
+    )
+
+    audit_log_path: str = Field("", description="Audit log file, JSON lines (default: user state dir/audit.jsonl; 'off' disables).")
+    audit_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Rotate the audit log at this size.")
+    audit_backups: int = Field(10, ge=1, description="Rotated audit files kept.")
+    audit_dsn: SecretStr | None = Field(
+        None, description="Also write audit records to this separate, writable PostgreSQL database (never the target)."
+    )
+
+    table_stats_cache_ttl_s: float = Field(600.0, ge=0, description="How long table statistics are cached.")
+    aggregation_cache_ttl_s: float = Field(300.0, ge=0, description="How long aggregation results are cached.")
+    kpi_cache_ttl_s: float = Field(60.0, ge=0, description="How long KPI dashboards are cached.")
+
+    retry_attempts: int = Field(3, ge=1, description="Attempts for retryable failures (lost connection, too many connections...).")
+    retry_base_delay_ms: int = Field(100, ge=1, description="First retry delay; doubles each attempt, with jitter.")
+    breaker_failures: int = Field(5, ge=1, description="Consecutive connection failures that open the circuit breaker.")
+    breaker_cooldown_s: float = Field(10.0, gt=0, description="Seconds the breaker stays open before a trial call.")
+
     @field_validator("allowed_functions", mode="before")
     @classmethod
     def _split(cls, v: Any) -> Any:
@@ -172,7 +284,10 @@ def documented_toml() -> str:
         "",
     ]
     for name, f in Settings.model_fields.items():
-        d = f.default
+        d = f.get_default(call_default_factory=True)
+        if name in _TABLE_EXAMPLES:
+            lines += [f"# {f.description} (see the example at the end)", ""]
+            continue
         if name == "dsn":
             val = '"postgresql://vf_readonly:PASSWORD@localhost:5432/velocityfibre"'
         elif isinstance(d, bool):
@@ -181,7 +296,54 @@ def documented_toml() -> str:
             val = repr(d)
         elif isinstance(d, tuple):
             val = json.dumps(list(d))
+        elif isinstance(d, dict):
+            val = "{}"
         else:
             val = json.dumps(d)
         lines += [f"# {f.description} (env VF_MCP_{name.upper()})", f"# {name} = {val}", ""]
+    for example in _TABLE_EXAMPLES.values():
+        lines += [f"# {line}" if line else "" for line in example.strip().splitlines()] + [""]
     return "\n".join(lines)
+
+
+_TABLE_EXAMPLES = {
+    "sources": """
+Named databases. Every tool takes source="name"; without it the default source answers.
+[[sources]]
+name = "production"
+description = "VelocityFibre production (read replica)"
+default = true
+dsn = "postgresql://vf_readonly:PASSWORD@db.internal:5432/velocityfibre"
+statement_timeout_ms = 15000
+max_rows = 500
+pii_columns = { "staff.email" = "hash" }
+
+[[sources]]
+name = "legacy"
+description = "The old system, reached through a bastion"
+host = "10.0.0.12"
+port = 5432
+user = "vf_readonly"
+password = "PASSWORD"
+database = "vf_legacy"
+[sources.ssh]
+host = "bastion.example.com"
+user = "tunnel"
+private_key_path = "~/.ssh/id_ed25519"
+passphrase_env = "VF_BASTION_PASSPHRASE"
+""",
+    "api_keys": """
+HTTP/SSE clients. Store only hashes: vf-mcp hash-key prints the SHA-256 of a token.
+[[api_keys]]
+name = "analyst-team"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+role = "analyst"
+requests_per_hour = 100
+
+[[api_keys]]
+name = "ops-admin"
+sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+role = "admin"
+unmask_pii = true
+""",
+}
