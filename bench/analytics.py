@@ -88,7 +88,7 @@ async def main() -> None:
     await conn.close()
     print(f"demo scale {args.scale}: ~{rows:,} rows; repeat {args.repeat}; caches off")
     print(f"{'tool':20s} {'table':20s} {'tool ms':>9s} {'raw SQL ms':>11s} {'ratio':>6s}")
-    settings = Settings(dsn=dsn, query_cache_ttl_s=0, statement_timeout_ms=120_000)
+    settings = Settings(dsn=dsn, query_cache_ttl_s=0, aggregation_cache_ttl_s=0, statement_timeout_ms=120_000)
     async with Client(build_server(settings)) as client:
         for tool, call_args in CALLS:
             first = await client.call_tool(tool, call_args)

@@ -14,6 +14,8 @@ from vf_mcp.settings import Settings
 
 
 def settings_for(dsn: str, **overrides: Any) -> Settings:
+    """Test settings: PII shown as stored (tests compare values with SQL), unless a test asks for masking."""
+    overrides.setdefault("pii_mode", "allow")
     return Settings(dsn=dsn, **overrides)
 
 

@@ -105,9 +105,7 @@ async def test_get_table_stats_exact_matches_sql(demo_dsn: str) -> None:
 
 
 async def test_get_table_stats_samples_large_tables(demo_dsn: str) -> None:
-    est = await sql(
-        demo_dsn, "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = 'onemap_properties'::regclass"
-    )
+    est = await sql(demo_dsn, "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = 'onemap_properties'::regclass")
     async with mcp_client(demo_dsn, large_table_rows=1000) as client:
         out = await call(client, "get_table_stats", {"table_name": "onemap_properties", "sample_size": 2000})
     assert out["exact"] is False
@@ -158,9 +156,7 @@ async def test_run_query_rows_match_sql(demo_dsn: str) -> None:
 
 async def test_run_query_params_and_paging(demo_dsn: str) -> None:
     total = (await sql(demo_dsn, "SELECT count(*) AS n FROM drops WHERE status = 'completed'"))[0]["n"]
-    ids = [
-        r["id"] for r in await sql(demo_dsn, "SELECT id FROM drops WHERE status = 'completed' ORDER BY id")
-    ]
+    ids = [r["id"] for r in await sql(demo_dsn, "SELECT id FROM drops WHERE status = 'completed' ORDER BY id")]
     query = "SELECT id FROM drops WHERE status = $1 ORDER BY id"
     got: list[int] = []
     async with mcp_client(demo_dsn, max_rows=400) as client:
@@ -177,9 +173,7 @@ async def test_run_query_params_and_paging(demo_dsn: str) -> None:
 
 async def test_run_query_byte_cap(demo_dsn: str) -> None:
     async with mcp_client(demo_dsn, max_result_bytes=4096) as client:
-        out = await call(
-            client, "run_query", {"sql": "SELECT repeat('x', 100) AS pad FROM generate_series(1, 500)"}
-        )
+        out = await call(client, "run_query", {"sql": "SELECT repeat('x', 100) AS pad FROM generate_series(1, 500)"})
     assert out["truncated"] is True and "byte cap" in out["truncated_reason"]
     assert 30 <= out["row_count"] < 40  # ~108 bytes a row in 4 kB
 

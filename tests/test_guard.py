@@ -107,8 +107,7 @@ ALLOWED: list[tuple[str, str]] = [
         "select",
     ),
     (
-        "SELECT JSON_QUERY(doc, '$.a'), JSON_VALUE(doc, '$.b' RETURNING int), "
-        "JSON_EXISTS(doc, '$.c') FROM docs",
+        "SELECT JSON_QUERY(doc, '$.a'), JSON_VALUE(doc, '$.b' RETURNING int), JSON_EXISTS(doc, '$.c') FROM docs",
         "select",
     ),
     (

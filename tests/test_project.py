@@ -59,9 +59,7 @@ def test_mcp_json_is_a_client_config() -> None:
 )
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
-    out = subprocess.run(
-        [ruff, "check", "vf_mcp", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
-    )
+    out = subprocess.run([ruff, "check", "vf_mcp", "tests", "bench"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

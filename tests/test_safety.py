@@ -81,9 +81,7 @@ async def fingerprint(dsn: str) -> dict[str, Any]:
             "settings": await conn.fetch(
                 "SELECT setdatabase, setrole, setconfig::text FROM pg_db_role_setting ORDER BY 1, 2"
             ),
-            "auto_conf": await conn.fetch(
-                "SELECT name, setting FROM pg_file_settings WHERE applied ORDER BY 1"
-            ),
+            "auto_conf": await conn.fetch("SELECT name, setting FROM pg_file_settings WHERE applied ORDER BY 1"),
         }
     finally:
         await conn.close()

@@ -69,9 +69,7 @@ async def test_chinook_every_table(chinook_dsn: str) -> None:
             "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace",
         )
     ]
-    tracks = (
-        (await sql(chinook_dsn, 'SELECT count(*) AS n FROM "track"'))[0]["n"] if "track" in names else None
-    )
+    tracks = (await sql(chinook_dsn, 'SELECT count(*) AS n FROM "track"'))[0]["n"] if "track" in names else None
     async with mcp_client(chinook_dsn) as client:
         listing = await call(client, "list_tables")
         assert {t["name"] for t in listing["tables"]} >= set(names)
@@ -92,9 +90,7 @@ async def test_pagila_partitions_enums_domains(pagila_dsn: str) -> None:
     async with mcp_client(pagila_dsn) as client:
         listing = await call(client, "list_tables")
         payment = next(t for t in listing["tables"] if t["name"] == "payment")
-        parts = await sql(
-            pagila_dsn, "SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'payment'::regclass"
-        )
+        parts = await sql(pagila_dsn, "SELECT count(*) AS n FROM pg_inherits WHERE inhparent = 'payment'::regclass")
         assert payment["kind"] == "partitioned table" and len(payment["partitions"]) == parts[0]["n"]
         film = await call(client, "get_table_schema", {"table_name": "film"})
         rating = next(c for c in film["columns"] if c["name"] == "rating")
@@ -106,9 +102,10 @@ async def test_pagila_partitions_enums_domains(pagila_dsn: str) -> None:
         assert views
         view = await call(client, "get_table_schema", {"table_name": views[0]["name"]})
         assert view["view_definition"]
-        unpopulated = {r["relname"] for r in await sql(
-            pagila_dsn, "SELECT relname FROM pg_class WHERE relkind = 'm' AND NOT relispopulated"
-        )}
+        unpopulated = {
+            r["relname"]
+            for r in await sql(pagila_dsn, "SELECT relname FROM pg_class WHERE relkind = 'm' AND NOT relispopulated")
+        }
         for t in listing["tables"]:
             args = {"table_name": f'"{t["schema_name"]}"."{t["name"]}"'}
             if t["name"] in unpopulated:
@@ -204,9 +201,5 @@ async def test_require_readonly_role_refuses_superuser(demo_dsn: str) -> None:
     exc: BaseException | None = err.value
     while exc is not None:
         chain.append(exc)
-        exc = (
-            exc.__cause__
-            or exc.__context__
-            or (exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else None)
-        )
+        exc = exc.__cause__ or exc.__context__ or (exc.exceptions[0] if isinstance(exc, BaseExceptionGroup) else None)
     assert any(isinstance(e, StartupRefused) for e in chain)

@@ -1,4 +1,4 @@
-"""Command line: vf-mcp serve | demo | call | setup-role.
+"""Command line: vf-mcp serve | demo | call | check | hash-key | setup-role.
 
 stdout carries the MCP protocol under stdio; everything else goes to stderr (results of `call` and the
 SQL of `setup-role` are the exceptions: they are the command's output).
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--data-dir", type=Path)
     _add_common(call)
 
+    check = sub.add_parser("check", help="health check: database, pool, cache, memory; exit 0 if healthy, 1 if not")
+    check.add_argument("--dsn")
+    _add_common(check)
+
+    hk = sub.add_parser("hash-key", help="print the SHA-256 to put in [[api_keys]] for a bearer token")
+    hk.add_argument("token", nargs="?", help="the token (default: generate a new one and print both)")
+
     role = sub.add_parser("setup-role", help="print (or apply) SQL creating a least-privilege read-only role")
     role.add_argument("--dsn", required=True, help="an admin connection to the target database")
     role.add_argument("--role", required=True)
@@ -97,14 +104,26 @@ def _serve(settings: Any) -> None:
     from vf_mcp.settings import redact_dsn
 
     configure_logging(settings.log_level)
-    server = build_server(settings)
-    log.info("serving %s over %s", redact_dsn(settings.dsn_value()), settings.transport)
+    where = ", ".join(s.name for s in settings.sources) if settings.sources else redact_dsn(settings.dsn_value())
+    log.info("serving %s over %s", where, settings.transport)
     if settings.transport == "stdio":
-        server.run("stdio")
-    elif settings.transport == "sse":
-        server.run("sse", host=settings.host, port=settings.port)
-    else:
-        server.run("streamable-http", host=settings.host, port=settings.port)
+        build_server(settings).run("stdio")
+        return
+    import uvicorn
+
+    from vf_mcp.server import build_http_app
+
+    app = build_http_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ssl_certfile=settings.ssl_certfile or None,
+        ssl_keyfile=settings.ssl_keyfile or None,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
 
 
 def _demo_dsn(scale: int, data_dir: Path | None) -> tuple[Any, str]:
@@ -134,6 +153,20 @@ async def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
     )
     sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False, default=str) + "\n")
     return 0
+
+
+async def _check(settings: Any) -> int:
+    """Open the server's sources as `serve` would, print the health report, exit 0 (healthy) or 1."""
+    from mcp import Client
+
+    from vf_mcp.health import health_report
+    from vf_mcp.server import build_server, current_hub
+
+    server = build_server(settings)
+    async with Client(server):  # runs the lifespan: the same sources, caches and pools as serving
+        status, report = await health_report(current_hub(server), None, details=True)
+    sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+    return 0 if status == 200 else 1
 
 
 def _exit_on_sigterm() -> None:
@@ -178,6 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 finally:
                     server.stop()
             return asyncio.run(_call(_settings(args), args.tool, arguments))
+        if args.command == "check":
+            return asyncio.run(_check(_settings(args)))
+        if args.command == "hash-key":
+            from vf_mcp.ops.auth import hash_token
+
+            token = args.token or secrets.token_urlsafe(32)
+            if not args.token:
+                sys.stdout.write(f"token: {token}\n")
+            sys.stdout.write(f"sha256: {hash_token(token)}\n")
+            return 0
         if args.command == "setup-role":
             from vf_mcp.db.roles import apply_role_sql, role_sql
 

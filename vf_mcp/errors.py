@@ -17,9 +17,10 @@ class VfError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.retryable = retryable  # a transient failure: the same call may succeed when retried
 
 
 class ConfigError(VfError):
@@ -107,12 +108,16 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
         if state in ("42P01", "42703", "42883", "3F000", "42704"):
             return QueryError(f"{text} (use list_tables / get_table_schema to see what exists)")
         if state.startswith(("08", "57P")):
-            return DatabaseUnavailableError(f"Database connection problem: {text}. Retry in a moment.")
+            return DatabaseUnavailableError(f"Database connection problem: {text}. Retry in a moment.", retryable=True)
         if state.startswith("53"):
-            return DatabaseUnavailableError(f"Database out of resources: {text}")
+            return DatabaseUnavailableError(f"Database out of resources: {text}", retryable=state == "53300")
+        if state in ("40001", "40P01"):
+            return QueryError(f"PostgreSQL error {state}: {text}", retryable=True)
         if state.startswith(("42", "22", "21", "23", "2F", "38", "39", "0A", "54", "P0", "XX", "25", "40")):
             return QueryError(f"PostgreSQL error {state}: {text}")
         return QueryError(f"PostgreSQL error {state}: {text}")
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
+        return DatabaseUnavailableError(f"The database connection was lost: {exc}. Retry in a moment.", retryable=True)
     if isinstance(exc, asyncpg.InterfaceError):
         return QueryError(f"Database driver refused the request: {exc}")
     if isinstance(exc, UnicodeDecodeError):
@@ -121,12 +126,12 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
             "select its fields as separate columns, or cast the value to text."
         )
     if isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError)):
-        return DatabaseUnavailableError(f"Cannot reach the database: {exc}. Check the DSN and that it is up.")
+        return DatabaseUnavailableError(
+            f"Cannot reach the database: {exc}. Check the DSN and that it is up.", retryable=True
+        )
     if isinstance(exc, TimeoutError):
         limit = f"{statement_timeout_ms} ms " if statement_timeout_ms is not None else ""
-        return QueryTimeoutError(
-            f"Query did not answer within the {limit}statement timeout and was cancelled."
-        )
+        return QueryTimeoutError(f"Query did not answer within the {limit}statement timeout and was cancelled.")
     raise exc
 
 

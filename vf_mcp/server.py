@@ -11,16 +11,17 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from vf_mcp import __version__
-from vf_mcp.db.cache import ResultCache
+from vf_mcp.db.cache import ResultCache, family_ttls
 from vf_mcp.db.catalog import Catalog, quote_ident
-from vf_mcp.db.pool import Database, StatementCounter
+from vf_mcp.db.pool import StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, shallow_output_schema
 from vf_mcp.settings import Settings
 from vf_mcp.tools import analytics, core, kpi, quality, relationships
 from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
-from vf_mcp.tools.common import App, app_of
+from vf_mcp.tools import sources as sources_tools
+from vf_mcp.tools.common import App, Hub, Ops, app_of
 
 log = logging.getLogger("vf_mcp")
 
@@ -38,42 +39,41 @@ class StartupRefused(ConfigError):
 
 def build_server(settings: Settings, *, counter: StatementCounter | None = None) -> MCPServer[App]:
     """A fresh server: nothing is shared with other servers in the process."""
+    return _build(settings, counter)[0]
 
-    current: list[App] = []  # this server's App while it runs (static resources get no Context)
+
+def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPServer[App], list[Hub], Any]:
+    from vf_mcp.ops.auth import KeyRing
+    from vf_mcp.ops.metrics import Metrics
+
+    keyring = KeyRing(settings.api_keys, settings.rate_limit_per_hour)
+    metrics = Metrics()
+    current: list[Hub] = []  # this server's Hub while it runs (static resources and HTTP routes get no Context)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[App]) -> AsyncIterator[App]:
-        db = Database(settings, counter)
-        app = App(
-            settings=settings,
-            db=db,
-            catalog=Catalog(db, ttl_s=settings.schema_cache_ttl_s),
-            query_cache=ResultCache(
-                ttl_s=settings.query_cache_ttl_s,
-                max_entries=settings.query_cache_max_entries,
-                max_bytes=settings.query_cache_max_bytes,
-            ),
-        )
-        check: asyncio.Task[None] | None = None
+        hub = await _open_hub(settings, counter, keyring, metrics)
+        app = hub.apps[hub.default]
+        tasks: list[asyncio.Task[None]] = []
         try:
             if settings.require_readonly_role:
-                safety = await db.role_safety()
+                safety = await app.db.role_safety()
                 if not safety.is_read_only:
                     raise StartupRefused(f"--require-readonly-role: {safety.warning()}")
             else:  # say it loudly, without delaying start-up
-                check = asyncio.create_task(_warm_up(app))
-            current.append(app)
+                tasks.append(asyncio.create_task(_warm_up(app)))
+            if settings.pool_idle_close_s > 0:
+                tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
+            current.append(hub)
             yield app
         finally:
-            if check is not None and not check.done():
-                check.cancel()
-            if app in current:
-                current.remove(app)
-            await db.close()
+            for task in tasks:
+                task.cancel()
+            if hub in current:
+                current.remove(hub)
+            await _close_hub(hub)
 
-    server: MCPServer[App] = MCPServer(
-        "vf-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan
-    )
+    server: MCPServer[App] = MCPServer("vf-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     core.register(server)
     quality.register(server)
     relationships.register(server)
@@ -81,12 +81,146 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
     kpi.register(server)
     dba_tools.register(server)
     export_tools.register(server)
+    try:  # TEMP until the migration module lands
+        from vf_mcp.tools import migration
+
+        migration.register(server)
+    except ImportError:
+        pass
+    sources_tools.register(server)
     _register_resources(server, current)
     for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there
         compact_schema(tool.parameters, output=False)
         compact_schema(tool.output_schema, output=True)
         shallow_output_schema(tool.output_schema)
-    return server
+    setattr(server, "_vf_hubs", current)  # noqa: B010 (for current_hub)
+    return server, current, keyring
+
+
+def current_hub(server: MCPServer[App]) -> Hub:
+    """The Hub of a running server (inside its lifespan)."""
+    hubs: list[Hub] = getattr(server, "_vf_hubs", [])
+    if not hubs:
+        raise ConfigError("The server is not running.")
+    return hubs[-1]
+
+
+async def _open_hub(settings: Settings, counter: StatementCounter | None, keyring: Any, metrics: Any) -> Hub:
+    """Every source's App (nothing connects yet) and the shared services."""
+    from vf_mcp.db.sources import configured_sources, open_source
+    from vf_mcp.ops.ratelimit import rate_limiter
+    from vf_mcp.pii import PiiPolicy
+
+    sources = configured_sources(settings)
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    shared_cache = None
+    if redis_url:
+        from vf_mcp.ops.shared_cache import RedisCache
+
+        shared_cache = RedisCache(redis_url)
+    audit = None
+    if settings.audit_log_path.strip().lower() != "off":
+        from vf_mcp.ops.audit import AuditLog
+
+        targets = [s.dsn_value() for s in sources if s.dsn is not None or s.host is not None]
+        targets += [r.get_secret_value() for s in sources for r in s.replica_dsns]
+        masking = PiiPolicy.from_settings(settings)  # the log never holds unmasked PII, whoever called
+        audit = AuditLog(settings, targets, masker=masking.mask_json if masking.enabled else None)
+        await audit.start()
+    ops = Ops(
+        keyring=keyring,
+        limiter=rate_limiter(redis_url),
+        metrics=metrics,
+        audit=audit,
+        shared_cache=shared_cache,
+    )
+    default = next(s.name for s in sources if s.default)
+    hub = Hub(apps={}, default=default, ops=ops)
+    for source in sources:
+        runtime = open_source(settings, source, counter)
+        own = runtime.settings
+        cache = ResultCache(
+            ttls=family_ttls(own),
+            max_entries=own.query_cache_max_entries,
+            max_bytes=own.query_cache_max_bytes,
+            shared=shared_cache,
+            namespace=_namespace(runtime),
+        )
+        hub.apps[source.name] = App(
+            settings=own,
+            db=runtime.db,
+            catalog=Catalog(runtime.db, cache),
+            query_cache=cache,
+            source=source,
+            pii=PiiPolicy.from_settings(own),
+            hub=hub,
+            runtime=runtime,
+        )
+    metrics.set_gauge_source(lambda: _gauges(hub))
+    return hub
+
+
+def _namespace(runtime: Any) -> str:
+    """Redis key prefix: the source name and a digest of where it points (never the password)."""
+    import hashlib
+
+    from vf_mcp.settings import redact_dsn
+
+    try:
+        where = redact_dsn(runtime.settings.dsn_value())
+    except VfError:
+        where = ""
+    return f"{runtime.source.name}:{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+
+
+def _gauges(hub: Hub) -> dict[str, float]:
+    out: dict[str, float] = {}
+    hits = misses = entries = size = in_use = 0.0
+    for app in hub.apps.values():
+        stats = app.query_cache.stats()
+        hits += stats["hits"]
+        misses += stats["misses"]
+        entries += stats["entries"]
+        pool = app.db.pool_stats()
+        size += pool["size"]
+        in_use += pool["in_use"]
+    out["vf_mcp_cache_hits_total"] = hits
+    out["vf_mcp_cache_misses_total"] = misses
+    out["vf_mcp_cache_entries"] = entries
+    out["vf_mcp_pool_size"] = size
+    out["vf_mcp_pool_in_use"] = in_use
+    return out
+
+
+async def _close_hub(hub: Hub) -> None:
+    for app in hub.apps.values():
+        try:
+            if app.runtime is not None:
+                await app.runtime.close()
+            else:
+                await app.db.close()
+        except Exception:  # closing must go on for the others
+            log.exception("closing source %s", app.source_name)
+    ops = hub.ops
+    if ops is not None:
+        for closer in (ops.audit, ops.limiter, ops.shared_cache):
+            if closer is not None:
+                try:
+                    await closer.aclose() if hasattr(closer, "aclose") else await closer.close()
+                except Exception:
+                    log.exception("closing %s", type(closer).__name__)
+
+
+async def _close_idle_pools(hub: Hub, idle_s: float) -> None:
+    """Close pools (and tunnels) of sources unused for idle_s; they reopen on the next call."""
+    while True:
+        await asyncio.sleep(max(1.0, min(idle_s / 2, 30.0)))
+        for app in hub.apps.values():
+            try:
+                if await app.db.close_if_idle(idle_s):
+                    log.info("closed the idle pool of source %s", app.source_name)
+            except Exception:
+                log.exception("closing the idle pool of %s", app.source_name)
 
 
 async def _warm_up(app: App) -> None:
@@ -101,13 +235,56 @@ async def _warm_up(app: App) -> None:
         log.warning("could not check the database at start: %s", exc.message)
 
 
-def _register_resources(server: MCPServer[App], current: list[App]) -> None:
+def build_http_app(settings: Settings, *, counter: StatementCounter | None = None) -> Any:
+    """The ASGI app for sse/http: the MCP endpoints behind API-key auth, with /health and /metrics."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from vf_mcp.health import health_report
+    from vf_mcp.ops.http import GatewayMiddleware
+
+    server, current, keyring = _build(settings, counter)
+    loopback = ["127.0.0.1", "localhost", "[::1]"]
+    hosts = list(settings.allowed_hosts) or [f"{h}:*" for h in loopback] + (
+        [f"{settings.host}:*"] if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::") else []
+    )
+    origins = list(settings.allowed_origins) or [
+        f"{scheme}://{h.rsplit(':', 1)[0]}:*" for h in hosts for scheme in ("http", "https")
+    ]
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+    if settings.transport == "sse":
+        inner = server.sse_app(transport_security=security, host=settings.host)
+    else:
+        inner = server.streamable_http_app(
+            stateless_http=settings.stateless_http, transport_security=security, host=settings.host
+        )
+
+    async def health(identity: Any) -> tuple[int, dict[str, Any]]:
+        if not current:
+            return 503, {"status": "starting"}
+        return await health_report(current[-1], identity)
+
+    def metrics() -> str:
+        return current[-1].ops.metrics.render() if current and current[-1].ops is not None else ""
+
+    if not settings.api_keys:
+        log.warning(
+            "HTTP without api_keys: anyone who can reach %s:%s may call the tools (configure [[api_keys]])",
+            settings.host,
+            settings.port,
+        )
+    return GatewayMiddleware(inner, keyring=keyring, health=health, metrics=metrics)
+
+
+def _register_resources(server: MCPServer[App], current: list[Hub]) -> None:
     @server.resource("schema://tables", mime_type="application/json", title="All tables")
     async def all_tables() -> dict[str, Any]:
         """Every table and view with its schema, kind and row estimate; read schema://{schema}/{table} next."""
         if not current:
             raise ResourceError("The server is not running.")
-        app = current[-1]
+        hub = current[-1]
+        app = hub.apps[hub.default]
         rels = await app.catalog.relations()
         return {
             "tables": [

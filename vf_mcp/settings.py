@@ -29,8 +29,10 @@ class ApiKey(BaseModel):
     name: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token (vf-mcp hash-key TOKEN)")
     role: Role = "analyst"
-    requests_per_hour: int | None = Field(None, ge=1, description="tool calls per hour (default: rate_limit_per_hour)")
-    unmask_pii: bool = Field(False, description="admin only: tool results show PII unmasked")
+    requests_per_hour: int | None = Field(
+        default=None, ge=1, description="tool calls per hour (default: rate_limit_per_hour)"
+    )
+    unmask_pii: bool = Field(default=False, description="admin only: tool results show PII unmasked")
 
 
 class SshTunnel(BaseModel):
@@ -39,14 +41,14 @@ class SshTunnel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     host: str
-    port: int = Field(22, ge=1, le=65535)
+    port: int = Field(default=22, ge=1, le=65535)
     user: str
     private_key_path: str
-    passphrase_env: str | None = Field(None, description="environment variable holding the key passphrase")
-    passphrase_file: str | None = Field(None, description="file holding the key passphrase")
-    known_hosts: str | None = Field(None, description="known_hosts file (default: ~/.ssh/known_hosts)")
-    check_host_key: bool = Field(True, description="refuse unknown host keys (leave on)")
-    connect_timeout_s: float = Field(10.0, gt=0)
+    passphrase_env: str | None = Field(default=None, description="environment variable holding the key passphrase")
+    passphrase_file: str | None = Field(default=None, description="file holding the key passphrase")
+    known_hosts: str | None = Field(default=None, description="known_hosts file (default: ~/.ssh/known_hosts)")
+    check_host_key: bool = Field(default=True, description="refuse unknown host keys (leave on)")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
 
 
 class Source(BaseModel):
@@ -59,14 +61,14 @@ class Source(BaseModel):
     default: bool = False
     dsn: SecretStr | None = None
     host: str | None = None
-    port: int | None = Field(None, ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535)
     user: str | None = None
     password: SecretStr | None = None
     database: str | None = None
     replica_dsns: tuple[SecretStr, ...] = ()
     ssh: SshTunnel | None = None
-    statement_timeout_ms: int | None = Field(None, ge=100)
-    max_rows: int | None = Field(None, ge=1)
+    statement_timeout_ms: int | None = Field(default=None, ge=100)
+    max_rows: int | None = Field(default=None, ge=1)
     pii_mode: PiiMode | None = None
     pii_columns: dict[str, PiiMode] = Field(default_factory=dict)
 
@@ -111,9 +113,7 @@ class Settings(BaseSettings):
         "text and as structured content, so about twice this goes over the wire).",
     )
     schema_cache_ttl_s: float = Field(600.0, ge=0, description="How long catalog answers are cached.")
-    query_cache_ttl_s: float = Field(
-        300.0, ge=0, description="How long run_query results are cached (0: off)."
-    )
+    query_cache_ttl_s: float = Field(300.0, ge=0, description="How long run_query results are cached (0: off).")
     query_cache_max_entries: int = Field(256, ge=0, description="Most cached query results.")
     query_cache_max_bytes: int = Field(32 * 1024 * 1024, ge=0, description="Most bytes of cached results.")
 
@@ -155,9 +155,7 @@ class Settings(BaseSettings):
     quality_weight_freshness: float = Field(0.3, ge=0, description="Weight of freshness in quality scores.")
     quality_weight_consistency: float = Field(0.3, ge=0, description="Weight of consistency in quality scores.")
 
-    require_readonly_role: bool = Field(
-        False, description="Refuse to start when the role can write or is a superuser."
-    )
+    require_readonly_role: bool = Field(False, description="Refuse to start when the role can write or is a superuser.")
     allowed_functions: tuple[str, ...] = Field(
         (), description="Extra VOLATILE functions the SQL guard lets through (reviewed by you)."
     )
@@ -169,7 +167,9 @@ class Settings(BaseSettings):
     replica_dsns: tuple[SecretStr, ...] = Field(
         (), description="Read replicas of dsn: reads go to them round-robin, the primary is the fallback."
     )
-    pool_idle_close_s: float = Field(300.0, ge=0, description="Close a source's pool after this long unused (0: never).")
+    pool_idle_close_s: float = Field(
+        300.0, ge=0, description="Close a source's pool after this long unused (0: never)."
+    )
 
     api_keys: tuple[ApiKey, ...] = Field(
         (), description="HTTP/SSE clients ([[api_keys]]: name, sha256, role, requests_per_hour, unmask_pii)."
@@ -179,22 +179,29 @@ class Settings(BaseSettings):
         (), description="Host headers accepted over HTTP (DNS-rebinding protection; default: the bind address)."
     )
     allowed_origins: tuple[str, ...] = Field((), description="Origin headers accepted over HTTP (browsers).")
-    stateless_http: bool = Field(True, description="Streamable HTTP without sessions (several instances can share a load balancer).")
+    stateless_http: bool = Field(
+        True, description="Streamable HTTP without sessions (several instances can share a load balancer)."
+    )
     ssl_certfile: str = Field("", description="Serve HTTPS directly with this certificate (PEM).")
     ssl_keyfile: str = Field("", description="Private key for ssl_certfile.")
     redis_url: SecretStr | None = Field(
         None, description="Redis shared by several instances: rate-limit buckets and cached results live there."
     )
 
-    pii_mode: PiiMode = Field("mask", description="What tool results and exports do with personal data: mask, hash or allow.")
+    pii_mode: PiiMode = Field(
+        "mask", description="What tool results and exports do with personal data: mask, hash or allow."
+    )
     pii_columns: dict[str, PiiMode] = Field(
-        default_factory=dict, description="Per-column modes: {\"email\" = \"hash\", \"crm.contacts.notes\" = \"mask\"}."
+        default_factory=dict, description='Per-column modes: {"email" = "hash", "crm.contacts.notes" = "mask"}.'
     )
     pii_hash_secret: SecretStr | None = Field(
-        None, description="Key of the stable PII hash (default: random per start; set it so hashes match across restarts)."
+        None,
+        description="Key of the stable PII hash (default: random per start; set it to keep hashes stable).",
     )
 
-    audit_log_path: str = Field("", description="Audit log file, JSON lines (default: user state dir/audit.jsonl; 'off' disables).")
+    audit_log_path: str = Field(
+        "", description="Audit log file, JSON lines (default: user state dir/audit.jsonl; 'off' disables)."
+    )
     audit_max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Rotate the audit log at this size.")
     audit_backups: int = Field(10, ge=1, description="Rotated audit files kept.")
     audit_dsn: SecretStr | None = Field(
@@ -205,7 +212,9 @@ class Settings(BaseSettings):
     aggregation_cache_ttl_s: float = Field(300.0, ge=0, description="How long aggregation results are cached.")
     kpi_cache_ttl_s: float = Field(60.0, ge=0, description="How long KPI dashboards are cached.")
 
-    retry_attempts: int = Field(3, ge=1, description="Attempts for retryable failures (lost connection, too many connections...).")
+    retry_attempts: int = Field(
+        3, ge=1, description="Attempts for retryable failures (lost connection, too many connections...)."
+    )
     retry_base_delay_ms: int = Field(100, ge=1, description="First retry delay; doubles each attempt, with jitter.")
     breaker_failures: int = Field(5, ge=1, description="Consecutive connection failures that open the circuit breaker.")
     breaker_cooldown_s: float = Field(10.0, gt=0, description="Seconds the breaker stays open before a trial call.")

@@ -79,9 +79,7 @@ def column_facts(
     for i, (name, type_, numeric) in enumerate(columns):
         nn = agg.get(f"nn_{i}")
         nulls = None if nn is None else sample_n - int(nn)
-        null_frac = (
-            (nulls / sample_n) if (nulls is not None and sample_n) else (0.0 if sample_n == 0 else None)
-        )
+        null_frac = (nulls / sample_n) if (nulls is not None and sample_n) else (0.0 if sample_n == 0 else None)
         nd = agg.get(f"nd_{i}")
         distinct = None if nd is None else int(nd)
         if name in planner:
@@ -89,13 +87,10 @@ def column_facts(
             null_frac = pnull
             if pdist is not None and pdist != 0:
                 distinct = round(-pdist * row_count) if pdist < 0 else int(pdist)
-        null_count = (
-            None if null_frac is None else round(null_frac * row_count) if scale != 1.0 else nulls
-        )
+        null_count = None if null_frac is None else round(null_frac * row_count) if scale != 1.0 else nulls
         total = int(nn or 0)
         commons = tuple(
-            (typed_text(v, numeric), round(n * scale), round(n / total, 4) if total else 0.0)
-            for v, n in mcv.get(i, ())
+            (typed_text(v, numeric), round(n * scale), round(n / total, 4) if total else 0.0) for v, n in mcv.get(i, ())
         )
         out.append(
             ColumnFacts(

@@ -1,46 +1,190 @@
-"""A bounded result cache (entries, bytes and TTL), owned by one server; results are cached, never coroutines."""
+"""The one result cache every tool uses: per-family TTLs, LRU bounded by entries and bytes, single flight.
+
+Families and their TTL settings: schema (schema_cache_ttl_s), table_stats (table_stats_cache_ttl_s),
+aggregation (aggregation_cache_ttl_s), kpi (kpi_cache_ttl_s), query (query_cache_ttl_s). With a shared store
+(Redis, when redis_url is set), JSON-able results of the shareable families are also written there, so one
+instance's answer serves the others. Results are cached, never coroutines.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from collections.abc import Hashable
-from typing import Any
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, Protocol, TypeVar
 
-from cachetools import TTLCache
+T = TypeVar("T")
+
+FAMILIES = ("schema", "table_stats", "aggregation", "kpi", "query")
+
+
+class SharedStore(Protocol):
+    """What the cache needs from Redis (vf_mcp.ops.shared_cache.RedisCache)."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+
+def family_ttls(settings: Any) -> dict[str, float]:
+    """TTL per family from the settings."""
+    return {
+        "schema": settings.schema_cache_ttl_s,
+        "table_stats": settings.table_stats_cache_ttl_s,
+        "aggregation": settings.aggregation_cache_ttl_s,
+        "kpi": settings.kpi_cache_ttl_s,
+        "query": settings.query_cache_ttl_s,
+    }
 
 
 class ResultCache:
-    """TTL + LRU cache bounded by entry count and approximate bytes (size of the JSON form)."""
+    """LRU cache bounded by entry count and approximate bytes, with a TTL per family and hit/miss counts."""
 
-    def __init__(self, *, ttl_s: float, max_entries: int, max_bytes: int) -> None:
-        self.enabled = ttl_s > 0 and max_entries > 0 and max_bytes > 0
-        self._max_bytes = max(1, max_bytes)
-        self._cache: TTLCache[Hashable, tuple[int, Any]] = TTLCache(
-            maxsize=self._max_bytes, ttl=max(ttl_s, 0.001), getsizeof=lambda v: v[0]
-        )
-        self._max_entries = max_entries
+    def __init__(
+        self,
+        *,
+        ttls: Mapping[str, float],
+        max_entries: int,
+        max_bytes: int,
+        shared: SharedStore | None = None,
+        namespace: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttls = dict(ttls)
+        self._max_entries = max(0, max_entries)
+        self._max_bytes = max(0, max_bytes)
+        self._entries: OrderedDict[Hashable, tuple[float, int, Any]] = OrderedDict()  # key -> (expiry, size, value)
+        self._bytes = 0
+        self._shared = shared
+        self._namespace = namespace
+        self._clock = clock
+        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
         self.hits = 0
         self.misses = 0
+        self.shared_hits = 0
 
-    def get(self, key: Hashable) -> Any | None:
-        if not self.enabled:
-            return None
-        hit = self._cache.get(key)
-        if hit is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return hit[1]
+    @property
+    def enabled(self) -> bool:
+        return self._max_entries > 0 and self._max_bytes > 0
 
-    def put(self, key: Hashable, value: Any, *, size_bytes: int | None = None) -> None:
-        if not self.enabled:
+    def ttl(self, family: str) -> float:
+        return self._ttls.get(family, 0.0)
+
+    def stats(self) -> dict[str, float]:
+        total = self.hits + self.misses
+        return {
+            "entries": len(self._entries),
+            "bytes": self._bytes,
+            "hits": self.hits,
+            "misses": self.misses,
+            "shared_hits": self.shared_hits,
+            "hit_rate": round(self.hits / total, 4) if total else 0.0,
+        }
+
+    def _local(self, key: Hashable) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry[2]
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[1]
+
+    def _store(self, key: Hashable, value: Any, family: str, size_bytes: int) -> None:
+        ttl = self.ttl(family)
+        if not self.enabled or ttl <= 0 or size_bytes > self._max_bytes:
             return
-        size = size_bytes if size_bytes is not None else len(json.dumps(value, default=str))
-        if size > self._max_bytes:
+        self._drop(key)
+        while self._entries and (len(self._entries) >= self._max_entries or self._bytes + size_bytes > self._max_bytes):
+            self._drop(next(iter(self._entries)))  # least recently used first
+        self._entries[key] = (self._clock() + ttl, size_bytes, value)
+        self._bytes += size_bytes
+
+    def _shared_key(self, key: Hashable) -> str:
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+        return f"vf-mcp:cache:{self._namespace}:{digest}"
+
+    async def get(self, key: Hashable, *, family: str = "query") -> Any | None:
+        """A cached JSON-able result (local, then the shared store), or None."""
+        if not self.enabled or self.ttl(family) <= 0:
+            return None
+        hit = self._local(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        if self._shared is not None:
+            raw = await self._shared.get(self._shared_key(key))
+            if raw is not None:
+                value = json.loads(raw)
+                self._store(key, value, family, len(raw))
+                self.hits += 1
+                self.shared_hits += 1
+                return value
+        self.misses += 1
+        return None
+
+    async def put(self, key: Hashable, value: Any, *, family: str = "query", size_bytes: int | None = None) -> None:
+        """Cache a JSON-able result (also in the shared store when there is one)."""
+        if not self.enabled or self.ttl(family) <= 0:
             return
-        while len(self._cache) >= self._max_entries:
-            self._cache.popitem()
-        self._cache[key] = (size, value)
+        encoded: bytes | None = None
+        if size_bytes is None or self._shared is not None:
+            encoded = json.dumps(value, default=str, separators=(",", ":")).encode()
+            size_bytes = len(encoded)
+        self._store(key, value, family, size_bytes)
+        if self._shared is not None and encoded is not None:
+            await self._shared.set(self._shared_key(key), encoded, self.ttl(family))
+
+    async def get_or_compute(
+        self, key: Hashable, compute: Callable[[], Awaitable[T]], *, family: str = "schema", refresh: bool = False
+    ) -> T:
+        """The cached value for `key` (any Python object, local only), computed once however many ask at once."""
+        if not refresh:
+            hit = self._local(key)
+            if hit is not None:
+                self.hits += 1
+                return hit  # type: ignore[no-any-return]
+            pending = self._inflight.get(key)
+            if pending is not None:
+                self.hits += 1
+                return await asyncio.shield(pending)
+        self.misses += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await compute()
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+        if not future.done():
+            future.set_result(value)
+        self._store(key, value, family, _approx_size(value))
+        return value
+
+    def invalidate(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return len(self._entries)
+
+
+def _approx_size(value: Any) -> int:
+    """A cheap size estimate for cached Python objects (catalog lists, dicts)."""
+    if isinstance(value, (list, tuple, dict)):
+        return 256 + 256 * len(value)
+    return 256

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
 
@@ -169,9 +168,7 @@ class TableStatsEstimate:
     """Planner-statistics facts about one table (no table scan)."""
 
     avg_null_frac: float | None
-    timestamps: tuple[
-        tuple[str, datetime | None, float], ...
-    ]  # (column, newest, share of rows in last 30 days)
+    timestamps: tuple[tuple[str, datetime | None, float], ...]  # (column, newest, share of rows in last 30 days)
 
 
 def _json(value: Any) -> Any:
@@ -185,39 +182,14 @@ class Catalog:
     """Cached catalog answers for one database (rebuilt with the server, never module-level)."""
 
     db: Database
-    ttl_s: float
-    _cache: dict[Any, tuple[float, Any]] = field(default_factory=dict)
-    _inflight: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
+    cache: ResultCache
 
     async def cached(self, key: Any, compute: Callable[[], Awaitable[T]], *, refresh: bool = False) -> T:
-        """`compute()`'s result, cached for ttl_s under `key` (results, never coroutines)."""
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and not refresh and now - hit[0] < self.ttl_s:
-            value: T = hit[1]
-            return value
-        running = self._inflight.get(key)
-        if running is not None:  # single flight: concurrent identical requests share one query
-            shared: T = await asyncio.shield(running)
-            return shared
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            result = await compute()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
-            raise
-        finally:
-            self._inflight.pop(key, None)
-        future.set_result(result)
-        if len(self._cache) > 4096:
-            self._cache.clear()
-        self._cache[key] = (now, result)
-        return result
+        """`compute()`'s result, cached in the schema family (results, never coroutines; single flight)."""
+        return await self.cache.get_or_compute(("catalog", key), compute, family="schema", refresh=refresh)
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        self.cache.invalidate()
 
     async def relations(self, *, refresh: bool = False) -> tuple[Relation, ...]:
         """Every relation the role may SELECT from, in one catalog query."""
@@ -308,9 +280,7 @@ class Catalog:
             return cands[0]
         if len(cands) > 1:
             names = ", ".join(sorted(r.qualified for r in cands))
-            raise InvalidArgumentError(
-                f"Table name {table_name!r} is ambiguous: {names}. Qualify it with its schema."
-            )
+            raise InvalidArgumentError(f"Table name {table_name!r} is ambiguous: {names}. Qualify it with its schema.")
         raise NotFoundError(f"Table {table_name!r} not found{suggest(table_name, rels)}")
 
 

@@ -52,6 +52,15 @@ class EmbeddedPostgres:
         """Stop the server (and delete the data directory if started with cleanup='delete')."""
         self._server.cleanup()
 
+    def pause(self) -> None:
+        """Shut PostgreSQL down (pg_ctl stop, fast), keeping the data directory: an outage, for tests."""
+        self._server.stop()
+
+    def resume(self) -> None:
+        """Start PostgreSQL again after pause(), on the same socket and port."""
+        with self._server._lock:
+            self._server.ensure_postgres_running()
+
 
 def _forget_dead_handles(data_dir: Path) -> None:
     """Drop pids of processes that died without cleaning up (killed, crashed) from pgserver's handle list.

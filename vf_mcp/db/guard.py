@@ -383,8 +383,7 @@ def _stmt_label(node_type: str, fields: dict[str, Any]) -> str:
 
 
 _STMT_HINTS: dict[str, str] = {
-    "transaction": " Each query already runs in its own read-only transaction; transaction control is not "
-    "allowed.",
+    "transaction": " Each query already runs in its own read-only transaction; transaction control is not allowed.",
     "set": " Session settings cannot be changed through this server.",
     "copy": " Use a SELECT to read the data instead.",
     "prepare": " Send the statement itself; $1-style parameters are supported.",
@@ -554,9 +553,7 @@ def _refuse_statement(node_type: str, fields: dict[str, Any], *, explain: str = 
             f"got {explain} {label}.{_stmt_hint(node_type)}"
         )
     hint = _stmt_hint(node_type)
-    return RefusedError(
-        f"Refused: only read-only statements are allowed ({_ALLOWED_TEXT}); got {label}.{hint}"
-    )
+    return RefusedError(f"Refused: only read-only statements are allowed ({_ALLOWED_TEXT}); got {label}.{hint}")
 
 
 def _select_kind(fields: dict[str, Any]) -> str:
@@ -619,9 +616,7 @@ def check_sql(
     if len(stmts) > 1:
         typed = [next(iter(s.items())) for s in stmts]
         labels = [_stmt_label(node_type, fields) for node_type, fields in typed]
-        bad = list(
-            dict.fromkeys(lab for (t, _), lab in zip(typed, labels, strict=True) if t not in _TOP_LEVEL)
-        )
+        bad = list(dict.fromkeys(lab for (t, _), lab in zip(typed, labels, strict=True) if t not in _TOP_LEVEL))
         extra = (
             f" {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not allowed at all: only read-only "
             f"statements ({_ALLOWED_TEXT}) can run."
@@ -699,9 +694,7 @@ def _check_functions(
         qualified = ".".join(name.split(".")[-2:])
         reason = denied_reason(bare, nargs)
         if reason is not None:
-            hint = next(
-                (h for k, h in _NAME_HINTS.items() if bare.startswith(k)), _DENY_HINTS.get(reason, "")
-            )
+            hint = next((h for k, h in _NAME_HINTS.items() if bare.startswith(k)), _DENY_HINTS.get(reason, ""))
             problems.append(f"function {written}() is not allowed: it {reason}.{hint}")
             seen_problem.add(name)
             continue

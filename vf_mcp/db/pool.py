@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,14 +74,119 @@ class StatementCounter:
     statements: int = 0
 
 
-class Database:
-    """Owns the pool: lazily created, read-only sessions with server-side timeouts."""
+_SQL_LOG: ContextVar[list[str] | None] = ContextVar("vf_mcp_sql_log", default=None)
 
-    def __init__(self, settings: Settings, counter: StatementCounter | None = None) -> None:
+
+@contextmanager
+def recording_sql() -> Iterator[list[str]]:
+    """Collect the SQL statements run in this context (for the audit log)."""
+    log_: list[str] = []
+    token = _SQL_LOG.set(log_)
+    try:
+        yield log_
+    finally:
+        _SQL_LOG.reset(token)
+
+
+def note_sql(sql: str) -> None:
+    """Record a statement about to run, when a caller is recording (see recording_sql)."""
+    log_ = _SQL_LOG.get()
+    if log_ is not None and len(log_) < 50:
+        log_.append(sql)
+
+
+class CircuitBreaker:
+    """Opens after `failures` consecutive connection failures; after `cooldown_s` lets one trial call through."""
+
+    def __init__(self, failures: int, cooldown_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.failures = failures
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._consecutive = 0
+        self._opened_at: float | None = None
+        self._trial = False
+
+    @property
+    def state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "half-open" if self._clock() - self._opened_at >= self.cooldown_s else "open"
+
+    def before(self) -> None:
+        """Raise DatabaseUnavailableError while open; in half-open, admit one trial call at a time."""
+        if self._opened_at is None:
+            return
+        wait = self.cooldown_s - (self._clock() - self._opened_at)
+        if wait > 0 or self._trial:
+            retry = max(wait, 1.0)
+            raise DatabaseUnavailableError(
+                f"Database unavailable (circuit breaker open after {self._consecutive} consecutive connection "
+                f"failures): retry after {retry:.0f} s."
+            )
+        self._trial = True
+
+    def success(self) -> None:
+        self._consecutive = 0
+        self._opened_at = None
+        self._trial = False
+
+    def failure(self) -> None:
+        self._consecutive += 1
+        self._trial = False
+        if self._consecutive >= self.failures:
+            self._opened_at = self._clock()
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    if isinstance(exc, DatabaseUnavailableError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = getattr(exc, "sqlstate", "") or ""
+        return state.startswith(("08", "57P")) or state == "53300"
+    return isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, TimeoutError))
+
+
+DsnProvider = Callable[[], Awaitable[str]]
+
+
+class _Target:
+    """One server (primary or a replica): its DSN (possibly through a tunnel) and a lazily created pool."""
+
+    def __init__(self, label: str, dsn: DsnProvider) -> None:
+        self.label = label
+        self._dsn = dsn
+        self.pool: asyncpg.Pool | None = None
+        self.lock = asyncio.Lock()
+        self.active = 0
+        self.last_used = time.monotonic()
+        self.down_until = 0.0
+
+
+class Database:
+    """Owns the pools (primary and read replicas): lazy, read-only sessions with server-side timeouts.
+
+    Connection failures feed a circuit breaker; a pool whose connections broke is discarded and rebuilt on
+    the next call (after a server restart or a dropped SSH tunnel). Reads go to replicas round-robin when
+    configured, with the primary as fallback.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        counter: StatementCounter | None = None,
+        *,
+        dsn: DsnProvider | None = None,
+        replicas: Sequence[DsnProvider] = (),
+    ) -> None:
         self.settings = settings
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
         self.counter = counter or StatementCounter()
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
+        self._primary = _Target("primary", dsn or self._settings_dsn)
+        self._replicas = [_Target(f"replica {i + 1}", r) for i, r in enumerate(replicas)]
+        self._next_replica = 0
+
+    async def _settings_dsn(self) -> str:
+        return self.settings.dsn_value()
 
     def _server_settings(self) -> dict[str, str]:
         s = self.settings
@@ -91,19 +198,18 @@ class Database:
             "idle_in_transaction_session_timeout": str(s.idle_in_transaction_session_timeout_ms),
         }
 
-    async def pool(self) -> asyncpg.Pool:
-        """The pool, created on first use."""
-        if self._pool is not None:
-            return self._pool
-        async with self._lock:
-            if self._pool is None:
+    async def _pool_of(self, target: _Target) -> asyncpg.Pool:
+        if target.pool is not None:
+            return target.pool
+        async with target.lock:
+            if target.pool is None:
                 from vf_mcp.db.convert import install_codecs
 
-                dsn = self.settings.dsn_value()
+                dsn = await target._dsn()
                 try:
-                    self._pool = await asyncpg.create_pool(
+                    target.pool = await asyncpg.create_pool(
                         dsn,
-                        min_size=self.settings.pool_min_size,
+                        min_size=min(self.settings.pool_min_size, self.settings.pool_max_size),
                         max_size=self.settings.pool_max_size,
                         timeout=self.settings.connect_timeout_s,
                         server_settings=self._server_settings(),
@@ -112,25 +218,104 @@ class Database:
                     )
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                     raise DatabaseUnavailableError(
-                        f"Cannot connect to {redact_dsn(dsn)}: {type(exc).__name__}: {_scrub(str(exc), dsn)}"
+                        f"Cannot connect to {redact_dsn(dsn)}: {type(exc).__name__}: {_scrub(str(exc), dsn)}",
+                        retryable=True,
                     ) from exc
-        return self._pool
+        return target.pool
 
-    async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+    async def pool(self) -> asyncpg.Pool:
+        """The primary's pool, created on first use."""
+        return await self._pool_of(self._primary)
+
+    def _pick(self) -> list[_Target]:
+        """Targets to try in order: the next healthy replica (round-robin), then the primary."""
+        now = time.monotonic()
+        healthy = [r for r in self._replicas if r.down_until <= now]
+        if not healthy:
+            return [self._primary]
+        choice = healthy[self._next_replica % len(healthy)]
+        self._next_replica += 1
+        return [choice, self._primary]
+
+    async def _discard(self, target: _Target) -> None:
+        pool, target.pool = target.pool, None
+        if pool is not None:
+            pool.terminate()
+
+    @asynccontextmanager
+    async def session(self, *, statement_timeout_ms: int) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection in a READ ONLY transaction with exactly this statement_timeout (exports)."""
+        async with self._connection(statement_timeout_ms, force=True) as conn:
+            yield conn
 
     @asynccontextmanager
     async def read_only(self, *, timeout_ms: int | None = None) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection inside a READ ONLY transaction; `timeout_ms` may only lower the timeout."""
-        effective = self.effective_timeout_ms(timeout_ms)
-        pool = await self.pool()
-        with db_errors(statement_timeout_ms=effective):
-            async with pool.acquire() as conn, conn.transaction(readonly=True):
-                if effective != self.settings.statement_timeout_ms:
-                    await conn.fetchval("SELECT set_config('statement_timeout', $1, true)", f"{effective}ms")
-                yield conn
+        async with self._connection(self.effective_timeout_ms(timeout_ms), force=False) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _connection(self, timeout_ms: int, *, force: bool) -> AsyncIterator[asyncpg.Connection]:
+        self.breaker.before()
+        targets = self._pick()
+        for i, target in enumerate(targets):
+            last = i == len(targets) - 1
+            target.active += 1
+            target.last_used = time.monotonic()
+            entered = False
+            try:
+                with db_errors(statement_timeout_ms=timeout_ms):
+                    pool = await self._pool_of(target)
+                    async with pool.acquire() as conn, conn.transaction(readonly=True):
+                        if force or timeout_ms != self.settings.statement_timeout_ms:
+                            await conn.fetchval("SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms")
+                        entered = True
+                        yield conn
+                self.breaker.success()
+                return
+            except BaseException as exc:
+                if not _is_connection_failure(exc):
+                    if not isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+                        self.breaker.success()  # the server answered
+                    raise
+                await self._discard(target)
+                if target is not self._primary:
+                    target.down_until = time.monotonic() + self.settings.breaker_cooldown_s
+                    log.warning("%s unreachable, falling back to the primary", target.label)
+                if entered or last:
+                    self.breaker.failure()
+                    if isinstance(exc, DatabaseUnavailableError):
+                        exc.retryable = True
+                    raise
+            finally:
+                target.active -= 1
+                target.last_used = time.monotonic()
+
+    async def close_if_idle(self, idle_s: float) -> bool:
+        """Close pools unused for `idle_s` seconds (none in use); reopened lazily. True if one was closed."""
+        closed = False
+        now = time.monotonic()
+        for target in [self._primary, *self._replicas]:
+            if target.pool is not None and target.active == 0 and now - target.last_used >= idle_s:
+                pool, target.pool = target.pool, None
+                await pool.close()
+                closed = True
+        return closed
+
+    def pool_stats(self) -> dict[str, int]:
+        """Connections open and in use, over all pools."""
+        size = in_use = 0
+        for target in [self._primary, *self._replicas]:
+            if target.pool is not None:
+                size += target.pool.get_size()
+                in_use += target.pool.get_size() - target.pool.get_idle_size()
+        return {"size": size, "in_use": in_use, "max_size": self.settings.pool_max_size * (1 + len(self._replicas))}
+
+    async def close(self) -> None:
+        for target in [self._primary, *self._replicas]:
+            if target.pool is not None:
+                pool, target.pool = target.pool, None
+                await pool.close()
 
     def effective_timeout_ms(self, timeout_ms: int | None) -> int:
         limit = self.settings.statement_timeout_ms
@@ -143,10 +328,9 @@ class Database:
     async def fetch(self, sql: str, *args: Any, timeout_ms: int | None = None) -> list[asyncpg.Record]:
         """Run one of vf-mcp's own (trusted, parameterised) statements read-only."""
         self.counter.statements += 1
+        note_sql(sql)
         async with self.read_only(timeout_ms=timeout_ms) as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(
-                sql, *args, timeout=self.client_timeout_s(timeout_ms)
-            )
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=self.client_timeout_s(timeout_ms))
             return rows
 
     async def role_safety(self) -> RoleSafety:

@@ -20,7 +20,7 @@ import asyncpg
 
 from vf_mcp.compute import quality as cq
 from vf_mcp.db.catalog import Relation, quote_ident
-from vf_mcp.db.pool import Database
+from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import translate
 
 NUMERIC_SKIP = {"money", "oid", "regclass", "regtype", "regproc", "regprocedure", "regoper", "regnamespace"}
@@ -500,6 +500,7 @@ async def _fetch(
     raw.statements += 1
     try:
         async with conn.transaction():  # a savepoint: a failed check leaves the others running
+            note_sql(sql)
             rows: list[asyncpg.Record] = await conn.fetch(sql, timeout=timeout_s)
             return rows
     except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:

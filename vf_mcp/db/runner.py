@@ -19,7 +19,7 @@ from typing import Any
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import JSONValue, convert_row, converters_for, type_label
 from vf_mcp.db.guard import CheckedStatement, check_sql
-from vf_mcp.db.pool import Database
+from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import InvalidArgumentError, db_errors
 
 
@@ -120,6 +120,7 @@ async def run_guarded(
     plan = None
     async with db.read_only(timeout_ms=timeout_ms) as conn:
         with db_errors(statement_timeout_ms=effective):
+            note_sql(sql)
             stmt = await conn.prepare(sql, timeout=client_timeout)
             ptypes = [p.name for p in stmt.get_parameters()]
             used_window = False
@@ -187,6 +188,7 @@ async def fetch_converted(
     started = time.perf_counter()
     async with db.read_only(timeout_ms=timeout_ms) as conn:
         with db_errors(statement_timeout_ms=effective):
+            note_sql(sql)
             stmt = await conn.prepare(sql, timeout=db.client_timeout_s(timeout_ms))
             records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
             attrs = stmt.get_attributes()

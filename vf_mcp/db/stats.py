@@ -13,6 +13,7 @@ import asyncpg
 
 from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
 from vf_mcp.db.catalog import Relation, quote_ident
+from vf_mcp.db.pool import note_sql
 
 ORDERABLE = set("NSDTEIV")  # numeric, string, datetime, timespan, enum, network, bit
 NO_DISTINCT_TYPES = {"json", "xml", "point", "polygon", "path", "line", "lseg", "box", "circle"}
@@ -159,6 +160,7 @@ async def collect(
 ) -> RawStats:
     """Run the aggregate pass and the MCV pass (only for columns that are not unique)."""
     source = source_sql(rel, sample_percent=sample_percent, sample_rows=sample_rows)
+    note_sql(aggregate_sql(cols, source))
     agg_row = await conn.fetchrow(aggregate_sql(cols, source), timeout=timeout_s)
     agg = dict(agg_row.items()) if agg_row is not None else {}
     repeated = [

@@ -19,12 +19,12 @@ import anyio
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import Converters, converters_for
 from vf_mcp.db.guard import check_sql
-from vf_mcp.db.pool import Database
+from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.db.runner import _coerce_param
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError, db_errors
 from vf_mcp.export.columns import ExportColumn, Writer, export_columns
 from vf_mcp.export.csvout import csv_line_sql, statement_text
-from vf_mcp.export.masking import mask_pii
+from vf_mcp.export.masking import mask_pii, masked_columns, text_cast_sql
 
 FIRST_CHUNK_ROWS = 1_000
 MIN_CHUNK_ROWS = 10
@@ -70,6 +70,7 @@ async def stream_export(
     csv: bool,
     open_writer: OpenWriter,
     on_chunk: OnChunk,
+    pii: Any = None,
 ) -> tuple[Streamed, Writer]:
     """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer."""
     settings = db.settings
@@ -82,17 +83,15 @@ async def stream_export(
     client_timeout = timeout_ms / 1000.0 + 2.0
     started = time.monotonic()
     deadline = started + timeout_ms / 1000.0
-    pool = await db.pool()
     writer: Writer | None = None
     rows = 0
     try:
         with db_errors(statement_timeout_ms=timeout_ms):
-            async with pool.acquire() as conn, conn.transaction(readonly=True):
+            async with db.session(statement_timeout_ms=timeout_ms) as conn:
                 info = await conn.fetchrow(
-                    "SELECT set_config('statement_timeout', $1, true) AS t, "
-                    "current_setting('server_version') AS version, current_database() AS db",
-                    f"{timeout_ms}ms",
+                    "SELECT current_setting('server_version') AS version, current_database() AS db"
                 )
+                note_sql(sql)
                 stmt = await conn.prepare(sql, timeout=client_timeout)
                 ptypes = [p.name for p in stmt.get_parameters()]
                 if len(ptypes) != len(params):
@@ -105,8 +104,16 @@ async def stream_export(
                 if not attrs:
                     raise InvalidArgumentError("The statement returns no columns: there is nothing to export.")
                 columns = export_columns(attrs)
+                wrappable = checked.kind in ("select", "values", "table")
+                masked = masked_columns(columns, pii)
+                if masked and wrappable:  # masked values are text: cast those columns in SQL
+                    stmt = await conn.prepare(
+                        text_cast_sql(statement_text(sql), columns, masked), timeout=client_timeout
+                    )
+                    attrs = stmt.get_attributes()
+                    columns = export_columns(attrs)
                 converters = converters_for(attrs)
-                lines = csv and checked.kind in ("select", "values", "table")
+                lines = csv and wrappable and not masked
                 if lines:
                     stmt = await conn.prepare(csv_line_sql(statement_text(sql), columns), timeout=client_timeout)
                 writer = open_writer(columns, converters, lines)
@@ -118,7 +125,7 @@ async def stream_export(
                     batch = await cursor.fetch(want, timeout=client_timeout)
                     if not batch:
                         break
-                    chunk = mask_pii(columns, batch, csv_lines=lines)
+                    chunk = mask_pii(columns, batch, csv_lines=lines, policy=pii)
                     encoded = await anyio.to_thread.run_sync(writer.write, chunk)
                     rows += len(batch)
                     await on_chunk(rows)

@@ -143,9 +143,7 @@ class TableSchema(Out):
     columns: list[ColumnSchema]
     primary_key: list[str] | None = None
     foreign_keys: list[ForeignKey] = Field(default_factory=list, description="Keys in this table")
-    referenced_by: list[ForeignKey] = Field(
-        default_factory=list, description="Keys in other tables pointing here"
-    )
+    referenced_by: list[ForeignKey] = Field(default_factory=list, description="Keys in other tables pointing here")
     unique_constraints: list[Constraint] = Field(default_factory=list)
     check_constraints: list[Constraint] = Field(default_factory=list)
     indexes: list[IndexInfo] = Field(default_factory=list)
@@ -204,4 +202,5 @@ class TableStats(Out):
     sample_rows: SampleRows
     data_quality: DataQuality
     calculation_time_ms: float
+    from_cache: bool = False
     message: str

@@ -40,7 +40,7 @@ from vf_mcp.models.analytics import (
     TimeBucket,
     TrendResult,
 )
-from vf_mcp.tools.common import App, app_of, as_float, as_int, compact_json, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, as_float, as_int, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY, TableName
 
 MetricName = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]
@@ -59,8 +59,8 @@ def cache_key(tool: str, **args: Any) -> tuple[str, str]:
     return tool, compact_json({k: v.model_dump() if isinstance(v, BaseModel) else v for k, v in args.items()})
 
 
-def cached(app: App, key: Any, model: type[BaseModel], refresh: bool) -> Any | None:
-    hit = None if refresh else app.query_cache.get(key)
+async def cached(app: App, key: Any, model: type[BaseModel], refresh: bool) -> Any | None:
+    hit = None if refresh else await app.query_cache.get(key, family="aggregation")
     return None if hit is None else model.model_validate({**hit, "from_cache": True})
 
 
@@ -81,13 +81,14 @@ def register(server: MCPServer[App]) -> None:
         order_by: Annotated[Literal["asc", "desc"] | None, Field(description="Order groups by value")] = None,
         limit: Annotated[int, Field(ge=1, le=10_000)] = 100,
         refresh: Refresh = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, MetricsResult]:
         """Compute count/sum/avg/min/max/distinct/median/p90/p95/stddev, optionally grouped, inside PostgreSQL."""
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         key = cache_key(
             "calculate_metrics", t=table_name, m=metric, c=column, g=group_by, f=filters, o=order_by, n=limit
         )
-        if (hit := cached(app, key, MetricsResult, refresh)) is not None:
+        if (hit := await cached(app, key, MetricsResult, refresh)) is not None:
             return respond(hit, _table_body(hit.columns, hit.results))
         table = await load_table(app, table_name)
         col = table.col(column) if column else None
@@ -155,7 +156,7 @@ def register(server: MCPServer[App]) -> None:
             params=params.values,
             message=msg + f" ({ms:.1f} ms)",
         )
-        app.query_cache.put(key, result.model_dump(mode="json"))
+        await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
         return respond(result, _table_body(result.columns, result.results))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -170,13 +171,14 @@ def register(server: MCPServer[App]) -> None:
         limit: Annotated[int, Field(ge=1, le=1000)] = 10,
         filters: Filters | None = None,
         refresh: Refresh = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, RankResult]:
         """Rank entities by an aggregate (top or bottom N, ties share a rank) with share of total and labels."""
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         key = cache_key(
             "rank_entities", t=table_name, e=entity_column, r=rank_by, a=aggregation, d=direction, n=limit, f=filters
         )
-        if (hit := cached(app, key, RankResult, refresh)) is not None:
+        if (hit := await cached(app, key, RankResult, refresh)) is not None:
             return respond(hit, _rank_body(hit))
         table = await load_table(app, table_name)
         ent = table.col(entity_column)
@@ -224,7 +226,7 @@ def register(server: MCPServer[App]) -> None:
             params=params.values,
             message=msg if ranking else f"No rows match the filters in {table.rel.qualified}.",
         )
-        app.query_cache.put(key, result.model_dump(mode="json"))
+        await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
         return respond(result, _rank_body(result))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -247,9 +249,10 @@ def register(server: MCPServer[App]) -> None:
         filters: Annotated[list[Filter] | None, Field(description="Applied to both groups")] = None,
         as_of: Annotated[date | None, Field(description="Reference date for compare_by=time (default today)")] = None,
         refresh: Refresh = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, CompareResult]:
         """Compare a metric between two groups, or this period-to-date vs the previous period or last year."""
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         key = cache_key(
             "compare_data",
             t=table_name,
@@ -264,7 +267,7 @@ def register(server: MCPServer[App]) -> None:
             f=filters,
             d=str(as_of),
         )
-        if (hit := cached(app, key, CompareResult, refresh)) is not None:
+        if (hit := await cached(app, key, CompareResult, refresh)) is not None:
             return respond(hit)
         table = await load_table(app, table_name)
         col = table.col(column) if column else None
@@ -329,7 +332,7 @@ def register(server: MCPServer[App]) -> None:
             sql=[s for _, s, _ in specs],
             message=insight + f" ({ms:.1f} ms, both queries concurrently)",
         )
-        app.query_cache.put(key, result.model_dump(mode="json"))
+        await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
         return respond(result)
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -348,9 +351,10 @@ def register(server: MCPServer[App]) -> None:
         forecast_periods: Annotated[int, Field(ge=0, le=60)] = 3,
         filters: Filters | None = None,
         refresh: Refresh = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, TrendResult]:
         """Trend of a metric per day/week/month: moving averages, direction, growth, forecast, anomalies."""
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         end = end_date or datetime.now(UTC).date()
         if end < start_date:
             raise InvalidArgumentError(f"end_date {end} is before start_date {start_date}.")
@@ -368,7 +372,7 @@ def register(server: MCPServer[App]) -> None:
             fp=forecast_periods,
             f=filters,
         )
-        if (hit := cached(app, key, TrendResult, refresh)) is not None:
+        if (hit := await cached(app, key, TrendResult, refresh)) is not None:
             return respond(hit, _trend_body(hit))
         table = await load_table(app, table_name)
         col = table.col(column) if column else None
@@ -448,7 +452,7 @@ def register(server: MCPServer[App]) -> None:
             params=[str(p) for p in params.values],
             message=msg,
         )
-        app.query_cache.put(key, result.model_dump(mode="json"))
+        await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
         return respond(result, _trend_body(result))
 
 

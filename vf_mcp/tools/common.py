@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
+import math
+import random
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from vf_mcp.db.catalog import Catalog
-from vf_mcp.db.pool import Database
-from vf_mcp.errors import VfError
+from vf_mcp.db.pool import Database, recording_sql
+from vf_mcp.errors import NotFoundError, VfError
 from vf_mcp.settings import Settings
 
 log = logging.getLogger("vf_mcp.tools")
@@ -29,32 +33,287 @@ UNTRUSTED_CLOSE = "</untrusted-data>"
 
 
 @dataclass
+class Ops:
+    """Cross-cutting services shared by every source: access, limits, metrics, audit, PII policy."""
+
+    keyring: Any  # vf_mcp.ops.auth.KeyRing
+    limiter: Any  # vf_mcp.ops.ratelimit.LocalRateLimiter | RedisRateLimiter
+    metrics: Any  # vf_mcp.ops.metrics.Metrics
+    audit: Any | None  # vf_mcp.ops.audit.AuditLog
+    shared_cache: Any | None  # vf_mcp.ops.shared_cache.RedisCache
+    started_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Hub:
+    """Every source's App, by name, and the shared services."""
+
+    apps: dict[str, App]
+    default: str
+    ops: Ops | None = None
+
+
+@dataclass
 class App:
-    """Everything a tool needs, built in the server lifespan (one per server, never module-level)."""
+    """Everything a tool needs for one source, built in the server lifespan (never module-level)."""
 
     settings: Settings
     db: Database
     catalog: Catalog
     query_cache: Any  # vf_mcp.db.cache.ResultCache
+    source: Any = None  # vf_mcp.settings.Source
+    pii: Any = None  # vf_mcp.pii.PiiPolicy
+    hub: Hub | None = None
+    runtime: Any = None  # vf_mcp.db.sources.SourceRuntime (closes the pools and the tunnel)
+
+    @property
+    def source_name(self) -> str:
+        return str(getattr(self.source, "name", "default"))
+
+    def for_source(self, name: str | None) -> App:
+        """The App of the named source (None: the default source)."""
+        if self.hub is None:
+            if name in (None, self.source_name):
+                return self
+            raise NotFoundError(f"Unknown source {name!r}; this server has only {self.source_name!r}.")
+        if name is None:
+            return self.hub.apps[self.hub.default]
+        app = self.hub.apps.get(name)
+        if app is None:
+            raise NotFoundError(
+                f"Unknown source {name!r}. Sources: {', '.join(sorted(self.hub.apps))} (see list_sources)."
+            )
+        return app
 
 
-def app_of(ctx: Context[Any]) -> App:
+SourceArg = Annotated[
+    str | None, Field(description="Named database to use (see list_sources); default: the default source")
+]
+
+
+def app_of(ctx: Context[Any], source: str | None = None) -> App:
+    """The App of `source` (default: the default source) for this request."""
     app: App = ctx.request_context.lifespan_context
-    return app
+    return app.for_source(source) if source is not None else app
+
+
+class RateLimitedError(VfError):
+    """An API key spent its calls for now."""
+
+    code = "rate_limited"
+
+
+def identity_of(ctx: Context[Any] | None) -> Any:
+    """Who is calling: the HTTP key's Identity, 'anonymous' over HTTP without keys, or the local stdio user."""
+    from vf_mcp.ops.auth import Identity
+
+    request = None
+    if ctx is not None:
+        try:
+            request = ctx.request_context.request
+        except (AttributeError, LookupError, ValueError):
+            request = None
+    if request is None:
+        return Identity.local()
+    state = getattr(request, "scope", {}).get("state") or {}
+    found = state.get("vf_identity") if isinstance(state, dict) else None
+    return found or Identity(name="anonymous", role="analyst", requests_per_hour=None, unmask_pii=False)
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn VfErrors into ToolErrors so the model sees the actionable message (never a stack trace)."""
+    """Every tool call's pipeline: rate limit, retries of transient failures, PII masking, metrics, audit.
+
+    VfErrors become ToolErrors so the model sees the actionable message (never a stack trace).
+    """
+    name = fn.__name__
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = kwargs.get("ctx")
+        app: App | None = ctx.request_context.lifespan_context if ctx is not None else None  # type: ignore[attr-defined]
+        ops = app.hub.ops if app is not None and app.hub is not None else None
+        ident = identity_of(ctx) if ops is not None else None  # type: ignore[arg-type]
+        started = time.perf_counter()
+        code: str | None = None
+        error: str | None = None
+        result: Any = None
+        with recording_sql() as sql_log:
+            try:
+                if ops is not None:
+                    await _check_rate(ops, ident)
+                result = await _with_retries(fn, args, kwargs, app.settings if app is not None else None)
+                if app is not None and ident is not None:
+                    result = _mask_result(result, app, kwargs.get("source"), ident)  # type: ignore[arg-type]
+                return result  # type: ignore[no-any-return]
+            except VfError as exc:
+                code, error = exc.code, exc.message
+                log.info("%s refused: %s", name, exc.message)
+                raise ToolError(exc.message) from None
+            except ToolError as exc:
+                code, error = "tool", str(exc)
+                raise
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                code, error = "cancelled", "the client cancelled the call"
+                raise
+            except Exception as exc:
+                code, error = "internal", f"{type(exc).__name__}: {exc}"
+                log.exception("%s failed", name)
+                raise ToolError(
+                    f"Internal error in {name} ({type(exc).__name__}); it was logged on the server. "
+                    "Try different arguments, or report it with the server log."
+                ) from None
+            finally:
+                if ops is not None:
+                    _after_call(ops, app, name, ident, kwargs, sql_log, result, started, code, error)
+
+    return wrapper
+
+
+async def _check_rate(ops: Ops, ident: Any) -> None:
+    per_hour = ident.requests_per_hour
+    if ident.role == "local" or per_hour is None:
+        return
+    decision = await ops.limiter.take(ident.name, per_hour)
+    if not decision.allowed:
+        ops.metrics.rate_limited(ident.name)
+        raise RateLimitedError(
+            f"Rate limit reached for API key {ident.name!r} ({per_hour} tool calls per hour). "
+            f"Retry after {max(1, math.ceil(decision.retry_after_s))} s."
+        )
+
+
+async def _with_retries(fn: Callable[..., Awaitable[Any]], args: Any, kwargs: Any, settings: Settings | None) -> Any:
+    """Retry transient failures (lost connection, too many connections, serialization) with backoff + jitter."""
+    attempts = settings.retry_attempts if settings is not None else 1
+    base_s = (settings.retry_base_delay_ms if settings is not None else 100) / 1000.0
+    for attempt in range(1, attempts + 1):
         try:
             return await fn(*args, **kwargs)
         except VfError as exc:
-            log.info("%s refused: %s", fn.__name__, exc.message)
-            raise ToolError(exc.message) from None
+            if not exc.retryable or attempt == attempts:
+                raise
+            delay = base_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            log.info("retrying after a transient failure (%s) in %.0f ms", exc.message, delay * 1000)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
-    return wrapper
+
+def _policy(app: App, source: str | None, ident: Any) -> Any:
+    if ident.role in ("admin", "local") and ident.unmask_pii:
+        return None
+    try:
+        return app.for_source(source).pii
+    except VfError:
+        return app.pii
+
+
+def pii_policy_for(ctx: Context[Any], app: App) -> Any:
+    """The PII policy for this caller on `app`'s source (None: an admin allowed to see it unmasked)."""
+    ident = identity_of(ctx)
+    if ident.role in ("admin", "local") and ident.unmask_pii:
+        return None
+    return app.pii
+
+
+def _mask_result(result: Any, app: App, source: str | None, ident: Any) -> Any:
+    """Mask personal data in a tool result (structured content, and the text rendered from it)."""
+    policy = _policy(app, source, ident)
+    if policy is None or not policy.enabled or not isinstance(result, CallToolResult):
+        return result
+    data = result.structured_content
+    if not isinstance(data, dict):
+        return result
+    masked = mask_structured(data, policy)
+    if masked == data:
+        return result
+    text = _render(masked)
+    others = [c for c in result.content if not isinstance(c, TextContent)]
+    return CallToolResult(
+        content=[TextContent(type="text", text=text), *others],
+        structured_content=masked,
+        is_error=result.is_error,
+    )
+
+
+def mask_structured(data: dict[str, Any], policy: Any) -> dict[str, Any]:
+    """Rows under a column list are masked by column name and value; everything else by value and key."""
+    rows = data.get("rows")
+    columns = data.get("columns")
+    if isinstance(rows, list) and isinstance(columns, list) and all(isinstance(r, list) for r in rows):
+        names = [str(c.get("name")) if isinstance(c, dict) else str(c) for c in columns]
+        rest = policy.mask_json({k: v for k, v in data.items() if k != "rows"})
+        rest["rows"] = policy.mask_rows(names, rows)
+        return {k: rest[k] for k in data}
+    masked: dict[str, Any] = policy.mask_json(data)
+    return masked
+
+
+def _render(data: dict[str, Any]) -> str:
+    message = data.get("message")
+    rows = data.get("rows")
+    if isinstance(rows, list) and isinstance(data.get("columns"), list):
+        head = {k: v for k, v in data.items() if k not in ("rows", "message") and v is not None}
+        body = compact_json(head) + "\n" + "\n".join(compact_json(r) for r in rows)
+    else:
+        body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
+    wrapped = f"{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}"
+    return f"{message}\n{wrapped}" if message else wrapped
+
+
+def _after_call(
+    ops: Ops,
+    app: App | None,
+    name: str,
+    ident: Any,
+    kwargs: dict[str, Any],
+    sql_log: list[str],
+    result: Any,
+    started: float,
+    code: str | None,
+    error: str | None,
+) -> None:
+    duration_s = time.perf_counter() - started
+    ops.metrics.observe_call(name, duration_s, code is None, code)
+    if ops.audit is None:
+        return
+    from vf_mcp.ops.audit import AuditRecord
+
+    arguments = {k: v for k, v in kwargs.items() if k != "ctx"}
+    row_count = None
+    data = getattr(result, "structured_content", None)
+    if isinstance(data, dict):
+        if isinstance(data.get("row_count"), int):
+            row_count = data["row_count"]
+        elif isinstance(data.get("rows"), list):
+            row_count = len(data["rows"])
+    try:
+        ops.audit.record(
+            AuditRecord(
+                identity=ident.name if ident is not None else "stdio",
+                tool=name,
+                arguments=_jsonable(arguments),
+                sql=tuple(sql_log),
+                row_count=row_count,
+                duration_ms=round(duration_s * 1000, 3),
+                ok=code is None,
+                error_code=code,
+                error=error,
+                source=kwargs.get("source") or (app.source_name if app is not None else None),
+            )
+        )
+    except Exception:  # the audit log never fails a call
+        log.exception("audit record failed")
+
+
+def _jsonable(value: Any) -> Any:
+    """Tool arguments as plain JSON values (pydantic models dumped)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def compact_json(value: Any) -> str:

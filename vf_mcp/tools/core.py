@@ -42,7 +42,7 @@ from vf_mcp.models.core import (
     TableStats,
     ValueCount,
 )
-from vf_mcp.tools.common import App, app_of, compact_json, human_bytes, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, compact_json, human_bytes, respond, tool_errors
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 TableName = Annotated[
@@ -73,17 +73,18 @@ def register(server: MCPServer[App]) -> None:
         explain: Annotated[bool, Field(description="Also return the EXPLAIN (FORMAT JSON) plan and hints")] = False,
         timeout_ms: Annotated[int | None, Field(ge=1, description="Lower statement timeout for this call")] = None,
         refresh: Annotated[bool, Field(description="Bypass the result cache")] = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, QueryResult]:
         """Run one read-only SQL query and return capped rows (arrays under one column list) with types.
 
         Runs in a READ ONLY transaction under a statement timeout. Results over max_rows or max_result_bytes
         are truncated (truncated=true, next_offset to page on; export_results gives full results).
         """
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         cap = app.settings.max_rows
         eff_limit = min(limit or cap, cap)
         key = ("run_query", sql, compact_json(params), eff_limit, offset, explain)
-        cached = None if refresh else app.query_cache.get(key)
+        cached = None if refresh else await app.query_cache.get(key, family="query")
         if cached is not None:
             result = QueryResult.model_validate({**cached, "from_cache": True})
             return respond(result, _rows_body(result))
@@ -127,7 +128,9 @@ def register(server: MCPServer[App]) -> None:
             message=msg,
         )
         if app.query_cache.enabled:
-            app.query_cache.put(key, result.model_dump(mode="json"), size_bytes=out.result_bytes + 512)
+            await app.query_cache.put(
+                key, result.model_dump(mode="json"), family="query", size_bytes=out.result_bytes + 512
+            )
         return respond(result, _rows_body(result, out.row_json))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -139,12 +142,13 @@ def register(server: MCPServer[App]) -> None:
             str | None, Field(description="Case-insensitive name filter; % and * match any text, _ one char")
         ] = None,
         include_views: Annotated[bool, Field(description="Include views and materialized views")] = True,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, TableList]:
         """List tables, views, materialized views, partitioned and foreign tables in every user schema.
 
         Partitions are grouped under their parent. Row counts are planner estimates.
         """
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         rels = await app.catalog.relations()
         regex = _pattern(name_pattern) if name_pattern else None
         parts: dict[str, list[str]] = {}
@@ -186,20 +190,24 @@ def register(server: MCPServer[App]) -> None:
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
-    async def get_table_schema(table_name: TableName, ctx: Context[App]) -> Annotated[CallToolResult, TableSchema]:
+    async def get_table_schema(
+        table_name: TableName, ctx: Context[App], source: SourceArg = None
+    ) -> Annotated[CallToolResult, TableSchema]:
         """Describe a table or view: columns, keys (both directions), constraints, indexes, partitioning."""
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         schema = await describe_table(app, table_name)
         return respond(schema)
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
-    async def get_database_overview(ctx: Context[App]) -> Annotated[CallToolResult, DatabaseOverview]:
+    async def get_database_overview(
+        ctx: Context[App], source: SourceArg = None
+    ) -> Annotated[CallToolResult, DatabaseOverview]:
         """Summarise the database: tables, row and size estimates, freshness, growth and quality per table.
 
         Uses catalog and planner statistics only (a constant number of queries; exact=false).
         """
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         return respond(await database_overview(app))
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
@@ -212,14 +220,22 @@ def register(server: MCPServer[App]) -> None:
             int | None,
             Field(ge=100, description="Rows to sample on large tables (default: stats_sample_rows)"),
         ] = None,
+        refresh: Annotated[bool, Field(description="Bypass the cache (statistics are cached 10 minutes)")] = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, TableStats]:
         """Profile a table: row count, per-column nulls, distinct, min/max/avg/median/stddev, common values.
 
         Small tables are scanned exactly in one pass; large ones are sampled (exact=false, sample_size given).
         Also scores data quality (completeness, consistency, accuracy; definitions included).
         """
-        app = app_of(ctx)
-        return respond(await table_stats(app, table_name, exact=exact, sample_size=sample_size))
+        app = app_of(ctx, source)
+        key = ("table_stats", table_name, exact, sample_size)
+        hit = None if refresh else await app.query_cache.get(key, family="table_stats")
+        if hit is not None:
+            return respond(TableStats.model_validate({**hit, "from_cache": True}))
+        stats = await table_stats(app, table_name, exact=exact, sample_size=sample_size)
+        await app.query_cache.put(key, stats.model_dump(mode="json"), family="table_stats")
+        return respond(stats)
 
 
 def _rows_body(result: QueryResult, encoded: tuple[str, ...] = ()) -> str:

@@ -39,7 +39,7 @@ from vf_mcp.models.dba import (
     SlowQueries,
     SlowQuery,
 )
-from vf_mcp.tools.common import App, app_of, compact_json, human_bytes, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, compact_json, human_bytes, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 SortBy = Literal["total_time", "mean_time", "calls", "io"]
@@ -59,12 +59,13 @@ def register(server: MCPServer[App]) -> None:
         ctx: Context[App],
         params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
         analyze: Annotated[bool, Field(description="Run it (read-only) for actual rows, time, buffers")] = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, ExplainResult]:
         """Why is this query slow? EXPLAIN (FORMAT JSON; analyze: ANALYZE, BUFFERS, TIMING) plus a digest:
         costliest nodes, seq scans of large tables, row estimates off >10x, sorts/hashes spilling to disk,
         nested loops over large inputs, and concrete fixes (CREATE INDEX, CREATE STATISTICS, work_mem).
         $n without params: the generic plan (analyze: sample values from column statistics)."""
-        return await _explain(app_of(ctx), sql, params, analyze)
+        return await _explain(app_of(ctx, source), sql, params, analyze)
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
@@ -72,11 +73,12 @@ def register(server: MCPServer[App]) -> None:
         ctx: Context[App],
         sort_by: Annotated[SortBy, Field(description="io: blocks read from disk + temp files")] = "total_time",
         limit: Annotated[int, Field(ge=1, le=100)] = 10,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, SlowQueries]:
         """Which queries cost the most? From pg_stat_statements: normalized query, calls, total/mean/max ms,
         rows, shared blocks hit/read, cache hit ratio, share of total time, notes. Says how to enable the
         extension when it is missing."""
-        return await _slow_queries(app_of(ctx), sort_by, limit)
+        return await _slow_queries(app_of(ctx, source), sort_by, limit)
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
@@ -85,21 +87,24 @@ def register(server: MCPServer[App]) -> None:
         queries: Annotated[
             list[str] | None, Field(max_length=50, description="SQL to tune (default: top pg_stat_statements)")
         ] = None,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, IndexAdvice]:
         """Which indexes are missing or useless? CREATE INDEX CONCURRENTLY statements (never run here) from
         WHERE/JOIN/ORDER BY/GROUP BY columns, existing indexes subtracted, plus foreign keys without an index;
         gain from hypopg when installed, else a statistics estimate; size and queries helped. Also unused,
         duplicate and invalid indexes to drop."""
-        return await _recommend(app_of(ctx), queries)
+        return await _recommend(app_of(ctx, source), queries)
 
     @server.tool(annotations=READ_ONLY, structured_output=True)
     @tool_errors
-    async def check_database_health(ctx: Context[App]) -> Annotated[CallToolResult, HealthReport]:
+    async def check_database_health(
+        ctx: Context[App], source: SourceArg = None
+    ) -> Annotated[CallToolResult, HealthReport]:
         """Is the database healthy? Cache hit ratios, bloat, dead tuples and vacuum/analyze staleness,
         xid wraparound, connections, long and idle-in-transaction sessions, blocking chains, replication,
         sequences near their limit, invalid constraints/indexes, settings. Findings carry severity
         (critical/warning/info), numbers and a fix."""
-        return await _health(app_of(ctx))
+        return await _health(app_of(ctx, source))
 
 
 # --------------------------------------------------------------------------------------------------

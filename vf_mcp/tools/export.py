@@ -48,7 +48,7 @@ from vf_mcp.export.store import (
 )
 from vf_mcp.models.export import ExportResult
 from vf_mcp.settings import Settings
-from vf_mcp.tools.common import App, app_of, human_bytes, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, human_bytes, pii_policy_for, respond, tool_errors
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +135,13 @@ def register(server: MCPServer[App]) -> None:
             bool, Field(description="Query, params, row count, types... (sidecar, sheet or Parquet metadata)")
         ] = True,
         params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, ExportResult]:
         """Export the FULL result of one read-only query (no row cap) to a file; returns where it is, not rows.
 
         Over HTTP: download_url (signed, expiring); else file_path and resource_uri (export://id, up to 20 MB).
         """
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         exports = exports_of(app)
         result = await run_export(
             app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
@@ -303,7 +304,14 @@ async def run_export(
 
     try:
         streamed, writer = await stream_export(
-            app.db, app.catalog, query, params, csv=fmt == "csv", open_writer=open_writer, on_chunk=on_chunk
+            app.db,
+            app.catalog,
+            query,
+            params,
+            csv=fmt == "csv",
+            open_writer=open_writer,
+            on_chunk=on_chunk,
+            pii=pii_policy_for(ctx, app),
         )
         metadata: dict[str, Any] | None = None
         if include_metadata:

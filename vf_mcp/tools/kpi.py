@@ -19,7 +19,7 @@ from vf_mcp.db.runner import fetch_converted, run_guarded
 from vf_mcp.errors import ConfigError, VfError
 from vf_mcp.models.kpi import Dashboard, DashboardFile, KpiSpec, KpiValue, MetricSpec
 from vf_mcp.tools.analytics import load_table
-from vf_mcp.tools.common import App, app_of, as_float, compact_json, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, as_float, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 TIMEFRAME_PERIOD = {"today": "day", "week": "week", "month": "month", "quarter": "quarter"}
@@ -67,12 +67,13 @@ def register(server: MCPServer[App], health_score: HealthScore | None = data_hea
         compare_with: Literal["previous_period", "last_year", "none"] = "previous_period",
         as_of: Annotated[date | None, Field(description="Reference date (default today)")] = None,
         refresh: bool = False,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, Dashboard]:
         """KPI dashboard for this period-to-date vs the previous period or last year (KPIs from config/kpis)."""
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         ref = as_of or datetime.now(UTC).date()
-        key = ("kpi", timeframe, compare_with, str(ref), int(time.time() // 60))  # cached for the minute
-        hit = None if refresh else app.query_cache.get(key)
+        key = ("kpi", timeframe, compare_with, str(ref))
+        hit = None if refresh else await app.query_cache.get(key, family="kpi")
         if hit is not None:
             cached = Dashboard.model_validate({**hit, "from_cache": True})
             return respond(cached, _body(cached))
@@ -115,7 +116,7 @@ def register(server: MCPServer[App], health_score: HealthScore | None = data_hea
             calculation_time_ms=ms,
             message=msg,
         )
-        app.query_cache.put(key, result.model_dump(mode="json"))
+        await app.query_cache.put(key, result.model_dump(mode="json"), family="kpi")
         return respond(result, _body(result))
 
 

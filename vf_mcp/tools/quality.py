@@ -22,7 +22,7 @@ from vf_mcp.db import quality as dq
 from vf_mcp.db.catalog import Relation, quote_ident
 from vf_mcp.errors import VfError
 from vf_mcp.models.quality import Finding, QualityReport, TableQuality
-from vf_mcp.tools.common import App, app_of, as_int, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, as_int, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 CheckName = Literal["completeness", "freshness", "consistency", "duplicates", "outliers", "referential_integrity"]
@@ -80,6 +80,7 @@ def register(server: MCPServer[App]) -> None:
         ctx: Context[App],
         table_name: Annotated[str | None, Field(description="One table (default: all tables)")] = None,
         checks: Annotated[list[CheckName] | None, Field(description="Default: all")] = None,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, QualityReport]:
         """Find data-quality problems per table, with exact affected_rows and a fix for each.
 
@@ -87,7 +88,7 @@ def register(server: MCPServer[App]) -> None:
         duplicate rows and keys, 3-sigma outliers and orphaned references. Scores 0-100 (see scoring).
         Large tables are sampled (exact=false).
         """
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         report = await check_quality(app, ctx, table_name, tuple(checks or CHECKS))
         return respond(report, _body(report))
 

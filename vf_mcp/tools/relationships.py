@@ -24,7 +24,7 @@ from vf_mcp.compute.graph import (
 from vf_mcp.db.relationships import Coverage, load_foreign_keys, load_tables, measure_coverage
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError
 from vf_mcp.models.relationships import Edge, JoinPath, Relationships
-from vf_mcp.tools.common import App, app_of, respond, tool_errors
+from vf_mcp.tools.common import App, SourceArg, app_of, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 MAX_VERIFIED = 100
@@ -58,6 +58,7 @@ def register(server: MCPServer[App]) -> None:
         ctx: Context[App],
         table_name: OptTable = None,
         to_table: Annotated[str | None, Field(description="With table_name: join paths to this table")] = None,
+        source: SourceArg = None,
     ) -> Annotated[CallToolResult, Relationships]:
         """Foreign keys both ways: declared, and inferred from column names (coverage measured in the data).
 
@@ -65,7 +66,7 @@ def register(server: MCPServer[App]) -> None:
         junction tables. No arguments: whole graph, isolated tables, Mermaid erDiagram. table_name: its edges.
         Plus to_table: up to 3 shortest join paths as a ready FROM ... JOIN clause.
         """
-        app = app_of(ctx)
+        app = app_of(ctx, source)
         return await relationships(app, table_name, to_table)
 
 

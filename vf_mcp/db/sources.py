@@ -1,0 +1,100 @@
+"""Named sources: which databases this server serves, and the Database (pools, tunnel) for each one."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from vf_mcp.db.pool import Database, StatementCounter
+from vf_mcp.errors import ConfigError
+from vf_mcp.settings import Settings, Source
+
+DEFAULT_NAME = "default"
+
+
+def configured_sources(settings: Settings) -> tuple[Source, ...]:
+    """The [[sources]] of the settings, or one source called 'default' made of dsn and replica_dsns."""
+    if not settings.sources:
+        return (
+            Source(
+                name=DEFAULT_NAME,
+                description="The database given by --dsn / VF_MCP_DSN",
+                default=True,
+                dsn=settings.dsn,
+                replica_dsns=settings.replica_dsns,
+            ),
+        )
+    names = [s.name for s in settings.sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"Source names must be unique; repeated: {', '.join(dupes)}")
+    defaults = [s.name for s in settings.sources if s.default]
+    if len(defaults) > 1:
+        raise ConfigError(f"Only one source may be the default; marked default: {', '.join(defaults)}")
+    if settings.dsn is not None and DEFAULT_NAME not in names:  # --dsn given beside [[sources]]
+        extra = Source(name=DEFAULT_NAME, description="The database given by --dsn", dsn=settings.dsn)
+        return (*settings.sources, extra.model_copy(update={"default": not defaults}))
+    if not defaults:
+        first = settings.sources[0].model_copy(update={"default": True})
+        return (first, *settings.sources[1:])
+    return settings.sources
+
+
+def source_settings(settings: Settings, source: Source) -> Settings:
+    """The settings one source runs with: its DSN and its own limits over the global ones."""
+    update: dict[str, object] = {"sources": (), "replica_dsns": source.replica_dsns}
+    if source.dsn is not None or source.host is not None or source.database is not None:
+        update["dsn"] = SecretStr(source.dsn_value())
+    elif source.name != DEFAULT_NAME or settings.dsn is None:
+        update["dsn"] = None
+    if source.statement_timeout_ms is not None:
+        update["statement_timeout_ms"] = source.statement_timeout_ms
+    if source.max_rows is not None:
+        update["max_rows"] = source.max_rows
+    if source.pii_mode is not None:
+        update["pii_mode"] = source.pii_mode
+    if source.pii_columns:
+        update["pii_columns"] = {**settings.pii_columns, **source.pii_columns}
+    return settings.model_copy(update=update)
+
+
+@dataclass
+class SourceRuntime:
+    """One source's Database and, when it is reached through a bastion, its SSH tunnel."""
+
+    source: Source
+    settings: Settings
+    db: Database
+    tunnel: object | None = None  # vf_mcp.db.tunnel.SshTunnel
+
+    async def close(self) -> None:
+        await self.db.close()
+        if self.tunnel is not None:
+            await self.tunnel.close()  # type: ignore[attr-defined]
+
+
+def open_source(settings: Settings, source: Source, counter: StatementCounter | None = None) -> SourceRuntime:
+    """Build (without connecting) the Database of one source; pools and tunnels open on first use."""
+    own = source_settings(settings, source)
+    replicas = [_fixed(r.get_secret_value()) for r in own.replica_dsns]
+    if source.ssh is None:
+        return SourceRuntime(source, own, Database(own, counter, replicas=replicas))
+    from vf_mcp.db.tunnel import SshTunnel, dsn_target, dsn_through
+
+    dsn = own.dsn_value()
+    tunnel = SshTunnel(source.ssh, *dsn_target(dsn))
+
+    async def through_tunnel() -> str:
+        host, port = await tunnel.local_address()
+        return str(dsn_through(dsn, host, port))
+
+    return SourceRuntime(source, own, Database(own, counter, dsn=through_tunnel, replicas=replicas), tunnel)
+
+
+def _fixed(dsn: str) -> Callable[[], Awaitable[str]]:
+    async def get() -> str:
+        return dsn
+
+    return get
