@@ -400,3 +400,31 @@ def test_dsn_through() -> None:
 def test_dsn_errors(dsn: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         dsn_target(dsn)
+
+
+# --- a source reached through the bastion, end to end over MCP ---------------------------------------------
+
+
+async def test_source_through_bastion_over_mcp(sshd: SshServer, tcp_db: str, passphrase_env: str) -> None:
+    """A [[sources]] entry with [sources.ssh]: tools reach it through the tunnel, which reopens after a drop."""
+    from mcp import Client
+    from pydantic import SecretStr
+
+    from vf_mcp.server import build_server
+    from vf_mcp.settings import Settings, Source
+
+    source = Source(name="behind-bastion", dsn=SecretStr(tcp_db), ssh=ssh_cfg(sshd), default=True)
+    settings = Settings(sources=(source,), query_cache_ttl_s=0, pii_mode="allow", audit_log_path="off")
+    async with Client(build_server(settings)) as client:
+        listed = await client.call_tool("list_sources", {})
+        (info,) = listed.structured_content["sources"]  # type: ignore[index]
+        assert info["name"] == "behind-bastion" and info["via_ssh"] is True and info["status"] == "ok"
+        out = await client.call_tool("run_query", {"sql": "SELECT x FROM t", "source": "behind-bastion"})
+        assert out.structured_content["rows"] == [[42]]  # type: ignore[index]
+        logins = sshd.accepted_logins()
+        assert sshd.kill_connections()  # the bastion drops us
+        await asyncio.sleep(0.5)
+        again = await client.call_tool("run_query", {"sql": "SELECT x + 1 FROM t"})
+        assert not again.is_error, again.content[0].text  # type: ignore[union-attr]
+        assert again.structured_content["rows"] == [[43]]  # type: ignore[index]
+        assert sshd.wait_accepted(logins + 1) == logins + 1  # through a new SSH connection

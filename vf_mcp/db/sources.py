@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -62,35 +63,42 @@ def source_settings(settings: Settings, source: Source) -> Settings:
 
 @dataclass
 class SourceRuntime:
-    """One source's Database and, when it is reached through a bastion, its SSH tunnel."""
+    """One source's Database and, when it is reached through a bastion, its SSH tunnels."""
 
     source: Source
     settings: Settings
     db: Database
-    tunnel: object | None = None  # vf_mcp.db.tunnel.SshTunnel
+    tunnels: tuple[Any, ...] = ()  # vf_mcp.db.tunnel.SshTunnel, one per server (primary, replicas)
 
     async def close(self) -> None:
         await self.db.close()
-        if self.tunnel is not None:
-            await self.tunnel.close()  # type: ignore[attr-defined]
+        for tunnel in self.tunnels:
+            await tunnel.close()
 
 
 def open_source(settings: Settings, source: Source, counter: StatementCounter | None = None) -> SourceRuntime:
     """Build (without connecting) the Database of one source; pools and tunnels open on first use."""
     own = source_settings(settings, source)
-    replicas = [_fixed(r.get_secret_value()) for r in own.replica_dsns]
+    replicas = [r.get_secret_value() for r in own.replica_dsns]
     if source.ssh is None:
-        return SourceRuntime(source, own, Database(own, counter, replicas=replicas))
+        return SourceRuntime(source, own, Database(own, counter, replicas=[_fixed(r) for r in replicas]))
     from vf_mcp.db.tunnel import SshTunnel, dsn_target, dsn_through
 
-    dsn = own.dsn_value()
-    tunnel = SshTunnel(source.ssh, *dsn_target(dsn))
+    tunnels: list[SshTunnel] = []
 
-    async def through_tunnel() -> str:
-        host, port = await tunnel.local_address()
-        return str(dsn_through(dsn, host, port))
+    def through_bastion(dsn: str) -> Callable[[], Awaitable[str]]:
+        tunnel = SshTunnel(source.ssh, *dsn_target(dsn))  # type: ignore[arg-type]
+        tunnels.append(tunnel)
 
-    return SourceRuntime(source, own, Database(own, counter, dsn=through_tunnel, replicas=replicas), tunnel)
+        async def get() -> str:
+            host, port = await tunnel.local_address()
+            return str(dsn_through(dsn, host, port))
+
+        return get
+
+    primary = through_bastion(own.dsn_value())
+    db = Database(own, counter, dsn=primary, replicas=[through_bastion(r) for r in replicas])
+    return SourceRuntime(source, own, db, tuple(tunnels))
 
 
 def _fixed(dsn: str) -> Callable[[], Awaitable[str]]:
