@@ -295,7 +295,7 @@ def documented_toml() -> str:
     for name, f in Settings.model_fields.items():
         d = f.get_default(call_default_factory=True)
         if name in _TABLE_EXAMPLES:
-            lines += [f"# {f.description} (see the example at the end)", ""]
+            lines += [f"# {f.description} (example at the end)", f"# {name} = []", ""]
             continue
         if name == "dsn":
             val = '"postgresql://vf_readonly:PASSWORD@localhost:5432/velocityfibre"'
@@ -311,7 +311,7 @@ def documented_toml() -> str:
             val = json.dumps(d)
         lines += [f"# {f.description} (env VF_MCP_{name.upper()})", f"# {name} = {val}", ""]
     for example in _TABLE_EXAMPLES.values():
-        lines += [f"# {line}" if line else "" for line in example.strip().splitlines()] + [""]
+        lines += [f"#   {line}" if line else "" for line in example.strip().splitlines()] + [""]
     return "\n".join(lines)
 
 
