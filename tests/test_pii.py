@@ -325,7 +325,8 @@ def test_column_mode_precedence() -> None:
     assert p.column_mode("email", "crm.contacts") == "allow"  # a qualified table works too
     assert p.column_mode("email", "contacts", "sales") == "hash"
     assert p.column_mode("notes", "contacts") == "mask"  # explicit entry on a non-PII name
-    assert p.column_mode("notes") is None
+    assert p.column_mode("notes") == "mask"  # table unknown (a query result): the qualified rule applies
+    assert p.column_mode("notes", table="other") is None
     assert p.column_mode("phone") == "mask"  # detected: the policy's mode
     assert p.column_mode("status") is None
 

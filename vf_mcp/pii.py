@@ -401,6 +401,11 @@ class PiiPolicy:
             for key in keys:
                 if key in self.columns:
                     return kind or "other", self.columns[key]
+            if not table:  # table unknown (a query's result): qualified mask/hash rules for this name apply
+                suffix = f".{col}"
+                strict = [m for k, m in self.columns.items() if k.endswith(suffix) and m != "allow"]
+                if strict:
+                    return kind or "other", "hash" if "hash" in strict else "mask"
         return (kind, self.mode) if kind else None
 
     def mask_value(self, value: Any, kind: str, mode: PiiMode) -> Any:
