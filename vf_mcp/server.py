@@ -17,7 +17,7 @@ from vf_mcp.db.pool import StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, shallow_output_schema
 from vf_mcp.settings import Settings
-from vf_mcp.tools import analytics, core, kpi, quality, relationships
+from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
 from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
 from vf_mcp.tools import sources as sources_tools
@@ -81,12 +81,7 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
     kpi.register(server)
     dba_tools.register(server)
     export_tools.register(server)
-    try:  # TEMP until the migration module lands
-        from vf_mcp.tools import migration
-
-        migration.register(server)
-    except ImportError:
-        pass
+    migration.register(server)
     sources_tools.register(server)
     _register_resources(server, current)
     for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there

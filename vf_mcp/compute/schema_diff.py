@@ -19,8 +19,10 @@ dropping more.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # --------------------------------------------------------------------------------------------------
 # Snapshot objects
@@ -201,7 +203,23 @@ class Snapshot:
     domains: tuple[Domain, ...] = ()
 
     def columns_of(self, table: tuple[str, str]) -> list[Column]:
-        return sorted((c for c in self.columns if (c.schema, c.table) == table), key=lambda c: c.position)
+        """The columns of `table` in position order."""
+        return self._columns_by_table.get(table, [])
+
+    def primary_key(self, table: tuple[str, str]) -> tuple[str, ...]:
+        """The primary key columns of `table` (() without one)."""
+        return self._primary_keys.get(table, ())
+
+    @cached_property
+    def _columns_by_table(self) -> dict[tuple[str, str], list[Column]]:
+        out: dict[tuple[str, str], list[Column]] = {}
+        for c in sorted(self.columns, key=lambda c: c.position):
+            out.setdefault((c.schema, c.table), []).append(c)
+        return out
+
+    @cached_property
+    def _primary_keys(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        return {(c.schema, c.table): c.columns for c in self.constraints if c.type == "p"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -399,14 +417,19 @@ def plan_migration(desired: Snapshot, current: Snapshot) -> MigrationPlan:
     return MigrationPlan(tuple(differences), tuple(steps), tuple(dict.fromkeys(b.warnings)))
 
 
+def sql_comment(text: str) -> str:
+    """A one-line `-- ` comment: line breaks in names (legal in quoted identifiers) cannot end it early."""
+    return "-- " + re.sub(r"[\r\n\x0b\x0c\x85\u2028\u2029]+", " ", text)
+
+
 def render_script(steps: Iterable[Step], title: str) -> str:
     """The SQL script: a header, enum label additions, then BEGIN; steps; COMMIT;."""
     steps = list(steps)
     runnable = [s for s in steps if s.sql]
     if not steps:
-        return f"-- {title}\n-- No differences: nothing to do.\n"
+        return f"{sql_comment(title)}\n-- No differences: nothing to do.\n"
     lines = [
-        f"-- {title}",
+        sql_comment(title),
         f"-- {len(runnable)} statement(s); review before running. Steps marked DESTRUCTIVE lose data or may fail "
         "on existing data; MANUAL lines need a human.",
     ]
@@ -417,7 +440,7 @@ def render_script(steps: Iterable[Step], title: str) -> str:
             opened = True
         if s.comment:
             prefix = "DESTRUCTIVE: " if s.destructive else ""
-            lines.append(f"-- {prefix}{s.comment}")
+            lines.append(sql_comment(prefix + s.comment))
         if s.sql:
             lines.append(s.sql if s.sql.endswith(";") else s.sql + ";")
     if not opened:
@@ -641,11 +664,12 @@ def _tables(b: _Builder, desired: Snapshot, current: Snapshot) -> tuple[set[tupl
     have = {t.key: t for t in current.tables}
     added = set(want.keys() - have.keys())
     removed = set(have.keys() - want.keys())
+    constraints = Counter((c.schema, c.table) for c in desired.constraints)
+    indexes = Counter((i.schema, i.table) for i in desired.indexes)
     for key in sorted(added):
         t = want[key]
         cols = desired.columns_of(key)
-        n_cons = sum(1 for c in desired.constraints if (c.schema, c.table) == key)
-        n_idx = sum(1 for i in desired.indexes if (i.schema, i.table) == key)
+        n_cons, n_idx = constraints[key], indexes[key]
         b.diff(
             "table",
             t.qualified,
@@ -788,9 +812,8 @@ def _alter_column(b: _Builder, table_sql: str, new: Column, old: Column) -> bool
         elif not default_dropped and (new.identity is None or old.identity is not None):
             b.step(P_COLUMN, f"{alter} DROP DEFAULT")
     if new.not_null != old.not_null:
-        parts.append(
-            f"{'NOT NULL' if new.not_null else 'nullable'} in source, {'NOT NULL' if old.not_null else 'nullable'} in target"
-        )
+        nullability = {True: "NOT NULL", False: "nullable"}
+        parts.append(f"{nullability[new.not_null]} in source, {nullability[old.not_null]} in target")
         comment = None
         if new.not_null:
             comment = f"SET NOT NULL on {new.qualified} fails if it holds NULLs"
@@ -1003,10 +1026,6 @@ class TablePair:
         return None if self.target is None else f"{self.target[0]}.{self.target[1]}"
 
 
-def _primary_key(snap: Snapshot, table: tuple[str, str]) -> tuple[str, ...]:
-    return next((c.columns for c in snap.constraints if (c.schema, c.table) == table and c.type == "p"), ())
-
-
 def pair_table(
     source: Snapshot,
     target: Snapshot,
@@ -1051,7 +1070,7 @@ def pair_table(
         )
     missing_in_source = tuple(n for n in t_cols if n not in used)
     by_source = {p.source: p for p in pairs}
-    s_key, t_key = _primary_key(source, src), _primary_key(target, tgt)
+    s_key, t_key = source.primary_key(src), target.primary_key(tgt)
     note = None
     key: tuple[ColumnPair, ...] = ()
     if not s_key:
