@@ -105,7 +105,7 @@ async def test_replicas_round_robin_with_primary_fallback(pg: PgCluster) -> None
     r2 = await pg.acreate_database("vf_rep_two", "CREATE TABLE who (name text); INSERT INTO who VALUES ('replica2');")
     settings = Settings(dsn=primary, replica_dsns=(SecretStr(r1), SecretStr(r2)), query_cache_ttl_s=0)
     async with Client(build_server(settings)) as client:
-        seen = [(await call(client, "run_query", {"sql": "SELECT name FROM who"}))["rows"][0][0] for _ in range(4)]
+        seen = [(await call(client, "run_query", {"sql": "SELECT name FROM who"}))["rows"][0][0] for _ in range(8)]
         assert set(seen) == {"replica1", "replica2"}  # both replicas serve reads, the primary none
         # (the start-up warm-up also takes turns, so the exact alternation of these four calls may shift)
     dead = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
