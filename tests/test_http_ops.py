@@ -4,7 +4,11 @@ two instances, and a client that disconnects mid-call. Real vf-mcp subprocesses 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +217,95 @@ async def test_disconnect_cancels_the_running_query(people_dsn: str, tmp_path: P
         while await running() > 0:
             assert time.monotonic() < deadline, "the query kept running after the client left"
             await asyncio.sleep(0.1)
+
+
+async def test_sse_needs_a_key_too(people_dsn: str, tmp_path: Path) -> None:
+    from mcp.client.sse import sse_client
+
+    config = write_config(tmp_path / "vf.toml")
+    env = clean_env(VF_MCP_DSN=people_dsn, VF_MCP_AUDIT_LOG_PATH="off")
+    with vf_mcp_http(["serve", "--config", str(config)], env, transport="sse") as url:
+        async with httpx2.AsyncClient() as http:
+            r = await http.get(f"{url}/sse")
+            assert r.status_code == 401 and r.content == b""
+        headers = {"Authorization": f"Bearer {TOKENS['analyst']}"}
+        async with Client(sse_client(f"{url}/sse", headers=headers)) as client:
+            out = await client.call_tool("run_query", {"sql": "SELECT count(*) FROM staff"})
+            assert out.structured_content["rows"] == [[3]]  # type: ignore[index]
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl is not installed")
+async def test_direct_tls(people_dsn: str, tmp_path: Path) -> None:
+    """ssl_certfile/ssl_keyfile: uvicorn serves HTTPS itself; the client verifies the certificate."""
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config = write_config(tmp_path / "vf.toml")
+    env = clean_env(
+        VF_MCP_DSN=people_dsn, VF_MCP_AUDIT_LOG_PATH="off", VF_MCP_SSL_CERTFILE=str(cert), VF_MCP_SSL_KEYFILE=str(key)
+    )
+    with vf_mcp_http(["serve", "--config", str(config)], env) as url:
+        https = url.replace("http://", "https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        async with httpx2.AsyncClient(verify=context) as http:
+            r = await http.get(f"{https}/health")
+            assert r.status_code == 200 and r.json() == {"status": "ok"}
+        async with httpx2.AsyncClient() as http:
+            with pytest.raises(httpx2.HTTPError):
+                await http.get(f"{url}/health")  # plain HTTP is not served
+        headers = {"Authorization": f"Bearer {TOKENS['analyst']}"}
+        async with httpx2.AsyncClient(verify=context, headers=headers, timeout=30) as hc:
+            async with Client(streamable_http_client(f"{https}/mcp", http_client=hc)) as client:
+                out = await client.call_tool("run_query", {"sql": "SELECT count(*) FROM staff"})
+            assert out.structured_content["rows"] == [[3]]  # type: ignore[index]
+
+
+def test_check_and_hash_key_commands(people_dsn: str) -> None:
+    env = clean_env(VF_MCP_DSN=people_dsn, VF_MCP_AUDIT_LOG_PATH="off")
+    ok = subprocess.run(
+        [sys.executable, "-m", "vf_mcp.cli", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["status"] == "ok" and report["database"]["status"] == "ok"
+    assert report["database"]["server_version"] and report["pool"]["default"]["size"] >= 1
+    assert set(report) >= {"version", "uptime_s", "pool", "cache", "memory"}
+    down = clean_env(VF_MCP_DSN="postgresql://postgres@127.0.0.1:1/x", VF_MCP_AUDIT_LOG_PATH="off")
+    bad = subprocess.run(
+        [sys.executable, "-m", "vf_mcp.cli", "check"],
+        env=down,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and json.loads(bad.stdout)["status"] == "unavailable"
+    hashed = subprocess.run(
+        [sys.executable, "-m", "vf_mcp.cli", "hash-key", "s3cret"], capture_output=True, text=True, timeout=30
+    )
+    assert hashed.stdout.strip() == "sha256: " + hashlib.sha256(b"s3cret").hexdigest()
+    fresh = subprocess.run([sys.executable, "-m", "vf_mcp.cli", "hash-key"], capture_output=True, text=True, timeout=30)
+    token_line, hash_line = fresh.stdout.splitlines()
+    token = token_line.removeprefix("token: ")
+    assert len(token) >= 32 and hash_line == "sha256: " + hashlib.sha256(token.encode()).hexdigest()

@@ -122,6 +122,7 @@ def _serve(settings: Any) -> None:
         ssl_certfile=settings.ssl_certfile or None,
         ssl_keyfile=settings.ssl_keyfile or None,
         proxy_headers=True,
+        timeout_graceful_shutdown=10,
         forwarded_allow_ips="127.0.0.1",
     )
 
