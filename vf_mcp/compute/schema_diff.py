@@ -41,15 +41,11 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@dataclass(frozen=True)
-class Table:
+class _Named:
+    """A schema object named schema.name: its key and qualified name."""
+
     schema: str
     name: str
-    kind: str  # r: table, p: partitioned table
-    unlogged: bool = False
-    partition_key: str | None = None  # "RANGE (day)" for partitioned tables
-    parent: tuple[str, str] | None = None  # (schema, name) of the partitioned parent, for partitions
-    partition_bound: str | None = None  # "FOR VALUES FROM (...) TO (...)" / "DEFAULT", for partitions
 
     @property
     def key(self) -> tuple[str, str]:
@@ -58,6 +54,17 @@ class Table:
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Table(_Named):
+    schema: str
+    name: str
+    kind: str  # r: table, p: partitioned table
+    unlogged: bool = False
+    partition_key: str | None = None  # "RANGE (day)" for partitioned tables
+    parent: tuple[str, str] | None = None  # (schema, name) of the partitioned parent, for partitions
+    partition_bound: str | None = None  # "FOR VALUES FROM (...) TO (...)" / "DEFAULT", for partitions
 
     @property
     def sql_name(self) -> str:
@@ -109,23 +116,15 @@ class Constraint:
 
 
 @dataclass(frozen=True)
-class Index:
+class Index(_Named):
     schema: str
     table: str
     name: str
     definition: str  # pg_get_indexdef(): a complete CREATE INDEX statement
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.schema, self.name)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
 
 @dataclass(frozen=True)
-class View:
+class View(_Named):
     schema: str
     name: str
     materialized: bool
@@ -133,31 +132,19 @@ class View:
     depends_on: tuple[tuple[str, str], ...] = ()  # relations (tables and views) it reads
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.schema, self.name)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
     def kind(self) -> str:
         return "materialized view" if self.materialized else "view"
 
 
 @dataclass(frozen=True)
-class Enum:
+class Enum(_Named):
     schema: str
     name: str
     labels: tuple[str, ...]
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.schema, self.name)
-
 
 @dataclass(frozen=True)
-class Sequence:
+class Sequence(_Named):
     schema: str
     name: str
     data_type: str
@@ -169,23 +156,15 @@ class Sequence:
     cycle: bool
     owned_by: tuple[str, str, str] | None = None  # (schema, table, column) for serial columns
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.schema, self.name)
-
 
 @dataclass(frozen=True)
-class Domain:
+class Domain(_Named):
     schema: str
     name: str
     base_type: str
     not_null: bool = False
     default: str | None = None
     constraints: tuple[tuple[str, str], ...] = ()  # (name, "CHECK (...)")
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.schema, self.name)
 
 
 @dataclass(frozen=True)

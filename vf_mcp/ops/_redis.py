@@ -35,6 +35,15 @@ def redis_client(url: str, *, timeout_s: float = 1.0, max_connections: int = 32)
     return Redis.from_pool(pool)
 
 
+def client_for(url: str | None, client: Redis | None, what: str) -> tuple[Redis, bool]:
+    """The given client, or a new one for `url`; and whether the caller owns (and must close) it."""
+    if client is not None:
+        return client, False
+    if url is None:
+        raise ValueError(f"{what} needs a url or a client")
+    return redis_client(url), True
+
+
 class RedisGuard:
     """Tracks Redis health: after a failure Redis is skipped for `cooldown_s`; warnings at most every `warn_every_s`."""
 

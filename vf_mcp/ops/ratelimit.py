@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from vf_mcp.ops._redis import REDIS_ERRORS, RedisGuard, redis_client
+from vf_mcp.ops._redis import REDIS_ERRORS, RedisGuard, client_for
 
 log = logging.getLogger("vf_mcp.ops.ratelimit")
 
@@ -108,16 +108,9 @@ class RedisRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         guard: RedisGuard | None = None,
     ) -> None:
-        if client is None:
-            if url is None:
-                raise ValueError("RedisRateLimiter needs a url or a client")
-            client = redis_client(url)
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self._redis = client
+        self._redis, self._owns_client = client_for(url, client, "RedisRateLimiter")
         self._prefix = prefix
-        self._script = client.register_script(_TAKE_LUA)
+        self._script = self._redis.register_script(_TAKE_LUA)
         self._fallback = LocalRateLimiter(clock=clock)
         self.guard = guard or RedisGuard("rate limits", clock=clock)
 

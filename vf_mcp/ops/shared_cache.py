@@ -7,7 +7,7 @@ import math
 
 from redis.asyncio import Redis
 
-from vf_mcp.ops._redis import REDIS_ERRORS, RedisGuard, redis_client
+from vf_mcp.ops._redis import REDIS_ERRORS, RedisGuard, client_for
 
 log = logging.getLogger("vf_mcp.ops.shared_cache")
 
@@ -23,14 +23,7 @@ class RedisCache:
         prefix: str = "vf-mcp:cache:",
         guard: RedisGuard | None = None,
     ) -> None:
-        if client is None:
-            if url is None:
-                raise ValueError("RedisCache needs a url or a client")
-            client = redis_client(url)
-            self._owns_client = True
-        else:
-            self._owns_client = False
-        self._redis = client
+        self._redis, self._owns_client = client_for(url, client, "RedisCache")
         self._prefix = prefix
         self.guard = guard or RedisGuard("the shared cache")
         self.hits = 0
