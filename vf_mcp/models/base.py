@@ -37,6 +37,8 @@ def compact_schema(node: Any, *, output: bool) -> None:
             del node["anyOf"]
             node.update({k: v for k, v in other.items() if k != "type"})
             node["type"] = [other["type"], "null"]
+            if isinstance(node.get("enum"), list) and None not in node["enum"]:
+                node["enum"] = [*node["enum"], None]  # null stays allowed by the enum too
     for key, value in list(node.items()):
         if key == "properties" and isinstance(value, dict):
             for prop in value.values():

@@ -40,7 +40,7 @@ from vf_mcp.models.analytics import (
     TimeBucket,
     TrendResult,
 )
-from vf_mcp.tools.common import App, SourceArg, app_of, as_float, as_int, compact_json, respond, tool_errors
+from vf_mcp.tools.common import App, DateArg, SourceArg, app_of, as_float, as_int, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY, TableName
 
 MetricName = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]
@@ -53,6 +53,9 @@ UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
 async def load_table(app: App, table_name: str) -> Table:
     rel = await app.catalog.resolve(table_name)
     return Table.from_detail(rel, await app.catalog.table_detail(rel))
+
+
+MAX_TREND_POINTS = 10_000  # points per answer (periods x groups): the same cap as calculate_metrics
 
 
 def cache_key(tool: str, **args: Any) -> tuple[str, str]:
@@ -247,7 +250,9 @@ def register(server: MCPServer[App]) -> None:
         ] = "previous_period",
         time_column: str | None = None,
         filters: Annotated[list[Filter] | None, Field(description="Applied to both groups")] = None,
-        as_of: Annotated[date | None, Field(description="Reference date for compare_by=time (default today)")] = None,
+        as_of: Annotated[
+            DateArg | None, Field(description="Reference date for compare_by=time; default today")
+        ] = None,
         refresh: Refresh = False,
         source: SourceArg = None,
     ) -> Annotated[CallToolResult, CompareResult]:
@@ -341,11 +346,11 @@ def register(server: MCPServer[App]) -> None:
         table_name: TableName,
         metric: MetricName,
         period: Literal["daily", "weekly", "monthly"],
-        start_date: date,
+        start_date: DateArg,
         ctx: Context[App],
         column: str | None = None,
         time_column: Annotated[str | None, Field(description="Default: a created_at-like column")] = None,
-        end_date: Annotated[date | None, Field(description="Inclusive; default today")] = None,
+        end_date: Annotated[DateArg | None, Field(description="Inclusive; default today")] = None,
         group_by: Annotated[str | None, Field(description="One series per value (top groups)")] = None,
         top_groups: Annotated[int, Field(ge=1, le=20)] = 5,
         forecast_periods: Annotated[int, Field(ge=0, le=60)] = 3,
@@ -358,6 +363,15 @@ def register(server: MCPServer[App]) -> None:
         end = end_date or datetime.now(UTC).date()
         if end < start_date:
             raise InvalidArgumentError(f"end_date {end} is before start_date {start_date}.")
+        days = (end - start_date).days + 1
+        points = {"daily": days, "weekly": days // 7 + 1, "monthly": days // 28 + 1}[period]
+        points *= top_groups if group_by else 1
+        if points > MAX_TREND_POINTS:
+            raise InvalidArgumentError(
+                f"That is about {points:,} points ({period} from {start_date} to {end}"
+                f"{f', {top_groups} groups' if group_by else ''}); the limit is {MAX_TREND_POINTS:,}. "
+                "Use a coarser period (weekly, monthly), a later start_date, or fewer top_groups."
+            )
         key = cache_key(
             "analyze_trends",
             t=table_name,

@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -85,6 +86,10 @@ class App:
             )
         return app
 
+
+MIN_DATE = date(1000, 1, 1)
+MAX_DATE = date(9000, 12, 31)
+DateArg = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]  # room for period arithmetic either side
 
 SourceArg = Annotated[
     str | None, Field(description="Named database to use (see list_sources); default: the default source")

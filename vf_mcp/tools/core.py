@@ -44,6 +44,7 @@ from vf_mcp.models.core import (
 )
 from vf_mcp.tools.common import App, SourceArg, app_of, compact_json, human_bytes, respond, tool_errors
 
+MAX_OFFSET = 2**31 - 1  # MOVE FORWARD takes a bigint; a sane bound keeps errors about the argument
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 TableName = Annotated[
     str, Field(description='Table or view: name, schema.name, or quoted ("Odd Name"); see list_tables')
@@ -69,7 +70,7 @@ def register(server: MCPServer[App]) -> None:
         ctx: Context[App],
         params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
         limit: Annotated[int | None, Field(ge=1, description="Rows to return (default and maximum: max_rows)")] = None,
-        offset: Annotated[int, Field(ge=0, description="Rows to skip (pagination)")] = 0,
+        offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Rows to skip (pagination)")] = 0,
         explain: Annotated[bool, Field(description="Also return the EXPLAIN (FORMAT JSON) plan and hints")] = False,
         timeout_ms: Annotated[int | None, Field(ge=1, description="Lower statement timeout for this call")] = None,
         refresh: Annotated[bool, Field(description="Bypass the result cache")] = False,

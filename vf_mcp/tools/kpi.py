@@ -5,7 +5,7 @@ import fnmatch
 import time
 import tomllib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,7 +19,7 @@ from vf_mcp.db.runner import fetch_converted, run_guarded
 from vf_mcp.errors import ConfigError, VfError
 from vf_mcp.models.kpi import Dashboard, DashboardFile, KpiSpec, KpiValue, MetricSpec
 from vf_mcp.tools.analytics import load_table
-from vf_mcp.tools.common import App, SourceArg, app_of, as_float, compact_json, respond, tool_errors
+from vf_mcp.tools.common import App, DateArg, SourceArg, app_of, as_float, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 TIMEFRAME_PERIOD = {"today": "day", "week": "week", "month": "month", "quarter": "quarter"}
@@ -65,7 +65,7 @@ def register(server: MCPServer[App], health_score: HealthScore | None = data_hea
         ctx: Context[App],
         timeframe: Literal["today", "week", "month", "quarter"] = "week",
         compare_with: Literal["previous_period", "last_year", "none"] = "previous_period",
-        as_of: Annotated[date | None, Field(description="Reference date (default today)")] = None,
+        as_of: Annotated[DateArg | None, Field(description="Reference date (default today)")] = None,
         refresh: bool = False,
         source: SourceArg = None,
     ) -> Annotated[CallToolResult, Dashboard]:
