@@ -753,7 +753,13 @@ async def test_compare_data_without_values_passes_its_output_schema(demo_dsn: st
 async def test_analyze_trends_bounds_its_series(demo_dsn: str) -> None:
     """Daily since 1900 would be 46,349 points: refused with a clear error (the cap is 10,000, as in
     calculate_metrics)."""
-    args = {"table_name": "public.drops", "metric": "count", "period": "daily", "start_date": "1900-01-01", "end_date": "2026-11-24"}
+    args = {
+        "table_name": "public.drops",
+        "metric": "count",
+        "period": "daily",
+        "start_date": "1900-01-01",
+        "end_date": "2026-11-24",
+    }
     async with mcp_client(demo_dsn) as client:
         result = await bounded_call(client, "analyze_trends", args)
     assert result.is_error
