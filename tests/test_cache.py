@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import PgCluster
+from helpers import call, mcp_client
 
 from vf_mcp.db.cache import ResultCache
 
@@ -85,3 +87,19 @@ async def test_failures_are_not_cached() -> None:
         with pytest.raises(RuntimeError):
             await c.get_or_compute("x", boom)
     assert len(calls) == 2
+
+
+async def test_identical_concurrent_tool_calls_compute_once(pg: PgCluster) -> None:
+    """Ten identical run_query calls at once: one runs the statement, nine get its answer (single flight)."""
+    dsn = await pg.acreate_database(
+        "vf_single_flight", "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 50) g"
+    )
+    query = {"sql": "SELECT count(*) AS n, pg_sleep(0.3)::text AS slept FROM t"}
+    async with mcp_client(dsn) as client:
+        results = await asyncio.gather(*(call(client, "run_query", query) for _ in range(10)))
+        assert [r["rows"][0][0] for r in results] == [50] * 10
+        assert sorted(r["from_cache"] for r in results) == [False] + [True] * 9
+        # a failing call releases its claim: the waiters run the statement themselves and fail the same way
+        bad = {"sql": "SELECT 1/0 AS boom, pg_sleep(0.2)::text"}
+        errors = await asyncio.gather(*(client.call_tool("run_query", bad) for _ in range(3)))
+        assert all(e.is_error and "division by zero" in e.content[0].text for e in errors)  # type: ignore[union-attr]

@@ -9,11 +9,14 @@ instance's answer serves the others. Results are cached, never coroutines.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -27,6 +30,23 @@ class SharedStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
+
+
+_CLAIMS: ContextVar[list[asyncio.Future[Any]] | None] = ContextVar("vf_mcp_cache_claims", default=None)
+
+
+@contextmanager
+def claims() -> Iterator[None]:
+    """One tool call's cache claims: released (waiters compute for themselves) when the call ends."""
+    mine: list[asyncio.Future[Any]] = []
+    token = _CLAIMS.set(mine)
+    try:
+        yield
+    finally:
+        _CLAIMS.reset(token)
+        for future in mine:
+            if not future.done():
+                future.set_result(None)
 
 
 def family_ttls(settings: Any) -> dict[str, float]:
@@ -62,6 +82,7 @@ class ResultCache:
         self._namespace = namespace
         self._clock = clock
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._claims: dict[Hashable, asyncio.Future[Any]] = {}
         self.hits = 0
         self.misses = 0
         self.shared_hits = 0
@@ -114,9 +135,37 @@ class ResultCache:
         return f"vf-mcp:cache:{self._namespace}:{digest}"
 
     async def get(self, key: Hashable, *, family: str = "query") -> Any | None:
-        """A cached JSON-able result (local, then the shared store), or None."""
+        """A cached JSON-able result (local, then the shared store), or None.
+
+        Single flight: the first caller to miss claims the key for its tool call (see `claims`); identical
+        calls arriving meanwhile wait for its answer instead of computing it again. A claim is released when
+        the claiming call ends, with or without a put.
+        """
         if not self.enabled or self.ttl(family) <= 0:
             return None
+        hit = await self._lookup(key, family)
+        if hit is not None:
+            return hit
+        claimed = _CLAIMS.get()
+        pending = self._claims.get(key)
+        if pending is not None and claimed is not None and not any(f is pending for f in claimed):
+            value = await asyncio.shield(pending)
+            if value is not None:
+                self.hits += 1
+                return value
+        elif pending is None and claimed is not None:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._claims[key] = future
+            claimed.append(future)
+            future.add_done_callback(functools.partial(self._unclaim, key))
+        self.misses += 1
+        return None
+
+    def _unclaim(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+        if self._claims.get(key) is future:
+            del self._claims[key]
+
+    async def _lookup(self, key: Hashable, family: str) -> Any | None:
         hit = self._local(key)
         if hit is not None:
             self.hits += 1
@@ -129,7 +178,6 @@ class ResultCache:
                 self.hits += 1
                 self.shared_hits += 1
                 return value
-        self.misses += 1
         return None
 
     async def put(self, key: Hashable, value: Any, *, family: str = "query", size_bytes: int | None = None) -> None:
@@ -141,6 +189,9 @@ class ResultCache:
             encoded = json.dumps(value, default=str, separators=(",", ":")).encode()
             size_bytes = len(encoded)
         self._store(key, value, family, size_bytes)
+        pending = self._claims.get(key)
+        if pending is not None and not pending.done():
+            pending.set_result(value)  # identical calls waiting on this one get the answer
         if self._shared is not None and encoded is not None:
             await self._shared.set(self._shared_key(key), encoded, self.ttl(family))
 

@@ -250,9 +250,7 @@ def register(server: MCPServer[App]) -> None:
         ] = "previous_period",
         time_column: str | None = None,
         filters: Annotated[list[Filter] | None, Field(description="Applied to both groups")] = None,
-        as_of: Annotated[
-            DateArg | None, Field(description="Reference date for compare_by=time; default today")
-        ] = None,
+        as_of: Annotated[DateArg | None, Field(description="Reference date for compare_by=time; default today")] = None,
         refresh: Refresh = False,
         source: SourceArg = None,
     ) -> Annotated[CallToolResult, CompareResult]:

@@ -19,6 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from vf_mcp.db.cache import claims
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.pool import Database, recording_sql
 from vf_mcp.errors import NotFoundError, VfError
@@ -142,7 +143,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         code: str | None = None
         error: str | None = None
         result: Any = None
-        with recording_sql() as sql_log:
+        with recording_sql() as sql_log, claims():
             try:
                 if ops is not None:
                     await _check_rate(ops, ident)
