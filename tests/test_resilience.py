@@ -173,3 +173,22 @@ async def test_lost_connections_are_retried_query_errors_are_not(
         (rec,) = by_sql[failing]
         assert rec["ok"] is False and rec["error_code"] == code
         assert rec["sql"].count(failing) == 1  # never retried
+
+
+async def test_connection_killed_mid_call_is_a_retryable_outage(cluster: EmbeddedPostgres, tmp_path: Path) -> None:
+    """A session killed while a call holds it becomes 'connection lost' (retryable), never an internal error."""
+    db = Database(outage_settings(cluster.dsn("postgres"), tmp_path))
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            async with db.read_only() as conn:
+                pid = await conn.fetchval("SELECT pg_backend_pid()")
+                admin = await asyncpg.connect(cluster.dsn("postgres"))
+                try:
+                    assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid) is True
+                finally:
+                    await admin.close()
+                await conn.fetchval("SELECT 1")
+        assert caught.value.retryable is True
+        assert (await db.fetch("SELECT count(*) AS n FROM t"))[0]["n"] == 500  # a fresh pool answers
+    finally:
+        await db.close()

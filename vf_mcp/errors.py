@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
+from asyncpg.exceptions._base import InternalClientError
 
 
 class VfError(Exception):
@@ -116,6 +117,8 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
         if state.startswith(("42", "22", "21", "23", "2F", "38", "39", "0A", "54", "P0", "XX", "25", "40")):
             return QueryError(f"PostgreSQL error {state}: {text}")
         return QueryError(f"PostgreSQL error {state}: {text}")
+    if isinstance(exc, InternalClientError):  # the driver's protocol state broke (a connection killed mid-use)
+        return DatabaseUnavailableError(f"The database connection broke: {exc}. Retry in a moment.", retryable=True)
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
         return DatabaseUnavailableError(f"The database connection was lost: {exc}. Retry in a moment.", retryable=True)
     if isinstance(exc, asyncpg.InterfaceError):
@@ -142,5 +145,12 @@ def db_errors(*, statement_timeout_ms: int | None = None) -> Iterator[None]:
         yield
     except VfError:
         raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, UnicodeDecodeError) as exc:
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        InternalClientError,
+        OSError,
+        TimeoutError,
+        UnicodeDecodeError,
+    ) as exc:
         raise translate(exc, statement_timeout_ms=statement_timeout_ms) from exc

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.exceptions._base import InternalClientError
 
-from vf_mcp.errors import DatabaseUnavailableError, db_errors
+from vf_mcp.errors import DatabaseUnavailableError, QueryTimeoutError, db_errors
 from vf_mcp.settings import Settings, redact_dsn
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""
         return state.startswith(("08", "57P")) or state == "53300"
-    return isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, TimeoutError))
+    return isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, TimeoutError, InternalClientError))
 
 
 DsnProvider = Callable[[], Awaitable[str]]
@@ -263,21 +264,39 @@ class Database:
             target.active += 1
             target.last_used = time.monotonic()
             entered = False
+            lost = False  # the connection we held died (killed session, server restart)
+            pool: asyncpg.Pool | None = None
             try:
                 with db_errors(statement_timeout_ms=timeout_ms):
                     pool = await self._pool_of(target)
-                    async with pool.acquire() as conn, conn.transaction(readonly=True):
-                        if force or timeout_ms != self.settings.statement_timeout_ms:
-                            await conn.fetchval("SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms")
-                        entered = True
-                        yield conn
+                    async with pool.acquire() as conn:
+                        try:
+                            async with conn.transaction(readonly=True):
+                                if force or timeout_ms != self.settings.statement_timeout_ms:
+                                    await conn.fetchval(
+                                        "SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms"
+                                    )
+                                entered = True
+                                yield conn
+                        except BaseException:
+                            try:
+                                lost = conn.is_closed()
+                            except asyncpg.InterfaceError:  # detached: the pool already dropped a dead connection
+                                lost = True
+                            raise
                 self.breaker.success()
                 return
             except BaseException as exc:
-                if not _is_connection_failure(exc):
+                lost = lost or (pool is not None and target.pool is not pool)  # discarded meanwhile ("closing")
+                if not _is_connection_failure(exc) and not lost:
                     if not isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
                         self.breaker.success()  # the server answered
                     raise
+                if lost and not _is_connection_failure(exc) and not isinstance(exc, QueryTimeoutError):
+                    exc = DatabaseUnavailableError(
+                        f"The database connection was lost during the call ({exc}). Retry in a moment.",
+                        retryable=True,
+                    )
                 await self._discard(target)
                 if target is not self._primary:
                     target.down_until = time.monotonic() + self.settings.breaker_cooldown_s
@@ -286,7 +305,7 @@ class Database:
                     self.breaker.failure()
                     if isinstance(exc, DatabaseUnavailableError):
                         exc.retryable = True
-                    raise
+                    raise exc from exc.__cause__
             finally:
                 target.active -= 1
                 target.last_used = time.monotonic()
