@@ -24,7 +24,6 @@ import asyncio
 import json
 import math
 import os
-import platform
 import secrets
 import socket
 import ssl
@@ -44,6 +43,7 @@ import asyncpg
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from run import machine as run_machine  # bench/ is on sys.path when this script runs
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -326,25 +326,8 @@ async def prepare_database(args: argparse.Namespace) -> tuple[str, str, Callable
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for row in Path("/proc/cpuinfo").read_text().splitlines():
-            if row.startswith("model name"):
-                cpu = row.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cores": os.cpu_count(),
-        "cpu": cpu,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "mcp": pkg_version("mcp"),
-        "asyncpg": pkg_version("asyncpg"),
-        "httpx2": pkg_version("httpx2"),
-        "uvicorn": pkg_version("uvicorn"),
-        "vf_mcp": pkg_version("vf-mcp"),
-    }
+    """bench/run.py's machine description plus the HTTP stack's versions."""
+    return {**run_machine(), "httpx2": pkg_version("httpx2"), "uvicorn": pkg_version("uvicorn")}
 
 
 def _load() -> str:
