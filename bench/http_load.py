@@ -43,7 +43,8 @@ import asyncpg
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from run import machine as run_machine  # bench/ is on sys.path when this script runs
+from run import _load, _redacted_argv  # bench/ is on sys.path when this script runs
+from run import machine as run_machine
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -328,19 +329,6 @@ async def prepare_database(args: argparse.Namespace) -> tuple[str, str, Callable
 def machine() -> dict[str, Any]:
     """bench/run.py's machine description plus the HTTP stack's versions."""
     return {**run_machine(), "httpx2": pkg_version("httpx2"), "uvicorn": pkg_version("uvicorn")}
-
-
-def _load() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "?"
-
-
-def _redacted_argv() -> list[str]:
-    from vf_mcp.settings import redact_dsn
-
-    return [redact_dsn(a) if "://" in a else a for a in sys.argv[1:]]
 
 
 async def amain(args: argparse.Namespace) -> Report:

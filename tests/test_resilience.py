@@ -144,7 +144,8 @@ async def test_lost_connections_are_retried_query_errors_are_not(
         out = await call(client, "run_query", {"sql": "SELECT count(*) AS n FROM t WHERE id <= 7"})
         assert out["rows"] == [[7]]
 
-        # a fault injected once: the next connection attempt fails as a refused connection would
+        # fault injection (the only patch in these tests; the database itself is real): the next connection
+        # attempt fails once, as a refused connection would
         attempts = []
         real = Database._pool_of
 
