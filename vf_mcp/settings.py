@@ -112,6 +112,9 @@ class Settings(BaseSettings):
         description="Byte cap on the JSON rows of every result (truncated beyond it; the answer carries them as "
         "text and as structured content, so about twice this goes over the wire).",
     )
+    max_sql_bytes: int = Field(
+        1_048_576, ge=1024, description="Longest statement accepted from a client (refused before parsing beyond it)."
+    )
     schema_cache_ttl_s: float = Field(600.0, ge=0, description="How long catalog answers are cached.")
     query_cache_ttl_s: float = Field(300.0, ge=0, description="How long run_query results are cached (0: off).")
     query_cache_max_entries: int = Field(256, ge=0, description="Most cached query results.")

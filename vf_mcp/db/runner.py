@@ -18,7 +18,8 @@ from typing import Any
 
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import JSONValue, convert_row, converters_for, type_label
-from vf_mcp.db.guard import CheckedStatement, check_sql
+from vf_mcp.db.gate import check_user_sql
+from vf_mcp.db.guard import CheckedStatement
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import InvalidArgumentError, db_errors
 
@@ -106,11 +107,7 @@ async def run_guarded(
     a statement without parameters is a snapshot.
     """
     settings = db.settings
-    checked = check_sql(
-        sql,
-        volatile_functions=await catalog.volatile_functions(),
-        allowed_functions=settings.allowed_functions,
-    )
+    checked = await check_user_sql(db, catalog, sql)
     limit = max(0, min(limit, settings.max_rows))
     if offset < 0:
         raise InvalidArgumentError("offset must be >= 0")

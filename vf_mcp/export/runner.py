@@ -18,7 +18,7 @@ import anyio
 
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import Converters, converters_for
-from vf_mcp.db.guard import check_sql
+from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.db.runner import _coerce_param
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError, db_errors
@@ -74,11 +74,7 @@ async def stream_export(
 ) -> tuple[Streamed, Writer]:
     """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer."""
     settings = db.settings
-    checked = check_sql(
-        sql,
-        volatile_functions=await catalog.volatile_functions(),
-        allowed_functions=settings.allowed_functions,
-    )
+    checked = await check_user_sql(db, catalog, sql)
     timeout_ms = settings.export_statement_timeout_ms
     client_timeout = timeout_ms / 1000.0 + 2.0
     started = time.monotonic()

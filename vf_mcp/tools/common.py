@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from vf_mcp.db.cache import claims
 from vf_mcp.db.catalog import Catalog
+from vf_mcp.db.gate import Caller, calling_as
 from vf_mcp.db.pool import Database, recording_sql
 from vf_mcp.errors import NotFoundError, VfError
 from vf_mcp.settings import Settings
@@ -143,7 +144,12 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         code: str | None = None
         error: str | None = None
         result: Any = None
-        with recording_sql() as sql_log, claims():
+        caller = Caller(
+            name=getattr(ident, "name", "stdio"),
+            admin=bool(getattr(ident, "is_admin", ident is None)),
+            unmask_pii=bool(getattr(ident, "unmask_pii", False)),
+        )
+        with recording_sql() as sql_log, claims(), calling_as(caller):
             try:
                 if ops is not None:
                     await _check_rate(ops, ident)

@@ -24,7 +24,7 @@ from pydantic import Field
 from vf_mcp.compute import dba as cd
 from vf_mcp.db import dba as dd
 from vf_mcp.db.catalog import Relation
-from vf_mcp.db.guard import check_sql
+from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.runner import _coerce_param
 from vf_mcp.errors import InvalidArgumentError, RefusedError, VfError, db_errors
 from vf_mcp.models.dba import (
@@ -216,11 +216,7 @@ def _sample_args(
 
 
 async def _explain(app: App, sql: str, params: list[Any], analyze: bool) -> CallToolResult:
-    checked = check_sql(
-        sql,
-        volatile_functions=await app.catalog.volatile_functions(),
-        allowed_functions=app.settings.allowed_functions,
-    )
+    checked = await check_user_sql(app.db, app.catalog, sql)
     if checked.kind not in _EXPLAINABLE:
         raise InvalidArgumentError(
             f"explain_query takes the query itself (SELECT, VALUES or TABLE); got {checked.kind.upper()}. "
@@ -487,7 +483,6 @@ async def _recommend(app: App, queries: list[str] | None) -> CallToolResult:
             "workload: pg_stat_statements is not installed, so no queries were analysed; pass queries, or "
             "enable it (get_slow_queries lists the steps). Foreign keys and existing indexes were still checked."
         )
-    volatile = await app.catalog.volatile_functions()
     shapes: dict[int, tuple[cd.QueryShape, dict[str, cd.TableFacts]]] = {}
     cands: list[cd.Candidate] = []
     for i, w in enumerate(work):
@@ -504,10 +499,7 @@ async def _recommend(app: App, queries: list[str] | None) -> CallToolResult:
         shapes[i] = (shape, bound)
         if shape.kind == "select":
             try:
-                w.explainable = (
-                    check_sql(w.sql, volatile_functions=volatile, allowed_functions=app.settings.allowed_functions).kind
-                    in _EXPLAINABLE
-                )
+                w.explainable = (await check_user_sql(app.db, app.catalog, w.sql)).kind in _EXPLAINABLE
             except RefusedError:
                 w.explainable = False
         for c in cd.shape_candidates(shape, bound):
