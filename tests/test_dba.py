@@ -294,14 +294,14 @@ async def test_slow_queries_missing_extension_gives_steps(dba_dsn: str) -> None:
 
 @pytest.fixture
 async def readonly_role(dba_dsn: str) -> Any:
-    """The role `vf-mcp setup-role` creates (with pg_monitor), on the test database; dropped afterwards."""
+    """The role `vf-mcp setup-role --monitoring` creates, on the test database; dropped afterwards."""
     from vf_mcp.db.roles import apply_role_sql
 
     role, password = "vf_dba_test_ro", "pw-dba-test"
     admin = await asyncpg.connect(dba_dsn)
     try:
         await _drop_role(admin, role)
-        await apply_role_sql(dba_dsn, role, password)
+        await apply_role_sql(dba_dsn, role, password, monitoring=True)
         yield _with_user(dba_dsn, role, password)
     finally:
         await _drop_role(admin, role)
@@ -502,7 +502,7 @@ async def test_least_privilege_role_sees_workload(pgss_dsn: str) -> None:
     admin = await asyncpg.connect(pgss_dsn)
     try:
         await _drop_role(admin, role)
-        await apply_role_sql(pgss_dsn, role, password)
+        await apply_role_sql(pgss_dsn, role, password, monitoring=True)
         async with mcp_client(_with_user(pgss_dsn, role, password)) as client:
             out = await call(client, "get_slow_queries", {"sort_by": "calls"})
         assert out["available"] and "hidden" not in out["message"]

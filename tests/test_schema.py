@@ -161,7 +161,8 @@ async def test_setup_role_makes_a_read_only_role(pg) -> None:  # type: ignore[no
     )
     assert printed.returncode == 0, printed.stderr
     assert "CREATE ROLE vf_ro_print LOGIN PASSWORD 'pw1'" in printed.stdout
-    assert "pg_read_all_data" in printed.stdout
+    assert "GRANT pg_read_all_data" not in printed.stdout and "GRANT pg_monitor" not in printed.stdout
+    assert "GRANT SELECT ON ALL TABLES IN SCHEMA public TO vf_ro_print" in printed.stdout
     await sql(dsn, "DROP ROLE IF EXISTS vf_ro")
     applied = subprocess.run(
         [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -29,7 +30,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         action="store_const",
         const=True,
         dest="require_readonly_role",
-        help="refuse to start when the role is a superuser or can write",
+        help="refuse to start unless the role is least-privilege: no superuser, no writes, no catalog secrets",
     )
 
 
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--role", required=True)
     role.add_argument("--password", help="password for the new role (default: generated)")
     role.add_argument("--apply", action="store_true", help="run the SQL instead of printing it")
+    role.add_argument(
+        "--monitoring",
+        action="store_true",
+        help="also grant pg_monitor (other sessions' activity and query text), for the DBA tools",
+    )
     return parser
 
 
@@ -111,10 +117,11 @@ def _serve(settings: Any) -> None:
         return
     import uvicorn
 
+    from vf_mcp.redaction import install_log_redaction
     from vf_mcp.server import build_http_app
 
     app = build_http_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -125,6 +132,12 @@ def _serve(settings: Any) -> None:
         timeout_graceful_shutdown=10,
         forwarded_allow_ips="127.0.0.1",
     )
+    install_log_redaction()  # uvicorn's handlers exist now (Config configured them): they redact too
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(3)
 
 
 def _demo_dsn(scale: int, data_dir: Path | None) -> tuple[Any, str]:
@@ -190,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(_settings(args))
             return 0
         if args.command == "demo":
-            logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+            from vf_mcp.server import configure_logging
+
+            configure_logging("INFO")
             server, dsn = _demo_dsn(args.scale, args.data_dir)
             _exit_on_sigterm()  # so the embedded PostgreSQL is stopped on `kill` too, not only on Ctrl-C
             try:
@@ -205,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stderr.write(f"arguments must be a JSON object: {exc}\n")
                 return 2
             if args.demo:
-                logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+                from vf_mcp.server import configure_logging
+
+                configure_logging("WARNING")
                 server, dsn = _demo_dsn(args.scale, args.data_dir)
                 try:
                     return asyncio.run(_call(_settings(args, dsn=dsn), args.tool, arguments))
@@ -227,10 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             password = args.password or secrets.token_urlsafe(18)
             if args.apply:
-                asyncio.run(apply_role_sql(args.dsn, args.role, password))
+                asyncio.run(apply_role_sql(args.dsn, args.role, password, monitoring=args.monitoring))
                 sys.stderr.write(f"role {args.role} created; password: {password}\n")
             else:
-                sys.stdout.write(asyncio.run(role_sql(args.dsn, args.role, password)) + "\n")
+                script = asyncio.run(role_sql(args.dsn, args.role, password, monitoring=args.monitoring))
+                sys.stdout.write(script + "\n")
             return 0
     except VfError as exc:
         sys.stderr.write(f"vf-mcp: {exc.message}\n")

@@ -6,6 +6,7 @@ The server layer turns these into MCP ``ToolError``s; nothing below it imports `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -72,6 +73,45 @@ class DatabaseUnavailableError(VfError):
     code = "unavailable"
 
 
+class QueryCancelledError(VfError):
+    """A database administrator cancelled the statement or terminated its session (never retried)."""
+
+    code = "cancelled"
+
+
+class ServerBusyError(VfError):
+    """Every pooled connection (or export slot) stayed in use for the whole acquire timeout."""
+
+    code = "busy"
+
+
+class ResourceLimitError(VfError):
+    """The statement hit a server resource limit (temp_file_limit, memory, disk)."""
+
+    code = "resource_limit"
+
+
+_VALUE_CLASSES = ("22", "23", "21", "27", "2F", "38", "39", "44", "P0", "XX")
+"""SQLSTATE classes whose messages can echo data values (data exceptions, constraint and PL/pgSQL errors)."""
+_DOUBLE_QUOTED = re.compile(r'"[^\n]*"|"[^\n]*$', re.DOTALL)
+_SINGLE_QUOTED = re.compile(r"'[^\n]*'")
+_KEY_VALUE = re.compile(r"\)=\(.*\)", re.DOTALL)
+_HEX_BYTES = re.compile(r"0x[0-9a-fA-F]{2}(?:\s+0x[0-9a-fA-F]{2})*")
+_VALUE_CUT = "\u2026"
+
+
+def without_values(text: str) -> str:
+    """`text` with the data values a data-exception message echoes cut out: quoted text, Key (c)=(v), bytes.
+
+    Everything between the first and the last quote of a line goes (values may contain quotes themselves):
+    `invalid input syntax for type integer: "lerato@example.com"` -> `... integer: "…"`.
+    """
+    text = _KEY_VALUE.sub(f")=({_VALUE_CUT})", text)
+    text = _HEX_BYTES.sub(f"0x{_VALUE_CUT}", text)
+    text = _DOUBLE_QUOTED.sub(f'"{_VALUE_CUT}"', text)
+    return _SINGLE_QUOTED.sub(f"'{_VALUE_CUT}'", text)
+
+
 def _sqlstate_message(exc: asyncpg.PostgresError) -> str:
     msg = str(getattr(exc, "message", None) or exc)
     detail = getattr(exc, "detail", None)
@@ -81,6 +121,8 @@ def _sqlstate_message(exc: asyncpg.PostgresError) -> str:
         parts.append(f"Detail: {detail}")
     if hint:
         parts.append(f"Hint: {hint}")
+    if str(getattr(exc, "sqlstate", "") or "").startswith(_VALUE_CLASSES):  # never echo a value (personal data)
+        return " ".join(without_values(p) for p in parts) + " (values in the message are not shown)"
     return " ".join(parts)
 
 
@@ -91,7 +133,20 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
     if isinstance(exc, asyncpg.PostgresError):
         state: str = getattr(exc, "sqlstate", "") or ""
         text = _sqlstate_message(exc)
-        if state == "57014":  # query_canceled (statement_timeout or cancel)
+        if state == "08003" and "due to administrator command" in text:
+            state = "57P01"  # a session terminated mid-statement: asyncpg reports the lost connection (08003)
+        if state == "57014" and "user request" in text:  # pg_cancel_backend (SQLSTATE is the same as a timeout)
+            return QueryCancelledError(
+                "The query was cancelled by a database administrator (pg_cancel_backend); it was not retried. "
+                "Ask before running it again, or make it cheaper (filters, LIMIT, aggregate in SQL)."
+            )
+        if state == "57P01":  # admin_shutdown: pg_terminate_backend, or a server shutting down
+            return QueryCancelledError(
+                "The query's database session was terminated by an administrator (pg_terminate_backend) or by a "
+                "server shutdown; it was not retried. Call again only if it should run; if the server is "
+                "restarting, the next call reconnects by itself."
+            )
+        if state == "57014":  # query_canceled (statement_timeout)
             limit = f"{statement_timeout_ms} ms " if statement_timeout_ms is not None else ""
             return QueryTimeoutError(
                 f"Query cancelled after the {limit}statement timeout. Add filters or a LIMIT, aggregate in SQL, "
@@ -110,6 +165,16 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
             return QueryError(f"{text} (use list_tables / get_table_schema to see what exists)")
         if state.startswith(("08", "57P")):
             return DatabaseUnavailableError(f"Database connection problem: {text}. Retry in a moment.", retryable=True)
+        if state == "53400" and "temp_file_limit" in text:  # configuration_limit_exceeded
+            return ResourceLimitError(
+                f"The query needed more temporary files than allowed ({text}; temp_file_limit, vf-mcp setting "
+                "temp_file_limit_kb). Sort or hash less data: add filters, aggregate earlier, or select fewer columns."
+            )
+        if state in ("53100", "53200", "53400"):  # disk_full, out_of_memory, configuration_limit_exceeded
+            return ResourceLimitError(
+                f"The database ran out of a resource for this query: {text}. Make the query cheaper (filters, "
+                "fewer columns, aggregate in SQL)."
+            )
         if state.startswith("53"):
             return DatabaseUnavailableError(f"Database out of resources: {text}", retryable=state == "53300")
         if state in ("40001", "40P01"):

@@ -10,9 +10,12 @@ from typing import Any
 
 from vf_mcp import __version__
 from vf_mcp.errors import VfError
+from vf_mcp.redaction import redact_text
 from vf_mcp.tools.common import Hub
 
 PING_TIMEOUT_S = 3.0
+HEALTH_CACHE_TTL_S = 5.0
+"""How long the status-only /health answer (callers without admin rights) is reused: no ping per request."""
 
 
 def rss_bytes() -> int:
@@ -28,17 +31,30 @@ def rss_bytes() -> int:
         return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-async def _ping(hub: Hub, name: str) -> dict[str, Any]:
+async def _ping(hub: Hub, name: str, *, role: bool = True) -> dict[str, Any]:
+    """The database's state without queueing behind callers: 'ok', 'busy' (every pool connection is in use:
+    up, but saturated) or 'unavailable' (breaker open, connection refused, no answer)."""
     app = hub.apps[name]
+    breaker = app.db.breaker.state
+    if breaker == "open":
+        return {"status": "unavailable", "error": "circuit breaker open after connection failures", "breaker": breaker}
+    if _saturated(app.db.pool_stats()):
+        return {"status": "busy", "breaker": breaker, "pool": app.db.pool_stats()}
     started = time.perf_counter()
     try:
         await asyncio.wait_for(app.db.fetch("SELECT 1"), PING_TIMEOUT_S)
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        if not role:
+            return {"status": "ok", "latency_ms": latency_ms, "breaker": app.db.breaker.state}
         safety = await asyncio.wait_for(app.catalog.cached("role_safety", app.db.role_safety), PING_TIMEOUT_S)
     except (VfError, TimeoutError) as exc:
+        if isinstance(exc, TimeoutError) and _saturated(app.db.pool_stats()):
+            return {"status": "busy", "breaker": app.db.breaker.state, "pool": app.db.pool_stats()}
         return {
             "status": "unavailable",
-            "error": exc.message if isinstance(exc, VfError) else f"no answer within {PING_TIMEOUT_S:.0f} s",
+            "error": redact_text(exc.message)
+            if isinstance(exc, VfError)
+            else f"no answer within {PING_TIMEOUT_S:.0f} s",
             "breaker": app.db.breaker.state,
         }
     return {
@@ -51,14 +67,50 @@ async def _ping(hub: Hub, name: str) -> dict[str, Any]:
     }
 
 
-async def health_report(hub: Hub, identity: Any = None, *, details: bool | None = None) -> tuple[int, dict[str, Any]]:
-    """(200 or 503, report). Only admins (and the local user) see details; others get the status."""
-    database = await _ping(hub, hub.default)
-    ok = database["status"] == "ok"
-    status = "ok" if ok else "unavailable"
+def _saturated(pool: dict[str, int]) -> bool:
+    return pool["size"] > 0 and pool["in_use"] >= pool["max_size"]
+
+
+def _code(status: str) -> int:
+    return 503 if status == "unavailable" else 200
+
+
+class HealthCache:
+    """The status-only answer for callers without admin rights: at most one database ping per ttl_s."""
+
+    def __init__(self, ttl_s: float = HEALTH_CACHE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._value: tuple[int, dict[str, Any]] | None = None
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def status(self, hub: Hub) -> tuple[int, dict[str, Any]]:
+        """(200 or 503, {"status": ok | busy | unavailable}), from cache when younger than ttl_s."""
+        if self._value is not None and time.monotonic() - self._at < self.ttl_s:
+            return self._value
+        async with self._lock:  # concurrent misses share one ping
+            if self._value is None or time.monotonic() - self._at >= self.ttl_s:
+                database = await _ping(hub, hub.default, role=False)
+                self._value = (_code(database["status"]), {"status": database["status"]})
+                self._at = time.monotonic()
+            return self._value
+
+
+async def health_report(
+    hub: Hub, identity: Any = None, *, details: bool | None = None, cache: HealthCache | None = None
+) -> tuple[int, dict[str, Any]]:
+    """(200 or 503, report). Only admins (and the local user) see details; others get the (cached) status.
+
+    'busy' (every pool connection in use) answers 200: the database is up, callers just queue.
+    """
     show = details if details is not None else identity is not None and identity.role in ("admin", "local")
     if not show:
-        return (200 if ok else 503), {"status": status}
+        if cache is not None:
+            return await cache.status(hub)
+        database = await _ping(hub, hub.default, role=False)
+        return _code(database["status"]), {"status": database["status"]}
+    database = await _ping(hub, hub.default)
+    status = database["status"]
     pools = {name: app.db.pool_stats() for name, app in hub.apps.items()}
     caches = {name: app.query_cache.stats() for name, app in hub.apps.items()}
     ops = hub.ops
@@ -73,4 +125,4 @@ async def health_report(hub: Hub, identity: Any = None, *, details: bool | None 
     }
     if ops is not None:
         report["calls"] = ops.metrics.snapshot()
-    return (200 if ok else 503), report
+    return _code(status), report

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
 
 Rule = tuple[str, "PiiMode"]
 """(kind, mode) of a PII column."""
+
+WHOLE_MASK = "***"
+"""A derived value of personal data in mask mode: nothing of it is shown."""
+
+
+@dataclass(frozen=True)
+class ColumnMask:
+    """How one output column is masked by lineage: `whole` for values derived from PII (no partial mask)."""
+
+    index: int
+    kind: str
+    mode: PiiMode
+    whole: bool
+
 
 # ---------- detection by column name ----------
 
@@ -184,6 +199,8 @@ _SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}", re.ASCII)
 _BARE_PHONE = re.compile(r"0[1-9]\d{8}", re.ASCII)  # national format with trunk prefix, e.g. 0825551234
 _PAREN_AREA = re.compile(r"\(\d{2,4}\)", re.ASCII)
 _IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}(?:/\d{1,2})?", re.ASCII)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+"""A repr()-quoted value inside a description (quality finding examples)."""
 _ALREADY_MASKED = re.compile(
     r"pii:[0-9a-f]{16}|[^*\s]?\*{3}(?:@\S+)?|\*{3}[*-]*\d{0,4}|\d{1,3}\.\d{1,3}\.\*\.\*", re.ASCII
 )
@@ -265,7 +282,6 @@ def value_kind(text: str) -> str | None:
     if _EMAIL_WHOLE.fullmatch(s):
         return "email"
     return _number_kind(s) if _NUM_RUN.fullmatch(s) else None
-    return None
 
 
 # ---------- masks ----------
@@ -408,6 +424,69 @@ class PiiPolicy:
                     return kind or "other", "hash" if "hash" in strict else "mask"
         return (kind, self.mode) if kind else None
 
+    @property
+    def scope(self) -> str:
+        """A short fingerprint of what this policy shows (cache keys: results masked differently never mix)."""
+        if not self.enabled:
+            return "raw"
+        rules = json.dumps([self.mode, sorted(self.columns.items())], separators=(",", ":")).encode()
+        if self.mode == "hash" or "hash" in self.columns.values():  # tokens depend on the secret too
+            rules += hmac.new(self.secret, b"scope", hashlib.sha256).digest()
+        return hashlib.sha256(rules).hexdigest()[:16]  # mask mode: equal on every instance (shared caches)
+
+    def lineage_masks(self, outputs: Sequence[Any]) -> tuple[ColumnMask, ...]:
+        """Masks for a statement's output columns from their lineage (`vf_mcp.db.lineage.OutputLineage`).
+
+        A column computed from a PII source column is PII with that column's mode: masked like the column
+        when it is a direct pass-through (l***@example.com), WHOLLY otherwise (any transformation, any
+        type: a partial mask of a derived value leaks). Count-only columns are not PII. Values copied out
+        of arbitrary columns (`opaque`, pg_stats) are PII of kind other under the policy's mode.
+        """
+        if not self.enabled:
+            return ()
+        masks: list[ColumnMask] = []
+        for i, out in enumerate(outputs):
+            if out.count_only:
+                continue
+            rules = [self._rule(c, t, s) for s, t, c in out.sources]
+            rules += [self._rule(n, None, None) for n in out.names]
+            found = [r for r in rules if r is not None and r[1] != "allow"]
+            if out.opaque and self.mode != "allow":
+                found.append(("other", self.mode))
+            if not found:
+                continue
+            mode: PiiMode = "mask" if any(m == "mask" for _, m in found) else "hash"
+            whole = not out.direct or len(found) != 1
+            masks.append(ColumnMask(i, found[0][0] if not whole else "other", mode, whole))
+        return tuple(masks)
+
+    def apply_masks(self, rows: list[list[Any]], masks: Sequence[ColumnMask]) -> list[list[Any]]:
+        """New rows with `masks` applied (the input is not modified; no masks: the input itself)."""
+        if not masks:
+            return rows
+        out = [list(r) for r in rows]
+        for m in masks:
+            for row in out:
+                if m.index < len(row):
+                    row[m.index] = (
+                        self.mask_whole(row[m.index], m.mode)
+                        if m.whole
+                        else (self.mask_value(row[m.index], m.kind, m.mode))
+                    )
+        return out
+
+    def mask_whole(self, value: Any, mode: PiiMode) -> Any:
+        """A value derived from personal data: "***" (mask) or a stable `pii:` token of all of it (hash)."""
+        if value is None or mode == "allow":
+            return value
+        if mode == "hash":
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+            if _ALREADY_MASKED.fullmatch(text):
+                return text
+            msg = f"derived\x00{text}".encode()
+            return "pii:" + hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:16]
+        return WHOLE_MASK
+
     def mask_value(self, value: Any, kind: str, mode: PiiMode) -> Any:
         """One value of a PII column: masked, hashed or (allow) unchanged; None stays None.
 
@@ -429,6 +508,11 @@ class PiiPolicy:
             msg = f"{kind}\x00{_normalize(kind, value)}".encode()
             return "pii:" + hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:16]
         return _MASKERS.get(kind, _mask_other)(value)
+
+    def _quoted(self, literal: str, rule: Rule) -> str:
+        """A quoted value ('x' or "x") in a description of a PII column, masked whole."""
+        quote = literal[0]
+        return quote + str(self.mask_whole(literal[1:-1], rule[1])) + quote
 
     def mask_text(self, text: str) -> str:
         """Free text with each email, phone, SSN, SA ID or card number in it masked by the policy's mode."""
@@ -516,6 +600,7 @@ class PiiPolicy:
         if rows is not None:
             table = obj.get("table")
             out["rows"] = self.mask_rows(rows, obj["rows"], table=table if isinstance(table, str) else None)
+        own: Rule | None = None
         for key in ("column", "column_name", "name"):
             named = obj.get(key)
             if key == "name" and "type" not in obj and "data_type" not in obj:
@@ -530,7 +615,9 @@ class PiiPolicy:
             if k in out:
                 continue
             rule = self._key_rule(k, memo) if isinstance(k, str) else None
-            if rule is not None:
+            if own is not None and k == "description" and isinstance(v, str):
+                out[k] = self.mask_text(_QUOTED.sub(lambda m: self._quoted(m[0], own), v))  # finding examples
+            elif rule is not None:
                 out[k] = v if rule[1] == "allow" else self._json(v, rule, memo)
             elif ctx is not None and k in _VALUE_KEYS:
                 out[k] = self._json(v, ctx, memo)

@@ -3,9 +3,10 @@
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -16,6 +17,7 @@ from vf_mcp.db.catalog import Catalog, quote_ident
 from vf_mcp.db.pool import StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, shallow_output_schema
+from vf_mcp.redaction import install_log_redaction, register_settings
 from vf_mcp.settings import Settings
 from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
 from vf_mcp.tools import dba as dba_tools
@@ -46,6 +48,7 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
     from vf_mcp.ops.auth import KeyRing
     from vf_mcp.ops.metrics import Metrics
 
+    register_settings(settings)  # every configured secret is redacted from logs, errors and results
     keyring = KeyRing(settings.api_keys, settings.rate_limit_per_hour)
     metrics = Metrics()
     current: list[Hub] = []  # this server's Hub while it runs (static resources and HTTP routes get no Context)
@@ -69,6 +72,7 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # finished before their pools close
             if hub in current:
                 current.remove(hub)
             await _close_hub(hub)
@@ -84,6 +88,7 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
     migration.register(server)
     sources_tools.register(server)
     _register_resources(server, current)
+    _guard_resource_reads(server)
     for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there
         compact_schema(tool.parameters, output=False)
         compact_schema(tool.output_schema, output=True)
@@ -234,7 +239,7 @@ def build_http_app(settings: Settings, *, counter: StatementCounter | None = Non
     """The ASGI app for sse/http: the MCP endpoints behind API-key auth, with /health and /metrics."""
     from mcp.server.transport_security import TransportSecuritySettings
 
-    from vf_mcp.health import health_report
+    from vf_mcp.health import HealthCache, health_report
     from vf_mcp.ops.http import GatewayMiddleware
 
     server, current, keyring = _build(settings, counter)
@@ -255,10 +260,12 @@ def build_http_app(settings: Settings, *, counter: StatementCounter | None = Non
             stateless_http=settings.stateless_http, transport_security=security, host=settings.host
         )
 
+    health_cache = HealthCache()
+
     async def health(identity: Any) -> tuple[int, dict[str, Any]]:
         if not current:
             return 503, {"status": "starting"}
-        return await health_report(current[-1], identity)
+        return await health_report(current[-1], identity, cache=health_cache)
 
     def metrics() -> str:
         return current[-1].ops.metrics.render() if current and current[-1].ops is not None else ""
@@ -308,7 +315,63 @@ def _register_resources(server: MCPServer[App], current: list[Hub]) -> None:
 
 
 def configure_logging(level: str) -> None:
-    """Log to stderr only: under stdio, stdout is the protocol."""
+    """Log to stderr only (under stdio, stdout is the protocol), through the secret-redacting filter."""
     logging.basicConfig(
         stream=sys.stderr, level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_redaction()
+
+
+def _guard_resource_reads(server: MCPServer[App]) -> None:
+    """resources/read goes through the tool pipeline: the caller's rate limit, one audit line, clean errors.
+
+    Wraps the low-level handler (the one place every resource read passes, static or templated); the audit
+    line has tool "resources/read", arguments {"uri": ...}, the identity and ok/error.
+    """
+    from types import SimpleNamespace
+
+    from mcp import MCPError
+    from mcp.types import INVALID_PARAMS, INVALID_REQUEST
+
+    from vf_mcp.db.cache import claims
+    from vf_mcp.db.gate import Caller, calling_as
+    from vf_mcp.db.pool import recording_sql
+    from vf_mcp.tools.common import RateLimitedError, _after_call, _check_rate, identity_of, scrub_message
+
+    low: Any = server._lowlevel_server
+    entry = low.get_request_handler("resources/read")
+    if entry is None:
+        raise ConfigError("The MCP SDK has no resources/read handler to guard.")
+    inner = entry.handler
+
+    async def read(ctx: Any, params: Any) -> Any:
+        app = ctx.lifespan_context
+        ops = app.hub.ops if isinstance(app, App) and app.hub is not None else None
+        ident = identity_of(cast(Any, SimpleNamespace(request_context=ctx)))
+        uri = str(params.uri)
+        started = time.perf_counter()
+        code: str | None = None
+        error: str | None = None
+        caller = Caller(name=ident.name, admin=ident.is_admin, unmask_pii=ident.unmask_pii)
+        with recording_sql() as sql_log, claims(), calling_as(caller):
+            try:
+                if ops is not None:
+                    await _check_rate(ops, ident)
+                return await inner(ctx, params)
+            except RateLimitedError as exc:
+                code, error = exc.code, exc.message
+                raise MCPError(code=INVALID_REQUEST, message=exc.message, data={"uri": uri}) from None
+            except MCPError as exc:
+                code, error = ("not_found" if exc.code == INVALID_PARAMS else "resource"), exc.message
+                raise MCPError(code=exc.code, message=scrub_message(exc.message), data=exc.data) from None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                code, error = "cancelled", "the client cancelled the read"
+                raise
+            except Exception as exc:
+                code, error = "internal", f"{type(exc).__name__}: {exc}"
+                raise
+            finally:
+                if ops is not None:
+                    _after_call(ops, app, "resources/read", ident, {"uri": uri}, sql_log, None, started, code, error)
+
+    low.add_request_handler("resources/read", entry.params_type, read)

@@ -104,6 +104,21 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(10.0, gt=0, description="Seconds to wait for a new connection.")
     pool_min_size: int = Field(1, ge=0, description="Connections kept open.")
     pool_max_size: int = Field(5, ge=1, description="Most connections open at once.")
+    pool_acquire_timeout_ms: int = Field(
+        5_000, ge=10, description="Longest wait for a free pooled connection before a 'server busy' error."
+    )
+    export_max_concurrent: int = Field(
+        2,
+        ge=1,
+        description="Most export_results running at once per database (also at most pool_max_size - 1, so "
+        "interactive tools always keep a connection).",
+    )
+    temp_file_limit_kb: int = Field(
+        1_048_576,
+        ge=0,
+        description="temp_file_limit per session in kB (0: leave the role's setting); needs superuser or "
+        "GRANT SET ON PARAMETER temp_file_limit, else a warning is logged and the role's setting applies.",
+    )
 
     max_rows: int = Field(1_000, ge=1, description="Row cap on every result (truncated: true beyond it).")
     max_result_bytes: int = Field(
@@ -138,6 +153,11 @@ class Settings(BaseSettings):
     export_max_total_bytes: int = Field(
         5 * 1024**3, ge=1024, description="Most bytes the exports directory may hold (new exports are refused beyond)."
     )
+    export_max_value_bytes: int = Field(
+        64 * 1024**2,
+        ge=1024,
+        description="Largest single value export_results writes (a larger one stops the export with a message).",
+    )
     export_statement_timeout_ms: int = Field(
         300_000, ge=100, description="statement_timeout for export_results (longer than run_query's)."
     )
@@ -161,6 +181,11 @@ class Settings(BaseSettings):
     require_readonly_role: bool = Field(False, description="Refuse to start when the role can write or is a superuser.")
     allowed_functions: tuple[str, ...] = Field(
         (), description="Extra VOLATILE functions the SQL guard lets through (reviewed by you)."
+    )
+    admin_reads_system_secrets: bool = Field(
+        False,
+        description="Let admin keys (and the local stdio user) query password hashes, user mappings, "
+        "other sessions' queries and planner statistics.",
     )
     log_level: str = Field("INFO", description="Log level for stderr logging.")
 
@@ -271,17 +296,10 @@ def load_settings(config_file: Path | str | None = None, **flags: Any) -> Settin
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN with any password replaced by ***, for logs and messages."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The DSN (URL or keyword form) with every password position replaced by ***, for logs and messages."""
+    from vf_mcp.redaction import redact_dsn as structural
 
-    try:
-        parts = urlsplit(dsn)
-    except ValueError:
-        return "<dsn>"
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return structural(dsn)
 
 
 def documented_toml() -> str:

@@ -143,6 +143,7 @@ class ResultCache:
         """
         if not self.enabled or self.ttl(family) <= 0:
             return None
+        key = _pii_scoped(key)
         hit = await self._lookup(key, family)
         if hit is not None:
             return hit
@@ -184,6 +185,7 @@ class ResultCache:
         """Cache a JSON-able result (also in the shared store when there is one)."""
         if not self.enabled or self.ttl(family) <= 0:
             return
+        key = _pii_scoped(key)
         encoded: bytes | None = None
         if size_bytes is None or self._shared is not None:
             encoded = json.dumps(value, default=str, separators=(",", ":")).encode()
@@ -232,6 +234,14 @@ class ResultCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _pii_scoped(key: Hashable) -> Hashable:
+    """A tool result's key with the caller's PII scope: results masked differently are never served across."""
+    from vf_mcp.db.gate import current_caller  # here: gate imports the catalog, which imports this module
+
+    policy = current_caller().pii
+    return (key, "raw" if policy is None else policy.scope)
 
 
 def _approx_size(value: Any) -> int:

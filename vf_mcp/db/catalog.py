@@ -150,7 +150,7 @@ WITH cols AS (
 ), stamps AS (
   SELECT ts.oid, json_agg(json_build_object(
            'column', ts.attname,
-           'newest', ts.b[array_upper(ts.b, 1)],
+           'newest', (SELECT max(v) FROM unnest(ts.b) v WHERE isfinite(v) AND v >= '0001-01-01'),
            'recent_share', (1 - ts.null_frac) *
                (SELECT count(*) FROM unnest(ts.b) v WHERE v >= now() - interval '30 days')::float8
                / greatest(array_length(ts.b, 1) - 1, 1))) AS timestamps
@@ -161,6 +161,14 @@ WITH cols AS (
 SELECT agg.oid::bigint AS oid, agg.avg_null_frac, agg.analysed_columns, stamps.timestamps
 FROM agg LEFT JOIN stamps ON stamps.oid = agg.oid
 """
+
+
+def _finite_stamp(text: str | None) -> datetime | None:
+    """A histogram bound as a datetime; None for NULL and for what Python cannot hold (infinity, BC)."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -248,7 +256,7 @@ class Catalog:
                     timestamps=tuple(
                         (
                             s["column"],
-                            datetime.fromisoformat(s["newest"]) if s["newest"] else None,
+                            _finite_stamp(s["newest"]),
                             float(s["recent_share"] or 0.0),
                         )
                         for s in stamps
@@ -277,6 +285,9 @@ class Catalog:
                 if len(public) == 1:
                     cands = public
         if len(cands) == 1:
+            from vf_mcp.db.gate import check_relation_access  # gate imports this module
+
+            await check_relation_access(self, cands[0])  # views over pg_authid & co. (vf_mcp/db/secrets.py)
             return cands[0]
         if len(cands) > 1:
             names = ", ".join(sorted(r.qualified for r in cands))

@@ -3,9 +3,11 @@
 Sizes come from pg_class.relpages, not pg_relation_size(), which would wait behind a pending ACCESS
 EXCLUSIVE lock: a health check must answer while a session is blocking others.
 
-Views used and the privilege each needs beyond pg_read_all_data: pg_stat_activity details, pg_stat_statements
-texts of other roles and pg_stat_replication need pg_read_all_stats; data_directory (machine facts) needs
-pg_read_all_settings. `vf-mcp setup-role` grants pg_monitor, which includes both.
+Views used and the privilege each needs beyond SELECT on the user tables: pg_stat_activity details,
+pg_stat_statements texts of other roles and pg_stat_replication need pg_read_all_stats; data_directory
+(machine facts) needs pg_read_all_settings. `vf-mcp setup-role --monitoring` grants pg_monitor, which
+includes both. These are vf-mcp's own statements (Database.fetch): the gate's refusal of those views to
+model SQL (vf_mcp/db/secrets.py) does not apply to them.
 """
 
 from __future__ import annotations

@@ -3,27 +3,41 @@ recommend_indexes), and who is calling.
 
 `check_user_sql` bounds the text's size first, runs the parser check (`guard.check_sql`) off the event loop
 when the text is large (a multi-MB statement costs its caller, not the other clients), then applies the
-checks that need the catalog. The tool pipeline sets `CALLER` for the duration of each call, so the
-database layer can decide by the caller's rights without tools passing them through.
+checks that need the catalog: relations and functions holding the database's own secrets (password
+hashes, user mappings, other sessions' queries, planner statistics: vf_mcp/db/secrets.py) are refused,
+by resolved OID, unless the caller is an admin and admin_reads_system_secrets is on. The tool pipeline
+sets `CALLER` for the duration of each call, so the database layer can decide by the caller's rights
+without tools passing them through.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from vf_mcp.db.catalog import Catalog
+from vf_mcp.db.catalog import Catalog, Relation
 from vf_mcp.db.guard import CheckedStatement, check_sql
+from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import Database
+from vf_mcp.db.secrets import protected_set, refuse_function, refuse_protected, refuse_relation_oid
 from vf_mcp.errors import RefusedError
+from vf_mcp.settings import Settings
 
-__all__ = ["CALLER", "Caller", "calling_as", "check_user_sql", "current_caller"]
+if TYPE_CHECKING:
+    from vf_mcp.pii import PiiPolicy
 
-_OFF_LOOP_CHARS = 16 * 1024
-"""Statements longer than this are parsed in a worker thread."""
+__all__ = [
+    "CALLER",
+    "Caller",
+    "calling_as",
+    "check_relation_access",
+    "check_user_sql",
+    "current_caller",
+    "reads_system_secrets",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,10 @@ class Caller:
     """An admin API key (or the local stdio user)."""
     unmask_pii: bool
     """Allowed to see personal data unmasked (admin keys with unmask_pii only)."""
+    pii: PiiPolicy | None = None
+    """The PII policy in force for the call (None: unmasked): rows are masked by lineage."""
+    catalog: Catalog | None = None
+    """The catalog of the source the call uses, for lineage."""
 
 
 _LOCAL = Caller("stdio", admin=True, unmask_pii=False)
@@ -67,8 +85,26 @@ async def check_user_sql(db: Database, catalog: Catalog, sql: str) -> CheckedSta
             "Send a shorter statement: put long value lists in params, or aggregate in SQL."
         )
     volatile = await catalog.volatile_functions()
-    if len(sql) > _OFF_LOOP_CHARS:
-        return await asyncio.to_thread(
+    if len(sql) > OFF_LOOP_CHARS:
+        checked = await off_loop(  # a process: pglast holds the GIL (a thread would stall every client)
             check_sql, sql, volatile_functions=volatile, allowed_functions=settings.allowed_functions
         )
-    return check_sql(sql, volatile_functions=volatile, allowed_functions=settings.allowed_functions)
+    else:
+        checked = check_sql(sql, volatile_functions=volatile, allowed_functions=settings.allowed_functions)
+    if not reads_system_secrets(settings):
+        admin = current_caller().admin
+        refuse_function(checked.functions, admin=admin)
+        await refuse_protected(catalog, checked.relation_refs, admin=admin)
+    return checked
+
+
+def reads_system_secrets(settings: Settings) -> bool:
+    """Whether the current caller may read the database's own secrets (admin, with the setting on)."""
+    return settings.admin_reads_system_secrets and current_caller().admin
+
+
+async def check_relation_access(catalog: Catalog, rel: Relation) -> None:
+    """Refuse a table-name tool on a protected view (a user view over pg_authid...) for this caller."""
+    if rel.kind not in ("v", "m") or reads_system_secrets(catalog.db.settings):
+        return
+    refuse_relation_oid(await protected_set(catalog), rel.oid, admin=current_caller().admin)

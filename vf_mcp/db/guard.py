@@ -7,8 +7,9 @@ Layers, outermost first:
    unless it is exactly one SELECT / VALUES / TABLE / EXPLAIN (of one of those) / SHOW statement with
    no SELECT INTO, no FOR UPDATE/SHARE, no data-modifying WITH, and no call, anywhere in the tree, to
    a function on the built-in deny list or to a VOLATILE function (per the catalog list the caller
-   passes) that is not on the reviewed allow-list of harmless volatile functions.
-3. A READ ONLY transaction with statement_timeout, ideally under a read-only role.
+   passes) that is not on the reviewed allow-list of harmless volatile functions. The gate
+   (vf_mcp/db/gate.py) then refuses, by resolved OID, relations that hold secrets (vf_mcp/db/secrets.py).
+3. A READ ONLY transaction with statement_timeout, under a least-privilege role (`vf-mcp setup-role`).
 
 The tree is walked generically (every dict of the parse tree passes through one hook), so a call is
 seen wherever it is: select list, FROM, JOIN ON, WHERE, GROUP BY, HAVING, windows, ORDER BY, LIMIT,
@@ -16,19 +17,22 @@ VALUES, CASE, FILTER, function arguments, sub-queries, CTEs, LATERAL, EXPLAIN. C
 attribute notation (``t.f`` meaning ``f(t)``) are checked against the catalog's volatile functions
 outside pg_catalog.
 
-What this layer deliberately leaves to layer 3, because it cannot be seen in the text of the query:
-functions called implicitly by operators (including custom ones), casts and type input functions,
-views, default argument expressions, domain checks, and functions resolved through search_path or
-overloading to something other than their name suggests. None of them can write inside a READ ONLY
-transaction; the guard is about refusing early with a useful message, and about side effects the
-READ ONLY transaction does not stop (server files, other connections, locks, sequences, settings,
-signals), for the calls that are visible.
+What only layer 3 covers, because it is not in the text of the query: functions reached indirectly,
+that is functions called by operators (including custom ones), casts and type input functions, domain
+checks, the bodies of views and of STABLE/IMMUTABLE user functions, and default argument expressions.
+Inside the READ ONLY transaction none of them can write to tables, and the role decides what they can
+read (a role from `vf-mcp setup-role` cannot read pg_authid, user mappings or planner statistics); but
+a side effect the transaction does not stop (a sequence, a lock, a file, another connection) inside such
+a function is stopped only by the role's privileges, not by this guard.
 
 Matching is by name and deliberately conservative: names are compared in lower case (a quoted
 "PG_READ_FILE" is refused too, although PostgreSQL would treat it as a different function); the deny
 list matches the bare name in any schema and cannot be lifted by settings; a call counts as volatile
-if its bare or its schema-qualified name is in the catalog list; the reviewed volatile allow-list
-matches bare names (its functions live in pg_catalog or in extensions installed in any schema).
+if its bare or its schema-qualified name is in the catalog list. The reviewed volatile allow-list
+matches pg_catalog's functions only: a call written with another schema, or an unqualified call while
+a VOLATILE function of that name exists outside pg_catalog (which overloading or search_path could pick
+instead), is a user function and is refused unless in allowed_functions. The few extension functions
+on the list (uuid-ossp's uuid_generate_*, pgcrypto's gen_random_bytes) match in any schema.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from pglast import parser as _pg_parser
 from vf_mcp.errors import RefusedError
 
 __all__ = [
+    "ALLOWED_EXTENSION_FUNCTIONS",
     "ALLOWED_VOLATILE_FUNCTIONS",
     "ALLOWED_VOLATILE_PREFIXES",
     "DENIED_FUNCTIONS",
@@ -71,6 +76,9 @@ class CheckedStatement:
     """Lower-case names of the functions called, schema-qualified when written so."""
     relations: frozenset[str]
     """Relation names referenced (as the parser folded them; CTE names excluded). Informational."""
+    relation_refs: frozenset[tuple[str, str]] = frozenset()
+    """Every (schema or "", relation) named anywhere, as the parser folded them, CTE-named ones included
+    (a CTE's scope is not tracked, so the gate resolves these names conservatively)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -220,10 +228,6 @@ ALLOWED_VOLATILE_FUNCTIONS: frozenset[str] = frozenset(
         "gen_random_uuid",
         "uuidv4",
         "uuidv7",
-        "uuid_generate_v1",
-        "uuid_generate_v1mc",
-        "uuid_generate_v4",
-        "gen_random_bytes",
         # sleeping: how people test timeouts; statement_timeout bounds it
         "pg_sleep",
         "pg_sleep_for",
@@ -258,9 +262,14 @@ ALLOWED_VOLATILE_FUNCTIONS: frozenset[str] = frozenset(
         "ts_rewrite",
     }
 )
-"""VOLATILE functions reviewed as harmless (matched by bare lower-case name, in any schema)."""
+"""pg_catalog's VOLATILE functions reviewed as harmless (they must resolve to pg_catalog, see the module doc)."""
 
 ALLOWED_VOLATILE_PREFIXES: tuple[str, ...] = ("pg_stat_get_",)  # read-only accessors behind pg_stat_* views
+
+ALLOWED_EXTENSION_FUNCTIONS: frozenset[str] = frozenset(
+    {"uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4", "gen_random_bytes"}
+)
+"""Extension functions (uuid-ossp, pgcrypto) reviewed as harmless, matched by bare name in any schema."""
 
 
 def denied_reason(name: str, nargs: int = 0) -> str | None:
@@ -278,7 +287,31 @@ def denied_reason(name: str, nargs: int = 0) -> str | None:
 
 
 def _allowed_volatile(bare: str) -> bool:
-    return bare in ALLOWED_VOLATILE_FUNCTIONS or bare.startswith(ALLOWED_VOLATILE_PREFIXES)
+    """Whether `bare` names a reviewed harmless volatile function (of pg_catalog or a listed extension)."""
+    return (
+        bare in ALLOWED_VOLATILE_FUNCTIONS
+        or bare in ALLOWED_EXTENSION_FUNCTIONS
+        or bare.startswith(ALLOWED_VOLATILE_PREFIXES)
+    )
+
+
+@lru_cache(maxsize=16)
+def _volatile_outside_catalog(volatile: frozenset[str]) -> frozenset[str]:
+    """Bare names of every VOLATILE function outside pg_catalog (they may shadow pg_catalog's)."""
+    return frozenset(
+        bare for name in volatile for schema, dot, bare in [name.rpartition(".")] if dot and schema != "pg_catalog"
+    )
+
+
+def _reviewed_call(schema: str | None, bare: str, volatile: frozenset[str]) -> bool:
+    """Whether a call of `bare` written with `schema` (None: unqualified) reaches a reviewed harmless function."""
+    if bare in ALLOWED_EXTENSION_FUNCTIONS:
+        return True
+    if bare not in ALLOWED_VOLATILE_FUNCTIONS and not bare.startswith(ALLOWED_VOLATILE_PREFIXES):
+        return False
+    if schema is not None:
+        return schema == "pg_catalog"
+    return bare not in _volatile_outside_catalog(volatile)
 
 
 @lru_cache(maxsize=16)
@@ -287,7 +320,7 @@ def _user_volatile_names(volatile: frozenset[str]) -> frozenset[str]:
     out = set()
     for name in volatile:
         schema, dot, bare = name.rpartition(".")
-        if dot and schema != "pg_catalog" and not _allowed_volatile(bare):
+        if dot and schema != "pg_catalog" and bare not in ALLOWED_EXTENSION_FUNCTIONS:
             out.add(bare)
     return frozenset(out)
 
@@ -665,7 +698,8 @@ def check_sql(
     relations = frozenset(
         name for name in _relation_names(collector.relations) if "." in name or name not in collector.ctes
     )
-    return CheckedStatement(sql=sql, kind=kind, functions=functions, relations=relations)
+    refs = frozenset((str(rv.get("schemaname") or ""), str(rv.get("relname") or "")) for rv in collector.relations)
+    return CheckedStatement(sql=sql, kind=kind, functions=functions, relations=relations, relation_refs=refs)
 
 
 def _relation_names(nodes: Iterable[dict[str, Any]]) -> Iterable[str]:
@@ -692,6 +726,7 @@ def _check_functions(
             continue
         bare = name.rpartition(".")[2]
         qualified = ".".join(name.split(".")[-2:])
+        schema = qualified.rpartition(".")[0] or None
         reason = denied_reason(bare, nargs)
         if reason is not None:
             hint = next((h for k, h in _NAME_HINTS.items() if bare.startswith(k)), _DENY_HINTS.get(reason, ""))
@@ -700,9 +735,18 @@ def _check_functions(
             continue
         if not volatile or (bare not in volatile and qualified not in volatile):
             continue
-        if _allowed_volatile(bare) or qualified in allowed or bare in allowed:
+        if _reviewed_call(schema, bare, volatile) or qualified in allowed or bare in allowed:
             continue
         if "." not in name and bare in allowed_bare:
+            continue
+        if _allowed_volatile(bare):  # a reviewed pg_catalog name, but the call may reach a user function
+            where = f"in schema {schema}" if schema else "outside pg_catalog, which this call could resolve to"
+            problems.append(
+                f"function {written}() is a user-defined VOLATILE function ({where}), not pg_catalog's "
+                f"{bare}(). Call pg_catalog.{bare}() for the built-in; if the user function is read-only, "
+                "the server operator can add it to the allowed_functions setting."
+            )
+            seen_problem.add(name)
             continue
         problems.append(
             f"function {written}() is VOLATILE (it may change data or state) and is not on the reviewed list "

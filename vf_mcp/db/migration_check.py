@@ -43,6 +43,7 @@ from typing import Any
 import asyncpg
 
 from vf_mcp.compute.schema_diff import ColumnPair, RowDiff, TablePair, diff_rows, qualified_sql, quote_ident
+from vf_mcp.concurrency import gather_all
 from vf_mcp.db.catalog import split_identifier
 from vf_mcp.db.pool import Database
 from vf_mcp.db.schema_snapshot import run_statement
@@ -308,7 +309,7 @@ async def _check(
     src_side, tgt_side = _sides(pair, text_only=text_only)
     async with source.read_only() as sconn, target.read_only() as tconn:
         s, t = _Session(source, sconn), _Session(target, tconn)
-        await asyncio.gather(s.fetch(CANONICAL_SESSION_SQL), t.fetch(CANONICAL_SESSION_SQL))
+        await gather_all(s.fetch(CANONICAL_SESSION_SQL), t.fetch(CANONICAL_SESSION_SQL))
         if not pair.key:
             return await _check_unkeyed(pair, src_side, tgt_side, s, t)
         tally = await _scan(src_side, tgt_side, s, t, options)
@@ -346,7 +347,7 @@ async def _check(
 
 
 async def _check_unkeyed(pair: TablePair, src: _Side, tgt: _Side, s: _Session, t: _Session) -> TableCheck:
-    (a,), (b,) = await asyncio.gather(s.fetch(src.whole_sql()), t.fetch(tgt.whole_sql()))
+    (a,), (b,) = await gather_all(s.fetch(src.whole_sql()), t.fetch(tgt.whole_sql()))
     same = a["rows"] == b["rows"] and a["digest"] == b["digest"]
     missing = max(0, a["rows"] - b["rows"])
     extra = max(0, b["rows"] - a["rows"])

@@ -10,6 +10,7 @@ one call sets survives into the next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -21,7 +22,13 @@ from typing import Any
 import asyncpg
 from asyncpg.exceptions._base import InternalClientError
 
-from vf_mcp.errors import DatabaseUnavailableError, QueryTimeoutError, db_errors
+from vf_mcp.errors import (
+    DatabaseUnavailableError,
+    QueryCancelledError,
+    QueryTimeoutError,
+    ServerBusyError,
+    db_errors,
+)
 from vf_mcp.settings import Settings, redact_dsn
 
 log = logging.getLogger(__name__)
@@ -29,31 +36,58 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RoleSafety:
-    """What the connected role could do if every other layer failed."""
+    """What the connected role could do if every other layer failed: write, or read the catalogs' secrets."""
 
     role: str
     superuser: bool
     can_write: bool
     reasons: tuple[str, ...]
+    """Why the role is not least-privilege (write and secret-reading reasons alike)."""
     server_version: str
+    reads_secrets: bool = False
+    """Can read password hashes, user mappings, planner statistics, server files or all data."""
+    notes: tuple[str, ...] = ()
+    """Worth knowing but acceptable (pg_monitor from `setup-role --monitoring`)."""
 
     @property
     def is_read_only(self) -> bool:
-        return not self.superuser and not self.can_write
+        """Least privilege: not a superuser, cannot write, cannot read the catalogs' secrets."""
+        return not self.superuser and not self.can_write and not self.reads_secrets
 
     def warning(self) -> str | None:
+        """One paragraph naming the reasons and the fix, or None for a least-privilege role."""
         if self.is_read_only:
             return None
         return (
-            f"Role {self.role!r} is not read-only ({'; '.join(self.reasons)}). vf-mcp still refuses writes "
-            "(SQL guard + READ ONLY transactions), but a least-privilege role is the last line of defence: "
+            f"Role {self.role!r} is not a least-privilege read-only role ({'; '.join(self.reasons)}). vf-mcp "
+            "still refuses writes and secret catalogs in model SQL, but the role is the last line of defence: "
             "run `vf-mcp setup-role --dsn ADMIN_URL --role vf_readonly` and connect as that role."
         )
 
 
-ROLE_SAFETY_SQL = """
-WITH me AS (SELECT r.rolname, r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-SELECT me.rolname, me.rolsuper, current_setting('server_version') AS server_version,
+_SECRET_TABLES = (
+    "pg_catalog.pg_authid",
+    "pg_catalog.pg_user_mapping",
+    "pg_catalog.pg_statistic",
+    "pg_catalog.pg_subscription",
+    "pg_catalog.pg_hba_file_rules",
+    "pg_catalog.pg_ident_file_mappings",
+    "pg_catalog.pg_file_settings",
+)
+_WRITE_ROLES = ("pg_write_all_data", "pg_write_server_files", "pg_execute_server_program")
+_SECRET_ROLES = ("pg_read_all_data", "pg_read_server_files")
+_NOTE_ROLES = ("pg_read_all_stats", "pg_read_all_settings")
+_ROLE_NOTES = {
+    "pg_read_all_stats": "member of pg_read_all_stats: it can see other sessions' query text (the SQL guard "
+    "refuses those views to model SQL; the DBA tools use them)",
+    "pg_read_all_settings": "member of pg_read_all_settings: it can read superuser-only settings such as "
+    "primary_conninfo",
+}
+
+ROLE_SAFETY_SQL = f"""
+WITH me AS (SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls
+            FROM pg_roles r WHERE r.rolname = current_user)
+SELECT me.*, current_setting('server_version') AS server_version,
   ARRAY(SELECT n.nspname FROM pg_namespace n
         WHERE has_schema_privilege(n.oid, 'CREATE')
           AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema') AS create_schemas,
@@ -61,11 +95,14 @@ SELECT me.rolname, me.rolsuper, current_setting('server_version') AS server_vers
     WHERE c.relkind IN ('r','p','v','m','f')
       AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
       AND has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE')) AS writable_tables,
-  pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') AS read_files,
-  pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') AS write_files,
-  pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') AS run_programs
+  ARRAY(SELECT t FROM unnest(ARRAY{list(_SECRET_TABLES)}::text[]) AS t
+        WHERE to_regclass(t) IS NOT NULL AND has_table_privilege(to_regclass(t), 'SELECT')) AS secret_tables,
+  ARRAY(SELECT r.rolname::text FROM pg_roles r
+        WHERE r.rolname = ANY (ARRAY{list(_WRITE_ROLES + _SECRET_ROLES + _NOTE_ROLES)}::text[])
+          AND pg_has_role(current_user, r.oid, 'MEMBER') ORDER BY r.rolname) AS member_of
 FROM me
 """
+"""One query: privileges that let the role write or read the catalogs' secrets (see Database.role_safety)."""
 
 
 @dataclass
@@ -147,6 +184,39 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, TimeoutError, InternalClientError))
 
 
+def _is_closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # detached: the pool already dropped a dead connection
+        return True
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Give `conn` back to the pool, finishing the release even when the call is being cancelled.
+
+    asyncpg resets the connection in a shielded task: a cancelled caller would leave that task running (and a
+    connection that could not be reset would raise in it, unobserved). The pool drops such a connection itself.
+    """
+    release = asyncio.ensure_future(pool.release(conn))
+    release.add_done_callback(_observed)
+    try:
+        await asyncio.shield(release)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await release
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        pass  # could not be reset: the pool closed it; the call's own outcome stands
+
+
+def _observed(task: asyncio.Future[None]) -> None:
+    """Retrieve a finished release's outcome (never 'exception was never retrieved' on a cancelled call)."""
+    if not task.cancelled():
+        task.exception()
+
+
+_BAD_DSN = (ValueError, ArithmeticError)  # asyncpg's own DSN parsing (a port of 99999 overflows)
+
 DsnProvider = Callable[[], Awaitable[str]]
 
 
@@ -185,39 +255,79 @@ class Database:
         self._primary = _Target("primary", dsn or self._settings_dsn)
         self._replicas = [_Target(f"replica {i + 1}", r) for i, r in enumerate(replicas)]
         self._next_replica = 0
+        self._temp_file_limit_ok: bool | None = None  # may this role set temp_file_limit? (None: not tried yet)
+        self._export_slots: asyncio.Semaphore | None = None
+
+    @property
+    def export_slots(self) -> int:
+        """Exports allowed at once: export_max_concurrent, leaving one connection for interactive tools."""
+        s = self.settings
+        return max(1, min(s.export_max_concurrent, s.pool_max_size - 1))
 
     async def _settings_dsn(self) -> str:
         return self.settings.dsn_value()
 
     def _server_settings(self) -> dict[str, str]:
         s = self.settings
-        return {
+        out = {
             "application_name": "vf-mcp",
             "default_transaction_read_only": "on",
             "statement_timeout": str(s.statement_timeout_ms),
             "lock_timeout": str(s.lock_timeout_ms),
             "idle_in_transaction_session_timeout": str(s.idle_in_transaction_session_timeout_ms),
         }
+        if s.temp_file_limit_kb > 0 and self._temp_file_limit_ok is not False:
+            out["temp_file_limit"] = f"{s.temp_file_limit_kb}kB"
+        return out
+
+    async def _create_pool(self, dsn: str) -> asyncpg.Pool:
+        """A pool whose sessions start with _server_settings; drops temp_file_limit if the role may not set it."""
+        from vf_mcp.db.convert import install_codecs
+
+        while True:
+            server_settings = self._server_settings()
+            pool: asyncpg.Pool | None = None
+            try:
+                pool = await asyncpg.create_pool(
+                    dsn,
+                    min_size=min(self.settings.pool_min_size, self.settings.pool_max_size),
+                    max_size=self.settings.pool_max_size,
+                    timeout=self.settings.connect_timeout_s,
+                    server_settings=server_settings,
+                    init=install_codecs,
+                    max_inactive_connection_lifetime=300.0,
+                )
+                if "temp_file_limit" in server_settings and self._temp_file_limit_ok is None:
+                    # one session proves it
+                    await _release(pool, await pool.acquire(timeout=self.settings.connect_timeout_s))
+                    self._temp_file_limit_ok = True
+                return pool
+            except asyncpg.InsufficientPrivilegeError as exc:
+                if pool is not None:
+                    pool.terminate()
+                if "temp_file_limit" not in server_settings or "temp_file_limit" not in str(exc):
+                    raise
+                self._temp_file_limit_ok = False
+                log.warning(
+                    "the role may not set temp_file_limit (%s): temporary files are bounded only by the role's "
+                    "own setting; grant it (GRANT SET ON PARAMETER temp_file_limit TO <role>, PostgreSQL 15+) "
+                    "or set it on the role (ALTER ROLE <role> SET temp_file_limit = '1GB')",
+                    exc,
+                )
+            except BaseException:
+                if pool is not None:
+                    pool.terminate()
+                raise
 
     async def _pool_of(self, target: _Target) -> asyncpg.Pool:
         if target.pool is not None:
             return target.pool
         async with target.lock:
             if target.pool is None:
-                from vf_mcp.db.convert import install_codecs
-
                 dsn = await target._dsn()
                 try:
-                    target.pool = await asyncpg.create_pool(
-                        dsn,
-                        min_size=min(self.settings.pool_min_size, self.settings.pool_max_size),
-                        max_size=self.settings.pool_max_size,
-                        timeout=self.settings.connect_timeout_s,
-                        server_settings=self._server_settings(),
-                        init=install_codecs,
-                        max_inactive_connection_lifetime=300.0,
-                    )
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                    target.pool = await self._create_pool(dsn)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, *_BAD_DSN) as exc:
                     raise DatabaseUnavailableError(
                         f"Cannot connect to {redact_dsn(dsn)}: {type(exc).__name__}: {_scrub(str(exc), dsn)}",
                         retryable=True,
@@ -245,9 +355,26 @@ class Database:
 
     @asynccontextmanager
     async def session(self, *, statement_timeout_ms: int) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection in a READ ONLY transaction with exactly this statement_timeout (exports)."""
-        async with self._connection(statement_timeout_ms, force=True) as conn:
-            yield conn
+        """A pooled connection in a READ ONLY transaction with exactly this statement_timeout (exports).
+
+        Exports take one of `export_slots` first (waiting at most pool_acquire_timeout_ms), so they can never
+        hold every connection.
+        """
+        if self._export_slots is None:
+            self._export_slots = asyncio.Semaphore(self.export_slots)
+        slots = self._export_slots
+        try:
+            await asyncio.wait_for(slots.acquire(), self.settings.pool_acquire_timeout_ms / 1000.0)
+        except TimeoutError:
+            raise ServerBusyError(
+                f"Server busy: {self.export_slots} export(s) are already running (export_max_concurrent); "
+                "retry when one finishes."
+            ) from None
+        try:
+            async with self._connection(statement_timeout_ms, force=True) as conn:
+                yield conn
+        finally:
+            slots.release()
 
     @asynccontextmanager
     async def read_only(self, *, timeout_ms: int | None = None) -> AsyncIterator[asyncpg.Connection]:
@@ -269,25 +396,40 @@ class Database:
             try:
                 with db_errors(statement_timeout_ms=timeout_ms):
                     pool = await self._pool_of(target)
-                    async with pool.acquire() as conn:
+                    conn = await self._acquire(pool)
+                    try:
+                        tx = conn.transaction(readonly=True)
+                        await tx.start()
                         try:
-                            async with conn.transaction(readonly=True):
-                                if force or timeout_ms != self.settings.statement_timeout_ms:
-                                    await conn.fetchval(
-                                        "SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms"
-                                    )
-                                entered = True
-                                yield conn
+                            if force or timeout_ms != self.settings.statement_timeout_ms:
+                                await conn.fetchval(
+                                    "SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms"
+                                )
+                            entered = True
+                            yield conn
                         except BaseException:
-                            try:
-                                lost = conn.is_closed()
-                            except asyncpg.InterfaceError:  # detached: the pool already dropped a dead connection
-                                lost = True
+                            # keep the call's own error (a killed session makes ROLLBACK fail too); the pool's
+                            # reset on release rolls back whatever is left
+                            if not _is_closed(conn):
+                                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                                    await tx.rollback()
                             raise
+                        await tx.commit()
+                    except BaseException:
+                        try:
+                            lost = conn.is_closed()
+                        except asyncpg.InterfaceError:  # detached: the pool already dropped a dead connection
+                            lost = True
+                        raise
+                    finally:
+                        await _release(pool, conn)
                 self.breaker.success()
                 return
             except BaseException as exc:
                 lost = lost or (pool is not None and target.pool is not pool)  # discarded meanwhile ("closing")
+                if isinstance(exc, (QueryCancelledError, ServerBusyError)):
+                    self.breaker.success()  # the server answered: an administrator's decision, or our own limit
+                    raise
                 if not _is_connection_failure(exc) and not lost:
                     if not isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
                         self.breaker.success()  # the server answered
@@ -309,6 +451,24 @@ class Database:
             finally:
                 target.active -= 1
                 target.last_used = time.monotonic()
+
+    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """A pooled connection within pool_acquire_timeout_ms, else ServerBusyError (not retried)."""
+        s = self.settings
+        try:
+            conn: asyncpg.Connection = await pool.acquire(timeout=s.pool_acquire_timeout_ms / 1000.0)
+        except TimeoutError:
+            if pool.get_size() >= s.pool_max_size and pool.get_idle_size() == 0:
+                raise ServerBusyError(
+                    f"Server busy: all {s.pool_max_size} database connections are in use (pool_max_size); "
+                    "retry in a few seconds."
+                ) from None
+            raise DatabaseUnavailableError(
+                f"No database connection within {s.pool_acquire_timeout_ms} ms (pool_acquire_timeout_ms): "
+                "connecting is slow. Retry in a moment.",
+                retryable=True,
+            ) from None
+        return conn
 
     async def close_if_idle(self, idle_s: float) -> bool:
         """Close pools unused for `idle_s` seconds (none in use); reopened lazily. True if one was closed."""
@@ -353,36 +513,47 @@ class Database:
             return rows
 
     async def role_safety(self) -> RoleSafety:
-        """Check whether the connected role could write if every other layer failed."""
+        """Check whether the connected role could write or read the catalogs' secrets if every other layer failed."""
         row = (await self.fetch(ROLE_SAFETY_SQL))[0]
-        reasons: list[str] = []
+        writes: list[str] = []
+        secrets: list[str] = []
         if row["rolsuper"]:
-            reasons.append("superuser")
-        if row["create_schemas"]:
-            reasons.append(f"CREATE on schema(s) {', '.join(row['create_schemas'])}")
-        if row["writable_tables"]:
-            reasons.append(f"INSERT/UPDATE/DELETE/TRUNCATE on {row['writable_tables']} table(s)")
+            writes.append("superuser")  # implies the role attributes and memberships below: not repeated
         for key, label in (
-            ("read_files", "pg_read_server_files"),
-            ("write_files", "pg_write_server_files"),
-            ("run_programs", "pg_execute_server_program"),
+            ("rolcreaterole", "CREATEROLE"),
+            ("rolcreatedb", "CREATEDB"),
+            ("rolreplication", "REPLICATION"),
         ):
-            if row[key]:
-                reasons.append(f"member of {label}")
+            if row[key] and not row["rolsuper"]:
+                writes.append(label)
+        if row["create_schemas"]:
+            writes.append(f"CREATE on schema(s) {', '.join(row['create_schemas'])}")
+        if row["writable_tables"]:
+            writes.append(f"INSERT/UPDATE/DELETE/TRUNCATE on {row['writable_tables']} table(s)")
+        member_of = set(row["member_of"] or ()) if not row["rolsuper"] else set()  # a superuser is implied
+        writes += [f"member of {r}" for r in _WRITE_ROLES if r in member_of]
+        secrets += [f"member of {r}" for r in _SECRET_ROLES if r in member_of]
+        if row["secret_tables"] and not row["rolsuper"]:
+            tables = ", ".join(t.removeprefix("pg_catalog.") for t in row["secret_tables"])
+            secrets.append(f"can read {tables}")
+        if row["rolbypassrls"] and not row["rolsuper"]:
+            secrets.append("BYPASSRLS")
+        notes = tuple(_ROLE_NOTES[r] for r in _NOTE_ROLES if r in member_of)
         return RoleSafety(
             role=row["rolname"],
             superuser=bool(row["rolsuper"]),
-            can_write=bool(reasons),
-            reasons=tuple(reasons),
+            can_write=bool(writes),
+            reasons=tuple(writes + secrets),
             server_version=row["server_version"],
+            reads_secrets=bool(secrets) or bool(row["rolsuper"]),
+            notes=notes,
         )
 
 
 def _scrub(text: str, dsn: str) -> str:
-    from urllib.parse import urlsplit
+    """`text` without the DSN's password: structurally, and literally when long enough to be unambiguous."""
+    from vf_mcp.redaction import dsn_parts, redact_text, register_secrets
 
-    try:
-        pw = urlsplit(dsn).password
-    except ValueError:
-        return text
-    return text.replace(pw, "***") if pw else text
+    passwords, names = dsn_parts(dsn)
+    register_secrets(passwords, names=names)
+    return redact_text(text)

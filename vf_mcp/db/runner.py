@@ -1,7 +1,10 @@
 """Run one model-written statement: guard, prepare (extended protocol), cursor-fetch within caps, convert.
 
 The cap stops the database work too: rows come from a portal, `limit + 1` at a time, so a capped query
-reads only what it returns.
+reads only what it returns. The caps also bound memory: a SELECT/VALUES/TABLE with variable-length columns is
+wrapped (`bounded_sql`) so that, inside PostgreSQL, a value over max_result_bytes becomes a short preview
+ending "… [value cut: N bytes]" and rows starting past max_result_bytes come back empty: one call never
+holds much more than max_result_bytes plus one row (each value at most max_result_bytes) of result data.
 """
 
 from __future__ import annotations
@@ -20,8 +23,142 @@ from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import JSONValue, convert_row, converters_for, type_label
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.guard import CheckedStatement
+from vf_mcp.db.masking import mask_by_lineage, masked_json_rows
+from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import InvalidArgumentError, db_errors
+
+# Types whose values have a fixed, small size (typlen > 0): never cut, never measured.
+_FIXED_TYPES = frozenset(
+    (
+        "bool", "int2", "int4", "int8", "oid", "xid", "xid8", "cid", "float4", "float8", "money", "char",
+        "name", "date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid", "macaddr",
+        "macaddr8", "point", "lseg", "box", "line", "circle", "tid", "pg_lsn", "regclass", "regtype",
+        "regproc", "regprocedure", "regoper", "regoperator", "regconfig", "regdictionary", "regnamespace",
+        "regrole", "regcollation", "void",
+    )
+)  # fmt: skip
+# Types whose octet_length is their (uncompressed) size, without converting them.
+_OCTET_TYPES = frozenset(("text", "varchar", "bpchar", "bytea", "bit", "varbit", "citext"))
+_TEXT_SIZED = frozenset(("json", "xml"))  # the ::text cast is their stored text
+PREVIEW_CHARS = 200
+"""Characters of a cut value kept in the answer (before the '… [value cut: N bytes]' marker)."""
+
+
+def is_variable_length(attr: Any) -> bool:
+    """True when a result column's values can be arbitrarily large (typlen -1: text, bytea, json, arrays...)."""
+    t = attr.type
+    return not (t.kind == "scalar" and t.schema == "pg_catalog" and t.name in _FIXED_TYPES)
+
+
+def _size_sql(value: str, attr: Any, value_cap: int) -> str:
+    """SQL for the byte size of `value` as it would leave the server (uncompressed)."""
+    t = attr.type
+    if t.kind == "scalar" and t.schema == "pg_catalog" and t.name in _OCTET_TYPES:
+        return f"octet_length({value})::int8"
+    if t.kind == "scalar" and t.schema == "pg_catalog" and t.name in _TEXT_SIZED:
+        return f"octet_length({value}::text)::int8"
+    # pg_column_size is the stored size, maybe compressed (up to ~256x): measure the text form when it could
+    # decompress past the cap.
+    return (
+        f"CASE WHEN pg_column_size({value})::int8 * 256 <= {value_cap} THEN pg_column_size({value})::int8 "
+        f"ELSE greatest(pg_column_size({value})::int8, octet_length({value}::text)::int8) END"
+    )
+
+
+def strip_statement(sql: str) -> str:
+    """The one statement in `sql` without a trailing semicolon (the guard checked it is exactly one)."""
+    if ";" not in sql:
+        return sql
+    from pglast import parser as pg_parser
+
+    stmt = pg_parser.parse_sql(sql)[0]
+    start = stmt.stmt_location or 0
+    return sql[start : start + stmt.stmt_len] if stmt.stmt_len else sql[start:]
+
+
+async def statement_body(sql: str) -> str:
+    """strip_statement without blocking the event loop: the parser runs only when a ';' is present."""
+    text = sql.rstrip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    if ";" not in text:
+        return text
+    if len(text) > OFF_LOOP_CHARS:
+        return await off_loop(strip_statement, sql)
+    return strip_statement(sql)
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A statement rewritten so no value larger than `value_cap` bytes leaves PostgreSQL whole.
+
+    Result columns: the original n columns (same types; a value over the cap comes back NULL), then one text
+    column per entry of `var_columns` (the cut preview with its marker, NULL unless cut), then, with a row
+    cap, `_vf_before` (bytes of the rows before this one) and `_vf_row` (this row's bytes).
+    """
+
+    sql: str
+    width: int
+    var_columns: tuple[int, ...]
+    row_capped: bool
+
+
+def bounded_sql(
+    statement: str, attrs: Sequence[Any], *, value_cap: int, row_cap: int | None = None, offset: int = 0
+) -> Bounded:
+    """Wrap `statement` (a SELECT, VALUES or TABLE) to cut values over `value_cap` bytes inside PostgreSQL.
+
+    With `row_cap`, rows that start past `row_cap` bytes (counted from `offset`) come back with their
+    variable-length values NULL, so fetching them costs nothing.
+    """
+    n = len(attrs)
+    aliases = ", ".join(f"c{i}" for i in range(1, n + 1))
+    var = tuple(i for i, a in enumerate(attrs) if is_variable_length(a))
+    cells: list[str] = []
+    cuts: list[str] = []
+    sizes: list[str] = []
+    measured: list[str] = []
+    for i, attr in enumerate(attrs):
+        col = f"q.c{i + 1}"
+        if i not in var:
+            cells.append(f"{col} AS c{i + 1}")
+            sizes.append("8")
+            continue
+        measured.append(f"{_size_sql(col, attr, value_cap)} AS s{i + 1}")
+        size = f"q.s{i + 1}"
+        cells.append(f"CASE WHEN {size} <= {value_cap} THEN {col} END AS c{i + 1}")
+        cuts.append(
+            f"CASE WHEN {size} > {value_cap} THEN left({col}::text, {PREVIEW_CHARS}) || '… [value cut: ' || "
+            f"to_char({size}, 'FM999,999,999,999,999') || ' bytes]' END AS k{i + 1}"
+        )
+        sizes.append(f"CASE WHEN {size} > {value_cap} THEN {PREVIEW_CHARS + 40} ELSE coalesce({size}, 0) END")
+    inner = f"SELECT * FROM (\n{statement}\n) AS q0({aliases}) OFFSET {int(offset)}"
+    if measured:
+        inner = f"SELECT q.*, {', '.join(measured)} FROM ({inner}) AS q OFFSET 0"
+    layer = f"SELECT {', '.join(cells + cuts)}, ({' + '.join(sizes)})::int8 AS _vf_row FROM ({inner}) AS q OFFSET 0"
+    if row_cap is None:
+        names = [f"l.c{i + 1}" for i in range(n)] + [f"l.k{i + 1}" for i in var] + ["l._vf_row"]
+        return Bounded(f"SELECT {', '.join(names)} FROM ({layer}) AS l", n, var, False)
+    window = (
+        f"SELECT l.*, sum(l._vf_row) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - l._vf_row "
+        f"AS _vf_before FROM ({layer}) AS l"
+    )
+    names = []
+    for i in range(n):
+        names.append(f"CASE WHEN w._vf_before <= {row_cap} THEN w.c{i + 1} END" if i in var else f"w.c{i + 1}")
+    names += [f"CASE WHEN w._vf_before <= {row_cap} THEN w.k{i + 1} END" for i in var]
+    names += ["w._vf_before", "w._vf_row"]
+    return Bounded(f"SELECT {', '.join(names)} FROM ({window}) AS w", n, var, True)
+
+
+def cut_json_value(value: JSONValue, limit_chars: int = PREVIEW_CHARS) -> tuple[JSONValue, int]:
+    """A long converted value as a short preview string with its marker; returns (value, JSON size)."""
+    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if len(encoded) <= limit_chars + 40:
+        return value, len(encoded)
+    text = value if isinstance(value, str) else encoded
+    return f"{text[:limit_chars]}… [value cut: {len(encoded):,} bytes]", len(encoded)
 
 
 @dataclass(frozen=True)
@@ -44,6 +181,8 @@ class QueryOutcome:
     plan: Any = None
     used_window: bool = False
     row_json: tuple[str, ...] = ()
+    cut_values: tuple[str, ...] = ()
+    """'row R, column C: N bytes' for each value cut to a preview (over max_result_bytes)."""
 
 
 def _coerce_param(value: Any, type_name: str) -> Any:
@@ -113,9 +252,10 @@ async def run_guarded(
         raise InvalidArgumentError("offset must be >= 0")
     effective = db.effective_timeout_ms(timeout_ms)
     client_timeout = db.client_timeout_s(timeout_ms)
-    started = time.perf_counter()
     plan = None
+    cut_values: list[str] = []
     async with db.read_only(timeout_ms=timeout_ms) as conn:
+        started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
             stmt = await conn.prepare(sql, timeout=client_timeout)
@@ -136,19 +276,57 @@ async def run_guarded(
             row_json: list[str] = []  # each row encoded once: measured for the cap, reused for the text
             size = 2
             truncated_reason: str | None = None
+            cap = settings.max_result_bytes
             if attrs:
+                bounded = None
+                if checked.kind in ("select", "values", "table") and any(is_variable_length(a) for a in attrs):
+                    # Values over the cap are cut and rows past the cap are emptied inside PostgreSQL: the
+                    # fetch below never brings more than about one row over max_result_bytes into memory.
+                    body = await statement_body(sql)
+                    bounded = bounded_sql(body, attrs, value_cap=cap, row_cap=cap, offset=offset)
+                    stmt = await conn.prepare(bounded.sql, timeout=client_timeout)
                 cursor = await stmt.cursor(*args, timeout=client_timeout)
-                if offset:
+                if offset and bounded is None:
                     await cursor.forward(offset, timeout=client_timeout)
                 batch = await cursor.fetch(limit + 1, timeout=client_timeout)
-                for rec in batch[:limit]:
-                    row = convert_row(rec, converters)
+                width = len(attrs)
+                for index, rec in enumerate(batch[:limit]):
+                    if bounded is not None and rec[width + len(bounded.var_columns)] > cap and rows:
+                        truncated_reason = (
+                            f"result reached the {cap}-byte cap (max_result_bytes) after {len(rows)} rows"
+                        )
+                        break
+                    row = convert_row([rec[j] for j in range(width)] if bounded else rec, converters)
+                    if bounded is not None:
+                        for k, j in enumerate(bounded.var_columns):
+                            preview = rec[width + k]
+                            if preview is not None:
+                                row[j] = preview
+                                cut_values.append(
+                                    f"row {offset + index + 1}, column {columns[j].name}: "
+                                    + preview[preview.rfind("[") + 12 : -1]
+                                )
                     encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
                     row_bytes = len(encoded) + 1
-                    if size + row_bytes > settings.max_result_bytes:
+                    if size + row_bytes > cap and not rows:
+                        # one row alone is over the cap: return it with its long values cut, never nothing
+                        cut = [cut_json_value(v) for v in row]
+                        row = [v for v, _ in cut]
+                        for j, (v, n) in enumerate(cut):
+                            if isinstance(v, str) and v.endswith(" bytes]") and n > PREVIEW_CHARS + 40:
+                                cut_values.append(f"row {offset + index + 1}, column {columns[j].name}: {n:,} bytes")
+                        encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+                        rows.append(row)
+                        row_json.append(encoded)
+                        size += len(encoded) + 1
                         truncated_reason = (
-                            f"result reached the {settings.max_result_bytes}-byte cap (max_result_bytes) "
-                            f"after {len(rows)} rows"
+                            f"row {offset + index + 1} alone is {row_bytes - 1:,} bytes, over the {cap:,}-byte cap "
+                            "(max_result_bytes): its long values are cut"
+                        )
+                        break
+                    if size + row_bytes > cap:
+                        truncated_reason = (
+                            f"result reached the {cap}-byte cap (max_result_bytes) after {len(rows)} rows"
                         )
                         break
                     rows.append(row)
@@ -163,6 +341,7 @@ async def run_guarded(
                 plan_rows = await conn.fetch(f"EXPLAIN (FORMAT JSON) {sql}", *args, timeout=client_timeout)
                 raw = plan_rows[0][0]
                 plan = json.loads(raw) if isinstance(raw, str) else raw
+    rows, row_json = await masked_json_rows(catalog, sql, columns, rows, row_json)  # PII by lineage
     return QueryOutcome(
         columns=columns,
         rows=rows,
@@ -174,7 +353,14 @@ async def run_guarded(
         plan=plan,
         used_window=used_window,
         row_json=tuple(row_json),
+        cut_values=tuple(cut_values),
     )
+
+
+def _is_query(sql: str) -> bool:
+    """A statement vf-mcp built that can be wrapped as a subquery (SELECT, WITH ... SELECT, VALUES, TABLE)."""
+    head = sql.lstrip().split(None, 1)[0].lower() if sql.strip() else ""
+    return head in ("select", "with", "values", "table", "(select")
 
 
 async def fetch_converted(
@@ -182,14 +368,31 @@ async def fetch_converted(
 ) -> tuple[list[Column], list[list[JSONValue]], float]:
     """Run one statement vf-mcp built itself (quoted identifiers, bound values); return JSON-ready rows."""
     effective = db.effective_timeout_ms(timeout_ms)
-    started = time.perf_counter()
+    cap = db.settings.max_result_bytes
     async with db.read_only(timeout_ms=timeout_ms) as conn:
+        started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
             stmt = await conn.prepare(sql, timeout=db.client_timeout_s(timeout_ms))
-            records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
             attrs = stmt.get_attributes()
+            bounded = None
+            if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
+                # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL
+                bounded = bounded_sql(await statement_body(sql), attrs, value_cap=cap)
+                stmt = await conn.prepare(bounded.sql, timeout=db.client_timeout_s(timeout_ms))
+            records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
     converters = converters_for(attrs)
-    rows = [convert_row(r, converters) for r in records]
+    if bounded is None:
+        rows = [convert_row(r, converters) for r in records]
+    else:
+        width, var = bounded.width, bounded.var_columns
+        rows = []
+        for rec in records:
+            row = convert_row([rec[j] for j in range(width)], converters)
+            for k, j in enumerate(var):
+                if rec[width + k] is not None:
+                    row[j] = rec[width + k]
+            rows.append(row)
     columns = [Column(a.name, type_label(a)) for a in attrs]
+    rows = await mask_by_lineage(None, sql, [c.name for c in columns], rows)  # PII by lineage
     return columns, rows, round((time.perf_counter() - started) * 1000.0, 3)

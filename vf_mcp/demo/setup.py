@@ -42,10 +42,25 @@ async def _ensure_reader(server: EmbeddedPostgres, database: str) -> None:
                 "SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1::text)", DEMO_ROLE
             )
             await admin.execute(grant)
+            # A demo cluster made by an earlier version gave the reader pg_read_all_data (password hashes
+            # included): take it back and grant SELECT on the demo's own schemas instead.
+            if await admin.fetchval("SELECT pg_has_role($1, 'pg_read_all_data', 'MEMBER')", DEMO_ROLE):
+                rows = await admin.fetch(
+                    "SELECT format('GRANT USAGE ON SCHEMA %I TO %I', nspname, $1::text) AS usage, "
+                    "format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', nspname, $1::text) AS sel "
+                    "FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'",
+                    DEMO_ROLE,
+                )
+                revoke = await admin.fetchval("SELECT format('REVOKE pg_read_all_data FROM %I', $1::text)", DEMO_ROLE)
+                async with admin.transaction():
+                    for r in rows:
+                        await admin.execute(r["usage"])
+                        await admin.execute(r["sel"])
+                    await admin.execute(revoke)
             return
     finally:
         await admin.close()
-    await apply_role_sql(server.dsn(database), DEMO_ROLE, secrets.token_urlsafe(18))
+    await apply_role_sql(server.dsn(database), DEMO_ROLE, secrets.token_urlsafe(18), monitoring=True)  # DBA tools
 
 
 async def _ensure_loaded(server: EmbeddedPostgres, scale: int) -> str:

@@ -1,18 +1,63 @@
-"""PII masking for exports: every chunk of every format passes through `mask_pii`, in order, once."""
+"""PII masking for exports: every chunk of every format passes through `mask_pii`, in order, once.
+
+Columns are masked by lineage (`with_lineage`: what each output column is computed from, as for run_query)
+and, as a second net, by name and by value pattern.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from vf_mcp.db.lineage import QueryLineage
 from vf_mcp.export.columns import ExportColumn
+from vf_mcp.pii import ColumnMask, PiiPolicy
+
+
+@dataclass(frozen=True)
+class LineagePolicy:
+    """A PII policy with the lineage of the statement being exported (None: not analysable, names only)."""
+
+    policy: PiiPolicy
+    lineage: QueryLineage | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy.enabled
+
+    @property
+    def mode(self) -> Any:
+        return self.policy.mode
+
+    def masks(self, columns: Sequence[ExportColumn]) -> tuple[ColumnMask, ...]:
+        if self.lineage is None:
+            return ()
+        return self.policy.lineage_masks(self.lineage.for_columns([c.name for c in columns]))
+
+
+async def with_lineage(catalog: Any, sql: str, policy: Any) -> Any:
+    """`policy` with the lineage of `sql` attached (unchanged when nothing is masked)."""
+    if not isinstance(policy, PiiPolicy) or not policy.enabled:
+        return policy
+    from vf_mcp.db.masking import lineage_cache
+
+    return LineagePolicy(policy, (await lineage_cache(catalog)).lineage(sql))
+
+
+def _split(policy: Any, columns: Sequence[ExportColumn]) -> tuple[Any, tuple[ColumnMask, ...]]:
+    if isinstance(policy, LineagePolicy):
+        return policy.policy, policy.masks(columns)
+    return policy, ()
 
 
 def masked_columns(columns: Sequence[ExportColumn], policy: Any) -> list[int]:
-    """Positions of the columns the policy masks or hashes by name or configuration."""
+    """Positions of the columns the policy masks or hashes by lineage, name or configuration."""
     if policy is None or not policy.enabled:
         return []
-    return [i for i, c in enumerate(columns) if policy.column_mode(c.name) in ("mask", "hash")]
+    base, masks = _split(policy, columns)
+    by_lineage = {m.index for m in masks}
+    return [i for i, c in enumerate(columns) if i in by_lineage or base.column_mode(c.name) in ("mask", "hash")]
 
 
 def text_cast_sql(statement: str, columns: Sequence[ExportColumn], positions: Sequence[int]) -> str:
@@ -32,13 +77,15 @@ def mask_pii(
     """Mask personal data in one chunk before it is written.
 
     `rows` are asyncpg records, or CSV lines PostgreSQL built (`csv_lines`: then only value patterns apply;
-    the runner does not use CSV lines when a column is PII by name). Masked columns arrive cast to text.
+    the runner does not use CSV lines when a column is masked). Masked columns arrive cast to text.
     """
     if policy is None or not policy.enabled:
         return rows
+    base, masks = _split(policy, columns)
     if csv_lines:
-        if policy.mode == "allow":
+        if base.mode == "allow":
             return rows
-        return [(policy.mask_text(row[0]) if isinstance(row[0], str) else row[0],) for row in rows]
-    masked: list[list[Any]] = policy.mask_rows([c.name for c in columns], [list(r) for r in rows])
+        return [(base.mask_text(row[0]) if isinstance(row[0], str) else row[0],) for row in rows]
+    lists = base.apply_masks([list(r) for r in rows], masks)
+    masked: list[list[Any]] = base.mask_rows([c.name for c in columns], lists)
     return masked

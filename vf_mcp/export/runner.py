@@ -20,21 +20,41 @@ from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import Converters, converters_for
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.pool import Database, note_sql
-from vf_mcp.db.runner import _coerce_param
+from vf_mcp.db.runner import _coerce_param, bounded_sql, is_variable_length, statement_body
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError, db_errors
 from vf_mcp.export.columns import ExportColumn, Writer, export_columns
-from vf_mcp.export.csvout import csv_line_sql, statement_text
+from vf_mcp.export.csvout import csv_line_sql
 from vf_mcp.export.masking import mask_pii, masked_columns, text_cast_sql
+from vf_mcp.export.store import ExportLimitError
 
 FIRST_CHUNK_ROWS = 1_000
 MIN_CHUNK_ROWS = 10
 MAX_CHUNK_ROWS = 20_000
 TARGET_CHUNK_BYTES = 4 * 1024 * 1024
+TARGET_FETCH_S = 0.5
+"""Chunks shrink so one fetch takes about this long when rows are slow to produce."""
 
 OpenWriter = Callable[[list[ExportColumn], Converters, bool], Writer]
 """(columns, converters, csv_lines) -> the writer; csv_lines: rows are CSV lines PostgreSQL built."""
 OnChunk = Callable[[int], Awaitable[None]]
 """Called after each chunk with the rows written so far (progress, size checks); may raise to stop."""
+Reserve = Callable[[int], None]
+"""Called with a chunk's estimated bytes before it is written, then with the correction; may raise to stop."""
+BLOCK_CHECK_INTERVAL_S = 0.5
+BLOCKING_SQL = (
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+    "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+)
+"""Sessions waiting for a lock this export's transaction holds (an ALTER TABLE, a VACUUM FULL...)."""
+
+
+def _too_large(db: Database, row: int, column: str | None, size_text: str) -> ExportLimitError:
+    what = f"column {column!r} holds a value of {size_text}" if column else f"is {size_text} as one CSV line"
+    return ExportLimitError(
+        f"Row {row:,} {what}, over the "
+        f"{db.settings.export_max_value_bytes:,}-byte limit per value (export_max_value_bytes): export it "
+        "cut (left(col, n), substring(col for n)) or leave the column out, or raise the setting."
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,7 @@ async def stream_export(
     open_writer: OpenWriter,
     on_chunk: OnChunk,
     pii: Any = None,
+    reserve: Reserve | None = None,
 ) -> tuple[Streamed, Writer]:
     """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer."""
     settings = db.settings
@@ -104,30 +125,78 @@ async def stream_export(
                 masked = masked_columns(columns, pii)
                 if masked and wrappable:  # masked values are text: cast those columns in SQL
                     stmt = await conn.prepare(
-                        text_cast_sql(statement_text(sql), columns, masked), timeout=client_timeout
+                        text_cast_sql(await statement_body(sql), columns, masked), timeout=client_timeout
                     )
                     attrs = stmt.get_attributes()
                     columns = export_columns(attrs)
                 converters = converters_for(attrs)
                 lines = csv and wrappable and not masked
                 if lines:
-                    stmt = await conn.prepare(csv_line_sql(statement_text(sql), columns), timeout=client_timeout)
+                    stmt = await conn.prepare(csv_line_sql(await statement_body(sql), columns), timeout=client_timeout)
+                bounded = None
+                final_attrs = stmt.get_attributes()
+                if wrappable and any(is_variable_length(a) for a in final_attrs):
+                    # a value over export_max_value_bytes never leaves PostgreSQL: it stops the export instead
+                    final = stmt.get_query()
+                    final = await statement_body(final) if final == sql else final
+                    bounded = bounded_sql(final, final_attrs, value_cap=settings.export_max_value_bytes)
+                    stmt = await conn.prepare(bounded.sql, timeout=client_timeout)
                 writer = open_writer(columns, converters, lines)
                 cursor = await stmt.cursor(*args, timeout=client_timeout)
                 want = FIRST_CHUNK_ROWS
+                per_row = 0  # bytes of the largest row seen (as PostgreSQL measures it)
+                blocking_since: float | None = None
+                last_block_check = time.monotonic()
                 while True:
                     if time.monotonic() > deadline:
                         raise _timeout(timeout_ms, rows)
+                    fetch_started = time.monotonic()
                     batch = await cursor.fetch(want, timeout=client_timeout)
+                    fetch_s = time.monotonic() - fetch_started
                     if not batch:
                         break
+                    fetched = len(batch)
+                    estimate = 0
+                    if bounded is not None:
+                        width, var = bounded.width, bounded.var_columns
+                        for index, rec in enumerate(batch):
+                            for k, j in enumerate(var):
+                                cut = rec[width + k]
+                                if cut is not None:
+                                    name = final_attrs[j].name if not lines else None
+                                    raise _too_large(db, rows + index + 1, name, cut[cut.rfind("[") + 12 : -1])
+                            row_bytes = rec[width + len(var)] or 0
+                            estimate += row_bytes
+                            per_row = max(per_row, row_bytes)
+                        batch = [tuple(rec)[:width] for rec in batch]
+                    if reserve is not None:
+                        estimate = max(estimate, 64 * fetched)
+                        reserve(estimate)
                     chunk = mask_pii(columns, batch, csv_lines=lines, policy=pii)
                     encoded = await anyio.to_thread.run_sync(writer.write, chunk)
-                    rows += len(batch)
+                    if reserve is not None:
+                        reserve(encoded - estimate)
+                    rows += fetched
                     await on_chunk(rows)
-                    if len(batch) < want:
+                    if fetched < want:
                         break
-                    want = next_chunk_rows(encoded, len(batch))
+                    want = next_chunk_rows(encoded, fetched)
+                    if per_row:
+                        want = max(MIN_CHUNK_ROWS, min(want, TARGET_CHUNK_BYTES // per_row))
+                    if fetch_s > 0.01:  # slow rows: keep each round trip near TARGET_FETCH_S (lock checks)
+                        want = max(MIN_CHUNK_ROWS, min(want, int(fetched * TARGET_FETCH_S / fetch_s)))
+                    if time.monotonic() - last_block_check >= BLOCK_CHECK_INTERVAL_S:
+                        last_block_check = time.monotonic()
+                        if await conn.fetchval(BLOCKING_SQL, timeout=client_timeout):
+                            blocking_since = blocking_since or last_block_check
+                            if last_block_check - blocking_since >= settings.lock_timeout_ms / 1000.0:
+                                raise ExportLimitError(
+                                    f"The export was stopped after {rows:,} rows: it held a lock another session "
+                                    "waited for (an ALTER TABLE or similar) longer than lock_timeout_ms. Export "
+                                    "fewer rows at a time, or retry when the schema change is done."
+                                )
+                        else:
+                            blocking_since = None
     except QueryTimeoutError as exc:
         if writer is not None:
             writer.abort()

@@ -9,10 +9,12 @@ else the directory holds.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import os
 import re
+import threading
 import time
 import unicodedata
 import uuid
@@ -87,6 +89,8 @@ class StoredExport:
     expires: int
     size_bytes: int
     has_metadata: bool
+    owner: str = ""
+    """The identity (API key name, 'stdio', 'anonymous') that created it: the only one reading it through MCP."""
 
 
 class ExportStore:
@@ -96,6 +100,32 @@ class ExportStore:
         self.directory = directory
         self.ttl_s = ttl_s
         self.max_total_bytes = max_total_bytes
+        self._writing: dict[str, int] = {}  # running export id -> bytes it accounted for (written or reserved)
+        self._lock = threading.Lock()
+
+    def reserve(self, export_id: str, adding: int) -> None:
+        """Account `adding` more bytes (negative: a correction) for a running export, before writing them.
+
+        Refuses (ExportLimitError) when the directory plus every running export's accounted bytes would
+        exceed export_max_total_bytes, so concurrent exports cannot overshoot it together.
+        """
+        with self._lock:
+            on_disk: dict[str, int] = {}
+            for entry, m in self._ours():
+                with contextlib.suppress(FileNotFoundError):
+                    on_disk[m.group(1)] = on_disk.get(m.group(1), 0) + entry.stat(follow_symlinks=False).st_size
+            total = sum(on_disk.values())
+            for running, accounted in self._writing.items():
+                total += max(0, accounted - on_disk.get(running, 0))
+            mine = self._writing.get(export_id, 0)
+            if adding > 0 and total + adding > self.max_total_bytes:
+                self._raise_full(total)
+            self._writing[export_id] = max(0, mine + adding)
+
+    def release(self, export_id: str) -> None:
+        """Forget a finished or failed export's accounting (its file, if kept, is counted on disk)."""
+        with self._lock:
+            self._writing.pop(export_id, None)
 
     def ensure_dir(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -143,14 +173,17 @@ class ExportStore:
         """Refuse when the directory (with `adding` more bytes) would exceed export_max_total_bytes."""
         total = self.total_bytes()
         if total + adding > self.max_total_bytes:
-            from vf_mcp.tools.common import human_bytes
+            self._raise_full(total)
 
-            raise ExportLimitError(
-                f"The exports directory would exceed its limit of {human_bytes(self.max_total_bytes)} "
-                f"(export_max_total_bytes, env VF_MCP_EXPORT_MAX_TOTAL_BYTES; it holds {human_bytes(total)}). "
-                "Export fewer rows or columns (add filters, select only the columns needed), wait for older "
-                f"exports to expire (export_ttl_hours), or raise the limit."
-            )
+    def _raise_full(self, total: int) -> None:
+        from vf_mcp.tools.common import human_bytes
+
+        raise ExportLimitError(
+            f"The exports directory would exceed its limit of {human_bytes(self.max_total_bytes)} "
+            f"(export_max_total_bytes, env VF_MCP_EXPORT_MAX_TOTAL_BYTES; it holds {human_bytes(total)}). "
+            "Export fewer rows or columns (add filters, select only the columns needed), wait for older "
+            f"exports to expire (export_ttl_hours), or raise the limit."
+        )
 
     def read(self, export_id: str) -> StoredExport | None:
         try:
@@ -174,13 +207,20 @@ class ExportStore:
         os.replace(part, final)
         return final
 
-    def resolve(self, name: str, now: float | None = None) -> tuple[Path, StoredExport] | None:
-        """The file behind `<id>` (the data) or `<id>.meta.json` (the sidecar), unless unknown or expired."""
+    def resolve(
+        self, name: str, now: float | None = None, *, owner: str | None = None
+    ) -> tuple[Path, StoredExport] | None:
+        """The file behind `<id>` (the data) or `<id>.meta.json` (the sidecar), unless unknown or expired.
+
+        With `owner`, an export created by another identity is None too (indistinguishable from a missing one).
+        """
         if not NAME_RE.match(name):
             return None
         export_id = name[:32]
         record = self.read(export_id)
         if record is None or (time.time() if now is None else now) > record.expires:
+            return None
+        if owner is not None and not hmac.compare_digest(record.owner.encode(), owner.encode()):
             return None
         path = self.meta_path(export_id) if name.endswith(".meta.json") else self.directory / record.data_file
         return (path, record) if path.is_file() else None

@@ -32,6 +32,10 @@ class QueryResult(Out):
     truncated: bool = Field(description="True when more rows exist than were returned")
     truncated_reason: str | None = None
     next_offset: int | None = Field(None, description="Pass as offset to get the next page")
+    cut_values: list[str] = Field(
+        default_factory=list,
+        description="Values over max_result_bytes, returned as a preview ending '… [value cut: N bytes]'",
+    )
     execution_time_ms: float
     query_plan: Any | None = Field(None, description="EXPLAIN (FORMAT JSON) output when explain=true")
     optimization_hints: list[str] = Field(default_factory=list)

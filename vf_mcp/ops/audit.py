@@ -27,6 +27,7 @@ import asyncpg
 import platformdirs
 
 from vf_mcp.errors import ConfigError
+from vf_mcp.redaction import redact_text
 from vf_mcp.settings import Settings, redact_dsn
 
 log = logging.getLogger("vf_mcp.ops.audit")
@@ -92,6 +93,7 @@ def redact(value: Any) -> Any:
 def _clean_str(s: str) -> str:
     if "://" in s:
         s = _DSN_PASSWORD.sub(r"\1***@", s)
+    s = redact_text(s)  # DSN passwords in any form, and the configured secrets
     if "\x00" in s:  # jsonb and text reject NUL
         s = s.replace("\x00", "\ufffd")
     if len(s) > MAX_FIELD_CHARS:

@@ -4,7 +4,8 @@
 - GET /metrics: admin key required when keys are configured (401 otherwise); Prometheus text.
 - /exports/...: passed through without auth (signed, expiring links checked by the app).
 - anything else: with keys configured, a valid `Authorization: Bearer <token>` is required (401, empty body);
-  the Identity goes to scope["state"]["vf_identity"] (Starlette: request.state.vf_identity).
+  the Identity goes to scope["state"]["vf_identity"] (Starlette: request.state.vf_identity), and to
+  scope["user"] as the SDK's AuthenticatedUser, which binds SSE sessions to the key that opened them.
 Lifespan and other scopes pass through; responses are never buffered.
 """
 
@@ -15,6 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vf_mcp.ops.auth import Identity, KeyRing
@@ -79,6 +82,9 @@ class GatewayMiddleware:
             if not isinstance(state, dict):
                 state = scope["state"] = {}
             state[STATE_KEY] = identity
+            # The SDK binds an SSE (or stateful HTTP) session to the principal in scope["user"] that opened it:
+            # a POST to /messages?session_id=... with another key then gets 404, as if the session did not exist.
+            scope["user"] = _principal(identity)
         await self.app(scope, receive, send)
 
     async def _serve_health(self, scope: Scope, send: Send) -> None:
@@ -110,6 +116,11 @@ class GatewayMiddleware:
             await _respond(scope, send, 500, b"", [])
             return
         await _respond(scope, send, 200, body, [(b"content-type", METRICS_CONTENT_TYPE.encode("ascii"))])
+
+
+def _principal(identity: Identity) -> AuthenticatedUser:
+    """The identity as the SDK's authenticated user (client_id = the key's name; no token is kept)."""
+    return AuthenticatedUser(AccessToken(token="", client_id=identity.name, scopes=[identity.role]))
 
 
 def _authorization(scope: Scope) -> str | None:

@@ -13,6 +13,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
 from vf_mcp.compute.periods import compare_values, comparison_windows
+from vf_mcp.concurrency import gather_all
 from vf_mcp.db.builder import (
     Params,
     Table,
@@ -313,7 +314,7 @@ def register(server: MCPServer[App]) -> None:
                 )
                 specs.append((g.label, sql, params))
         started = asyncio.get_running_loop().time()
-        answers = await asyncio.gather(*(fetch_converted(app.db, s, p.values) for _, s, p in specs))
+        answers = await gather_all(*(fetch_converted(app.db, s, p.values) for _, s, p in specs))
         ms = round((asyncio.get_running_loop().time() - started) * 1000.0, 3)
         values = [(a[1][0][0], as_int(a[1][0][1])) for a in answers]
         g1 = GroupValue(label=specs[0][0], value=values[0][0], records=values[0][1])

@@ -24,6 +24,7 @@ from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.gate import Caller, calling_as
 from vf_mcp.db.pool import Database, recording_sql
 from vf_mcp.errors import NotFoundError, VfError
+from vf_mcp.redaction import neutralise_wrapper, redact_json, redact_text
 from vf_mcp.settings import Settings
 
 log = logging.getLogger("vf_mcp.tools")
@@ -144,10 +145,14 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         code: str | None = None
         error: str | None = None
         result: Any = None
+        target = _target_app(app, kwargs.get("source"))
+        policy = _policy(target, ident) if target is not None and ident is not None else None
         caller = Caller(
             name=getattr(ident, "name", "stdio"),
             admin=bool(getattr(ident, "is_admin", ident is None)),
             unmask_pii=bool(getattr(ident, "unmask_pii", False)),
+            pii=policy if policy is not None and policy.enabled else None,
+            catalog=target.catalog if target is not None else None,
         )
         with recording_sql() as sql_log, claims(), calling_as(caller):
             try:
@@ -158,9 +163,9 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                     result = _mask_result(result, app, kwargs.get("source"), ident)  # type: ignore[arg-type]
                 return result  # type: ignore[no-any-return]
             except VfError as exc:
-                code, error = exc.code, exc.message
-                log.info("%s refused: %s", name, exc.message)
-                raise ToolError(exc.message) from None
+                code, error = exc.code, _masked_error(exc.message, policy)
+                log.info("%s refused: %s", name, error)
+                raise ToolError(scrub_message(error)) from None
             except ToolError as exc:
                 code, error = "tool", str(exc)
                 raise
@@ -168,7 +173,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 code, error = "cancelled", "the client cancelled the call"
                 raise
             except Exception as exc:
-                code, error = "internal", f"{type(exc).__name__}: {exc}"
+                code, error = "internal", _masked_error(f"{type(exc).__name__}: {exc}", policy)
                 log.exception("%s failed", name)
                 raise ToolError(
                     f"Internal error in {name} ({type(exc).__name__}); it was logged on the server. "
@@ -213,6 +218,21 @@ async def _with_retries(fn: Callable[..., Awaitable[Any]], args: Any, kwargs: An
 def _policy(app: App, ident: Any) -> Any:
     """The PII policy of `app`'s source for this caller (None: an admin allowed to see PII unmasked)."""
     return None if ident.unmask_pii else app.pii  # KeyRing grants unmask_pii to admin keys only
+
+
+def _target_app(app: App | None, source: Any) -> App | None:
+    """The App a call with `source` uses (None when there is none; an unknown source fails in the tool)."""
+    if app is None:
+        return None
+    try:
+        return app.for_source(source if isinstance(source, str) else None)
+    except VfError:
+        return app
+
+
+def _masked_error(message: str, policy: Any) -> str:
+    """An error message with personal data patterns masked (values echoed by PostgreSQL are already cut)."""
+    return message if policy is None or not policy.enabled else str(policy.mask_text(message))
 
 
 def pii_policy_for(ctx: Context[Any], app: App) -> Any:
@@ -261,8 +281,18 @@ def _render(data: dict[str, Any]) -> str:
         body = compact_json(head) + "\n" + "\n".join(compact_json(r) for r in rows)
     else:
         body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
-    wrapped = f"{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}"
-    return f"{message}\n{wrapped}" if message else wrapped
+    return _wrap(message, body)
+
+
+def scrub_message(text: str) -> str:
+    """A message for the client: secrets redacted, and no look-alike of the untrusted-data tags left."""
+    return neutralise_wrapper(redact_text(text))
+
+
+def _wrap(message: Any, body: str) -> str:
+    """`message` then `body` inside the untrusted-data wrapper, which nothing in either can close or fake."""
+    wrapped = f"{UNTRUSTED_OPEN}\n{scrub_message(body)}\n{UNTRUSTED_CLOSE}"
+    return f"{scrub_message(str(message))}\n{wrapped}" if message else wrapped
 
 
 def _after_call(
@@ -331,15 +361,11 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
     The text does not repeat the structured JSON: `body` is a compact rendering (rows one per line),
     or, by default, the model without its message field and empty values.
     """
-    data = model.model_dump(mode="json")
+    data: dict[str, Any] = redact_json(model.model_dump(mode="json"))  # configured secrets never leave
     message = data.get("message")
     if body is None:
         body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
-    wrapped = f"{UNTRUSTED_OPEN}\n{body}\n{UNTRUSTED_CLOSE}"
-    return CallToolResult(
-        content=[TextContent(type="text", text=f"{message}\n{wrapped}" if message else wrapped)],
-        structured_content=data,
-    )
+    return CallToolResult(content=[TextContent(type="text", text=_wrap(message, body))], structured_content=data)
 
 
 def as_int(v: Any) -> int:

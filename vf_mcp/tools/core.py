@@ -115,6 +115,11 @@ def register(server: MCPServer[App]) -> None:
         msg = f"{n} row{'s' if n != 1 else ''} in {out.execution_time_ms:.1f} ms"
         if out.truncated:
             msg += f"; truncated ({out.truncated_reason}): pass offset={next_offset} for more, or use export_results"
+        if out.cut_values:
+            msg += (
+                f"; {len(out.cut_values)} value(s) over max_result_bytes cut to a preview (cut_values): select "
+                "part of them (left(col, n), substring, jsonb paths) or use export_results"
+            )
         result = QueryResult(
             columns=[ColumnInfo(name=c.name, type=c.type) for c in out.columns],
             rows=out.rows,
@@ -122,6 +127,7 @@ def register(server: MCPServer[App]) -> None:
             truncated=out.truncated,
             truncated_reason=out.truncated_reason,
             next_offset=next_offset,
+            cut_values=list(out.cut_values),
             execution_time_ms=out.execution_time_ms,
             query_plan=out.plan,
             optimization_hints=hints,

@@ -3,6 +3,12 @@
 Also registers the `export://{export_id}` resource template (the file over MCP, up to RESOURCE_MAX_BYTES)
 and the HTTP route `/exports/{export_id}` (HMAC-signed, expiring links), and hooks the server lifespan to
 clean the exports directory at start and every CLEANUP_INTERVAL_S while the server runs.
+
+Ownership: an export belongs to the identity that created it (API key name; 'stdio' for the local user).
+Through MCP (export://) only that identity finds it; any other gets the same "No such export" as for a
+missing id. The signed /exports/ link is a capability URL: whoever holds it may download the file until
+it expires (export_ttl_hours), without a key, so share it like a password. The file is written once,
+masked for the creator's PII rights, and always served as written.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from vf_mcp.export.columns import ExportColumn, Writer
 from vf_mcp.export.csvout import CsvWriter
 from vf_mcp.export.excel import ExcelWriter
 from vf_mcp.export.jsonout import JsonWriter
+from vf_mcp.export.masking import with_lineage
 from vf_mcp.export.parquet import ParquetWriter
 from vf_mcp.export.runner import stream_export
 from vf_mcp.export.signing import signed_url, verify
@@ -48,7 +55,16 @@ from vf_mcp.export.store import (
 )
 from vf_mcp.models.export import ExportResult
 from vf_mcp.settings import Settings
-from vf_mcp.tools.common import App, SourceArg, app_of, human_bytes, pii_policy_for, respond, tool_errors
+from vf_mcp.tools.common import (
+    App,
+    SourceArg,
+    app_of,
+    human_bytes,
+    identity_of,
+    pii_policy_for,
+    respond,
+    tool_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +181,7 @@ def register(server: MCPServer[App]) -> None:
     async def export_file(export_id: str, ctx: Context[App]) -> bytes:
         """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json)."""
         exports = exports_of(app_of(ctx))
-        found = exports.store.resolve(export_id)
+        found = exports.store.resolve(export_id, owner=identity_of(ctx).name)  # another key: "No such export"
         if found is None:
             raise ResourceNotFoundError(
                 "No such export: the id is unknown or the export expired (exports are deleted after "
@@ -311,7 +327,8 @@ async def run_export(
             csv=fmt == "csv",
             open_writer=open_writer,
             on_chunk=on_chunk,
-            pii=pii_policy_for(ctx, app),
+            reserve=functools.partial(store.reserve, export_id),  # the quota, enforced chunk by chunk
+            pii=await with_lineage(app.catalog, query, pii_policy_for(ctx, app)),  # PII by lineage
         )
         metadata: dict[str, Any] | None = None
         if include_metadata:
@@ -350,11 +367,14 @@ async def run_export(
             expires=expires,
             size_bytes=size,
             has_metadata=metadata is not None,
+            owner=identity_of(ctx).name,
         )
         final = await anyio.to_thread.run_sync(store.publish, part, record, metadata)
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+    finally:
+        store.release(export_id)
     sidecar = fmt in ("csv", "json", "jsonl") and include_metadata
     url = signed_url(exports.base_url, exports.secret, export_id, expires) if exports.base_url else None
     meta_url = (

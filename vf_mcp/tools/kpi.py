@@ -1,6 +1,5 @@
 """get_kpi_dashboard: KPIs declared in TOML (config/kpis/*.toml), computed concurrently per period."""
 
-import asyncio
 import fnmatch
 import time
 import tomllib
@@ -14,6 +13,7 @@ from mcp.types import CallToolResult
 from pydantic import Field, ValidationError
 
 from vf_mcp.compute.periods import compare_values, comparison_windows
+from vf_mcp.concurrency import gather_all
 from vf_mcp.db.builder import Params, Table, filter_sql, metric_sql, range_sql, where
 from vf_mcp.db.runner import fetch_converted, run_guarded
 from vf_mcp.errors import ConfigError, VfError
@@ -90,7 +90,7 @@ def register(server: MCPServer[App], health_score: HealthScore | None = data_hea
         against = "last_year" if compare_with == "last_year" else "previous_period"
         current, previous = _aware(*comparison_windows(period, against, ref), tz=app.settings.time_zone)
         prev = None if compare_with == "none" else previous
-        values = await asyncio.gather(*(kpi_value(app, k, current, prev, health_score) for k in spec.kpi))
+        values = await gather_all(*(kpi_value(app, k, current, prev, health_score) for k in spec.kpi))
         ms = round((time.perf_counter() - started) * 1000.0, 1)
         failed = sum(1 for v in values if v.error)
         msg = (
@@ -153,7 +153,7 @@ async def kpi_value(
                 raise ConfigError("data_health needs the check_data_quality tool")
             return base.model_copy(update={"value": round(await health_score(app), 1)})
         windows = [current] + ([previous] if previous else [])
-        answers = await asyncio.gather(*(_measure(app, k, w) for w in windows))
+        answers = await gather_all(*(_measure(app, k, w) for w in windows))
     except VfError as exc:
         return base.model_copy(update={"error": exc.message})
     (value, detail, windowed) = answers[0]

@@ -18,6 +18,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from vf_mcp.compute import quality as cq
+from vf_mcp.concurrency import gather_all
 from vf_mcp.db import quality as dq
 from vf_mcp.db.catalog import Relation, quote_ident
 from vf_mcp.errors import VfError
@@ -122,7 +123,7 @@ async def check_quality(
             await ctx.report_progress(done, len(targets), message=f"{rel.qualified}: score {_val(score)}")
         return result
 
-    results = await asyncio.gather(*(one(r) for r in targets))
+    results = await gather_all(*(one(r) for r in targets))
     tables = [t for t, _ in results]
     statements = sum(n for _, n in results)
     comp = cq.mean(t.completeness for t in tables)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
+from vf_mcp.concurrency import gather_all
 from vf_mcp.errors import VfError
 from vf_mcp.models.sources import SourceInfo, SourceList
 from vf_mcp.tools.common import App, app_of, respond, tool_errors
@@ -25,7 +26,7 @@ def register(server: MCPServer[App]) -> None:
         """List the named databases (pass one as `source` to any tool): description, version, read-only status."""
         app = app_of(ctx)
         apps = list(app.hub.apps.values()) if app.hub is not None else [app]
-        infos = await asyncio.gather(*(describe_source(a) for a in apps))
+        infos = await gather_all(*(describe_source(a) for a in apps))
         default = next((i.name for i in infos if i.default), infos[0].name)
         down = [i.name for i in infos if i.status != "ok"]
         msg = f"{len(infos)} source(s); default: {default}" + (f"; unavailable: {', '.join(down)}" if down else "")
