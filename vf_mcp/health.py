@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 from vf_mcp import __version__
+from vf_mcp.app import Hub
 from vf_mcp.errors import VfError
 from vf_mcp.redaction import redact_text
-from vf_mcp.tools.common import Hub
 
 PING_TIMEOUT_S = 3.0
 HEALTH_CACHE_TTL_S = 5.0

@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from vf_mcp import __version__
+from vf_mcp.app import App, Hub, Ops
 from vf_mcp.db.cache import ResultCache, family_ttls
 from vf_mcp.db.catalog import Catalog, quote_ident
 from vf_mcp.db.pool import StatementCounter
@@ -23,7 +24,7 @@ from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
 from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
 from vf_mcp.tools import sources as sources_tools
-from vf_mcp.tools.common import App, Hub, Ops, app_of
+from vf_mcp.tools.common import app_of
 
 log = logging.getLogger("vf_mcp")
 

@@ -176,7 +176,7 @@ class ExportStore:
             self._raise_full(total)
 
     def _raise_full(self, total: int) -> None:
-        from vf_mcp.tools.common import human_bytes
+        from vf_mcp.units import human_bytes
 
         raise ExportLimitError(
             f"The exports directory would exceed its limit of {human_bytes(self.max_total_bytes)} "

@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 
+from vf_mcp.app import App
 from vf_mcp.compute.periods import compare_values, comparison_windows
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.builder import (
@@ -41,7 +42,7 @@ from vf_mcp.models.analytics import (
     TimeBucket,
     TrendResult,
 )
-from vf_mcp.tools.common import App, DateArg, SourceArg, app_of, as_float, as_int, compact_json, respond, tool_errors
+from vf_mcp.tools.common import DateArg, SourceArg, app_of, as_float, as_int, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY, TableName
 
 MetricName = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]

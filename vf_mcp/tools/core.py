@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from vf_mcp.app import App
 from vf_mcp.compute.plan_hints import plan_hints
 from vf_mcp.compute.table_stats import (
     ACCURACY_DEF,
@@ -42,7 +43,8 @@ from vf_mcp.models.core import (
     TableStats,
     ValueCount,
 )
-from vf_mcp.tools.common import App, SourceArg, app_of, compact_json, human_bytes, respond, tool_errors
+from vf_mcp.tools.common import SourceArg, app_of, compact_json, respond, tool_errors
+from vf_mcp.units import human_bytes
 
 MAX_OFFSET = 2**31 - 1  # MOVE FORWARD takes a bigint; a sane bound keeps errors about the argument
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)

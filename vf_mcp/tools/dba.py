@@ -21,6 +21,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from vf_mcp.app import App
 from vf_mcp.compute import dba as cd
 from vf_mcp.db import dba as dd
 from vf_mcp.db.catalog import Relation
@@ -39,8 +40,9 @@ from vf_mcp.models.dba import (
     SlowQueries,
     SlowQuery,
 )
-from vf_mcp.tools.common import App, SourceArg, app_of, compact_json, human_bytes, respond, tool_errors
+from vf_mcp.tools.common import SourceArg, app_of, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
+from vf_mcp.units import human_bytes
 
 SortBy = Literal["total_time", "mean_time", "calls", "io"]
 WORKLOAD_QUERIES = 25

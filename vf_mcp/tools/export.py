@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from vf_mcp import __version__
+from vf_mcp.app import App
 from vf_mcp.db.convert import Converters
 from vf_mcp.export.columns import ExportColumn, Writer
 from vf_mcp.export.csvout import CsvWriter
@@ -55,16 +56,8 @@ from vf_mcp.export.store import (
 )
 from vf_mcp.models.export import ExportResult
 from vf_mcp.settings import Settings
-from vf_mcp.tools.common import (
-    App,
-    SourceArg,
-    app_of,
-    human_bytes,
-    identity_of,
-    pii_policy_for,
-    respond,
-    tool_errors,
-)
+from vf_mcp.tools.common import SourceArg, app_of, identity_of, pii_policy_for, respond, tool_errors
+from vf_mcp.units import human_bytes
 
 log = logging.getLogger(__name__)
 

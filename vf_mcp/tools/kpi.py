@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field, ValidationError
 
+from vf_mcp.app import App
 from vf_mcp.compute.periods import compare_values, comparison_windows
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.builder import Params, Table, filter_sql, metric_sql, range_sql, where
@@ -19,7 +20,7 @@ from vf_mcp.db.runner import fetch_converted, run_guarded
 from vf_mcp.errors import ConfigError, VfError
 from vf_mcp.models.kpi import Dashboard, DashboardFile, KpiSpec, KpiValue, MetricSpec
 from vf_mcp.tools.analytics import load_table
-from vf_mcp.tools.common import App, DateArg, SourceArg, app_of, as_float, compact_json, respond, tool_errors
+from vf_mcp.tools.common import DateArg, SourceArg, app_of, as_float, compact_json, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 TIMEFRAME_PERIOD = {"today": "day", "week": "week", "month": "month", "quarter": "quarter"}

@@ -16,6 +16,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field, ValidationError
 
+from vf_mcp.app import App
 from vf_mcp.compute.schema_diff import (
     MigrationPlan,
     TablePair,
@@ -38,7 +39,7 @@ from vf_mcp.models.migration import (
     TableMapping,
     TableValidation,
 )
-from vf_mcp.tools.common import App, app_of, respond, tool_errors
+from vf_mcp.tools.common import app_of, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 NOT_COMPARED = "functions, triggers, policies, grants, comments, statistics and table data (see validate_migration)"

@@ -17,13 +17,14 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from vf_mcp.app import App
 from vf_mcp.compute import quality as cq
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db import quality as dq
 from vf_mcp.db.catalog import Relation, quote_ident
 from vf_mcp.errors import VfError
 from vf_mcp.models.quality import Finding, QualityReport, TableQuality
-from vf_mcp.tools.common import App, SourceArg, app_of, as_int, respond, tool_errors
+from vf_mcp.tools.common import SourceArg, app_of, as_int, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 CheckName = Literal["completeness", "freshness", "consistency", "duplicates", "outliers", "referential_integrity"]

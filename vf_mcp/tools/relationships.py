@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from vf_mcp.app import App
 from vf_mcp.compute.graph import (
     Link,
     Table,
@@ -24,7 +25,7 @@ from vf_mcp.compute.graph import (
 from vf_mcp.db.relationships import Coverage, load_foreign_keys, load_tables, measure_coverage
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError
 from vf_mcp.models.relationships import Edge, JoinPath, Relationships
-from vf_mcp.tools.common import App, SourceArg, app_of, respond, tool_errors
+from vf_mcp.tools.common import SourceArg, app_of, respond, tool_errors
 from vf_mcp.tools.core import READ_ONLY
 
 MAX_VERIFIED = 100

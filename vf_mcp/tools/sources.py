@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
+from vf_mcp.app import App
 from vf_mcp.concurrency import gather_all
 from vf_mcp.errors import VfError
 from vf_mcp.models.sources import SourceInfo, SourceList
-from vf_mcp.tools.common import App, app_of, respond, tool_errors
+from vf_mcp.tools.common import app_of, respond, tool_errors
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 CHECK_TIMEOUT_S = 5.0
