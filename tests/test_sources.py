@@ -10,7 +10,7 @@ from helpers import call, call_error, sql
 from mcp import Client
 from pydantic import SecretStr
 
-from vf_mcp.server import build_server, current_hub
+from vf_mcp.server import build_server, build_server_with_hubs
 from vf_mcp.settings import Settings, Source
 
 pytestmark = pytest.mark.anyio
@@ -79,9 +79,9 @@ async def test_single_dsn_is_the_default_source(two_dbs: tuple[str, str]) -> Non
 
 async def test_pools_open_lazily_and_close_when_idle(two_dbs: tuple[str, str]) -> None:
     old, new = two_dbs
-    server = build_server(two_sources(old, new, pool_idle_close_s=1.0))
+    server, hubs = build_server_with_hubs(two_sources(old, new, pool_idle_close_s=1.0))
     async with Client(server) as client:
-        hub = current_hub(server)
+        hub = hubs[-1]
         await call(client, "run_query", {"sql": "SELECT 1", "source": "new"})
         assert hub.apps["old"].db.pool_stats()["size"] == 0  # never used: never opened
         assert hub.apps["new"].db.pool_stats()["size"] >= 1

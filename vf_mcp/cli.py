@@ -174,11 +174,11 @@ async def _check(settings: Any) -> int:
     from mcp import Client
 
     from vf_mcp.health import health_report
-    from vf_mcp.server import build_server, current_hub
+    from vf_mcp.server import build_server_with_hubs
 
-    server = build_server(settings)
+    server, hubs = build_server_with_hubs(settings)
     async with Client(server):  # runs the lifespan: the same sources, caches and pools as serving
-        status, report = await health_report(current_hub(server), None, details=True)
+        status, report = await health_report(hubs[-1], None, details=True)
     sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
     return 0 if status == 200 else 1
 

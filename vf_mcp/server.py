@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver.tools import Tool
 
 from vf_mcp import __version__
 from vf_mcp.app import App, Hub, Ops
@@ -24,7 +25,10 @@ from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
 from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
 from vf_mcp.tools import sources as sources_tools
-from vf_mcp.tools.common import app_of
+from vf_mcp.tools.common import ToolDef, app_of
+
+TOOL_MODULES = (core, quality, relationships, analytics, kpi, dba_tools, export_tools, migration, sources_tools)
+"""Every tool family; each publishes its tools as `TOOLS` (module-level functions)."""
 
 log = logging.getLogger("vf_mcp")
 
@@ -78,32 +82,43 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
                 current.remove(hub)
             await _close_hub(hub)
 
-    server: MCPServer[App] = MCPServer("vf-mcp", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    core.register(server)
-    quality.register(server)
-    relationships.register(server)
-    analytics.register(server)
-    kpi.register(server)
-    dba_tools.register(server)
-    export_tools.register(server)
-    migration.register(server)
-    sources_tools.register(server)
+    tools = [_published(t) for module in TOOL_MODULES for t in getattr(module, "TOOLS", ())]
+    server: MCPServer[App] = MCPServer(
+        "vf-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        tools=tools,
+        middleware=[ResourceReadGuard()],
+    )
+    for module in TOOL_MODULES:  # families not yet converted to module-level TOOLS
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(server)
     _register_resources(server, current)
-    _guard_resource_reads(server)
-    for tool in server._tool_manager.list_tools():  # the SDK keeps published schemas there
-        compact_schema(tool.parameters, output=False)
-        compact_schema(tool.output_schema, output=True)
-        shallow_output_schema(tool.output_schema)
-    setattr(server, "_vf_hubs", current)  # noqa: B010 (for current_hub)
+    legacy = [t for t in server._tool_manager.list_tools() if t not in tools]
+    for tool in legacy:
+        _compact(tool)
     return server, current, keyring
 
 
-def current_hub(server: MCPServer[App]) -> Hub:
-    """The Hub of a running server (inside its lifespan)."""
-    hubs: list[Hub] = getattr(server, "_vf_hubs", [])
-    if not hubs:
-        raise ConfigError("The server is not running.")
-    return hubs[-1]
+def build_server_with_hubs(settings: Settings) -> tuple[MCPServer[App], list[Hub]]:
+    """A fresh server and the list that holds its Hub while it runs (for `vf-mcp check`)."""
+    server, current, _ = _build(settings, None)
+    return server, current
+
+
+def _published(t: ToolDef) -> Tool:
+    """A tool function as the SDK publishes it, with compact input and output schemas."""
+    tool = Tool.from_function(t.fn, annotations=t.annotations, structured_output=True)
+    _compact(tool)
+    return tool
+
+
+def _compact(tool: Tool) -> None:
+    compact_schema(tool.parameters, output=False)
+    compact_schema(tool.output_schema, output=True)
+    shallow_output_schema(tool.output_schema)
 
 
 async def _open_hub(settings: Settings, counter: StatementCounter | None, keyring: Any, metrics: Any) -> Hub:
@@ -323,33 +338,31 @@ def configure_logging(level: str) -> None:
     install_log_redaction()
 
 
-def _guard_resource_reads(server: MCPServer[App]) -> None:
+class ResourceReadGuard:
     """resources/read goes through the tool pipeline: the caller's rate limit, one audit line, clean errors.
 
-    Wraps the low-level handler (the one place every resource read passes, static or templated); the audit
-    line has tool "resources/read", arguments {"uri": ...}, the identity and ok/error.
+    A server middleware (the SDK's public hook around every request); the audit line has tool
+    "resources/read", arguments {"uri": ...}, the identity and ok/error.
     """
-    from types import SimpleNamespace
 
-    from mcp import MCPError
-    from mcp.types import INVALID_PARAMS, INVALID_REQUEST
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method != "resources/read" or ctx.request_id is None:
+            return await call_next(ctx)
+        from types import SimpleNamespace
 
-    from vf_mcp.db.cache import claims
-    from vf_mcp.db.gate import Caller, calling_as
-    from vf_mcp.db.pool import recording_sql
-    from vf_mcp.tools.common import RateLimitedError, _after_call, _check_rate, identity_of, scrub_message
+        from mcp import MCPError
+        from mcp.types import INVALID_PARAMS, INVALID_REQUEST
 
-    low: Any = server._lowlevel_server
-    entry = low.get_request_handler("resources/read")
-    if entry is None:
-        raise ConfigError("The MCP SDK has no resources/read handler to guard.")
-    inner = entry.handler
+        from vf_mcp.db.cache import claims
+        from vf_mcp.db.gate import Caller, calling_as
+        from vf_mcp.db.pool import recording_sql
+        from vf_mcp.tools.common import RateLimitedError, _after_call, _check_rate, identity_of, scrub_message
 
-    async def read(ctx: Any, params: Any) -> Any:
         app = ctx.lifespan_context
         ops = app.hub.ops if isinstance(app, App) and app.hub is not None else None
         ident = identity_of(cast(Any, SimpleNamespace(request_context=ctx)))
-        uri = str(params.uri)
+        params = ctx.params if isinstance(ctx.params, dict) else {}
+        uri = str(params.get("uri", ""))
         started = time.perf_counter()
         code: str | None = None
         error: str | None = None
@@ -358,7 +371,7 @@ def _guard_resource_reads(server: MCPServer[App]) -> None:
             try:
                 if ops is not None:
                     await _check_rate(ops, ident)
-                return await inner(ctx, params)
+                return await call_next(ctx)
             except RateLimitedError as exc:
                 code, error = exc.code, exc.message
                 raise MCPError(code=INVALID_REQUEST, message=exc.message, data={"uri": uri}) from None
@@ -374,5 +387,3 @@ def _guard_resource_reads(server: MCPServer[App]) -> None:
             finally:
                 if ops is not None:
                     _after_call(ops, app, "resources/read", ident, {"uri": uri}, sql_log, None, started, code, error)
-
-    low.add_request_handler("resources/read", entry.params_type, read)

@@ -5,33 +5,31 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
 
 from vf_mcp.app import App
 from vf_mcp.concurrency import gather_all
 from vf_mcp.errors import VfError
 from vf_mcp.models.sources import SourceInfo, SourceList
-from vf_mcp.tools.common import app_of, respond, tool_errors
+from vf_mcp.tools.common import ToolDef, app_of, respond, tool_errors
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 CHECK_TIMEOUT_S = 5.0
 
 
-def register(server: MCPServer[App]) -> None:
-    """Register list_sources on `server`."""
+@tool_errors
+async def list_sources(ctx: Context[App]) -> Annotated[CallToolResult, SourceList]:
+    """List the named databases (pass one as `source` to any tool): description, version, read-only status."""
+    app = app_of(ctx)
+    apps = list(app.hub.apps.values()) if app.hub is not None else [app]
+    infos = await gather_all(*(describe_source(a) for a in apps))
+    default = next((i.name for i in infos if i.default), infos[0].name)
+    down = [i.name for i in infos if i.status != "ok"]
+    msg = f"{len(infos)} source(s); default: {default}" + (f"; unavailable: {', '.join(down)}" if down else "")
+    return respond(SourceList(sources=list(infos), message=msg))
 
-    @server.tool(annotations=READ_ONLY, structured_output=True)
-    @tool_errors
-    async def list_sources(ctx: Context[App]) -> Annotated[CallToolResult, SourceList]:
-        """List the named databases (pass one as `source` to any tool): description, version, read-only status."""
-        app = app_of(ctx)
-        apps = list(app.hub.apps.values()) if app.hub is not None else [app]
-        infos = await gather_all(*(describe_source(a) for a in apps))
-        default = next((i.name for i in infos if i.default), infos[0].name)
-        down = [i.name for i in infos if i.status != "ok"]
-        msg = f"{len(infos)} source(s); default: {default}" + (f"; unavailable: {', '.join(down)}" if down else "")
-        return respond(SourceList(sources=list(infos), message=msg))
+
+TOOLS = (ToolDef(list_sources),)
 
 
 async def describe_source(app: App) -> SourceInfo:
