@@ -15,7 +15,13 @@ import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vf_mcp.db.embedded import EmbeddedPostgres
+    from vf_mcp.jsontypes import JSONValue
+    from vf_mcp.settings import Settings
 
 log = logging.getLogger("vf_mcp")
 
@@ -85,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     from vf_mcp.settings import load_settings
 
     flags = {
@@ -105,7 +111,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     return load_settings(getattr(args, "config", None), **flags)
 
 
-def _serve(settings: Any) -> None:
+def _serve(settings: Settings) -> None:
     from vf_mcp.server import build_server, configure_logging
     from vf_mcp.settings import redact_dsn
 
@@ -140,7 +146,7 @@ def _serve(settings: Any) -> None:
         raise SystemExit(3)
 
 
-def _demo_dsn(scale: int, data_dir: Path | None) -> tuple[Any, str]:
+def _demo_dsn(scale: int, data_dir: Path | None) -> tuple[EmbeddedPostgres, str]:
     from vf_mcp.db.embedded import EmbeddedPostgres, default_data_dir
     from vf_mcp.demo.setup import ensure_demo_database
 
@@ -149,7 +155,7 @@ def _demo_dsn(scale: int, data_dir: Path | None) -> tuple[Any, str]:
     return server, dsn
 
 
-async def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
+async def _call(settings: Settings, tool: str, arguments: dict[str, JSONValue]) -> int:
     from mcp import Client
 
     from vf_mcp.server import build_server
@@ -169,7 +175,7 @@ async def _call(settings: Any, tool: str, arguments: dict[str, Any]) -> int:
     return 0
 
 
-async def _check(settings: Any) -> int:
+async def _check(settings: Settings) -> int:
     """Open the server's sources as `serve` would, print the health report, exit 0 (healthy) or 1."""
     from mcp import Client
 
@@ -187,7 +193,7 @@ def _exit_on_sigterm() -> None:
     """Turn SIGTERM/SIGHUP into SystemExit (uvicorn re-raises the signal after its graceful shutdown)."""
     import signal
 
-    def leave(signum: int, _frame: Any) -> None:
+    def leave(signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):

@@ -6,12 +6,15 @@ import asyncio
 import resource
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from vf_mcp import __version__
 from vf_mcp.app import Hub
 from vf_mcp.errors import VfError
 from vf_mcp.redaction import redact_text
+
+if TYPE_CHECKING:
+    from vf_mcp.ops.auth import Identity
 
 PING_TIMEOUT_S = 3.0
 HEALTH_CACHE_TTL_S = 5.0
@@ -31,7 +34,20 @@ def rss_bytes() -> int:
         return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-async def _ping(hub: Hub, name: str, *, role: bool = True) -> dict[str, Any]:
+class Ping(TypedDict, total=False):
+    """One database's state as the health report shows it."""
+
+    status: Required[str]
+    error: str
+    breaker: str
+    pool: dict[str, int]
+    latency_ms: float
+    server_version: str
+    role: str
+    read_only_role: bool
+
+
+async def _ping(hub: Hub, name: str, *, role: bool = True) -> Ping:
     """The database's state without queueing behind callers: 'ok', 'busy' (every pool connection is in use:
     up, but saturated) or 'unavailable' (breaker open, connection refused, no answer)."""
     app = hub.apps[name]
@@ -80,11 +96,11 @@ class HealthCache:
 
     def __init__(self, ttl_s: float = HEALTH_CACHE_TTL_S) -> None:
         self.ttl_s = ttl_s
-        self._value: tuple[int, dict[str, Any]] | None = None
+        self._value: tuple[int, dict[str, object]] | None = None
         self._at = float("-inf")
         self._lock = asyncio.Lock()
 
-    async def status(self, hub: Hub) -> tuple[int, dict[str, Any]]:
+    async def status(self, hub: Hub) -> tuple[int, dict[str, object]]:
         """(200 or 503, {"status": ok | busy | unavailable}), from cache when younger than ttl_s."""
         if self._value is not None and time.monotonic() - self._at < self.ttl_s:
             return self._value
@@ -97,8 +113,8 @@ class HealthCache:
 
 
 async def health_report(
-    hub: Hub, identity: Any = None, *, details: bool | None = None, cache: HealthCache | None = None
-) -> tuple[int, dict[str, Any]]:
+    hub: Hub, identity: Identity | None = None, *, details: bool | None = None, cache: HealthCache | None = None
+) -> tuple[int, dict[str, object]]:
     """(200 or 503, report). Only admins (and the local user) see details; others get the (cached) status.
 
     'busy' (every pool connection in use) answers 200: the database is up, callers just queue.
@@ -114,7 +130,7 @@ async def health_report(
     pools = {name: app.db.pool_stats() for name, app in hub.apps.items()}
     caches = {name: app.query_cache.stats() for name, app in hub.apps.items()}
     ops = hub.ops
-    report: dict[str, Any] = {
+    report: dict[str, object] = {
         "status": status,
         "version": __version__,
         "uptime_s": round(time.time() - ops.started_at, 1) if ops is not None else None,

@@ -18,12 +18,17 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from vf_mcp.compute.quality import EMAIL_RE, PHONE_TOKENS, tokens
+from vf_mcp.jsontypes import JSONValue
 
 if TYPE_CHECKING:
+    from vf_mcp.db.lineage import OutputLineage
     from vf_mcp.settings import PiiMode, Settings
+
+Cell = TypeVar("Cell", JSONValue, object)
+"""A row cell: a JSON value (tool results), or any decoded value (export chunks); masks are strings."""
 
 Rule = tuple[str, "PiiMode"]
 """(kind, mode) of a PII column."""
@@ -434,7 +439,7 @@ class PiiPolicy:
             rules += hmac.new(self.secret, b"scope", hashlib.sha256).digest()
         return hashlib.sha256(rules).hexdigest()[:16]  # mask mode: equal on every instance (shared caches)
 
-    def lineage_masks(self, outputs: Sequence[Any]) -> tuple[ColumnMask, ...]:
+    def lineage_masks(self, outputs: Sequence[OutputLineage]) -> tuple[ColumnMask, ...]:
         """Masks for a statement's output columns from their lineage (`vf_mcp.db.lineage.OutputLineage`).
 
         A column computed from a PII source column is PII with that column's mode: masked like the column
@@ -460,7 +465,7 @@ class PiiPolicy:
             masks.append(ColumnMask(i, found[0][0] if not whole else "other", mode, whole))
         return tuple(masks)
 
-    def apply_masks(self, rows: list[list[Any]], masks: Sequence[ColumnMask]) -> list[list[Any]]:
+    def apply_masks(self, rows: list[list[Cell]], masks: Sequence[ColumnMask]) -> list[list[Cell]]:
         """New rows with `masks` applied (the input is not modified; no masks: the input itself)."""
         if not masks:
             return rows
@@ -475,7 +480,7 @@ class PiiPolicy:
                     )
         return out
 
-    def mask_whole(self, value: Any, mode: PiiMode) -> Any:
+    def mask_whole(self, value: Cell, mode: PiiMode) -> Cell | str:
         """A value derived from personal data: "***" (mask) or a stable `pii:` token of all of it (hash)."""
         if value is None or mode == "allow":
             return value
@@ -487,7 +492,7 @@ class PiiPolicy:
             return "pii:" + hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:16]
         return WHOLE_MASK
 
-    def mask_value(self, value: Any, kind: str, mode: PiiMode) -> Any:
+    def mask_value(self, value: Cell, kind: str, mode: PiiMode) -> Cell | str:
         """One value of a PII column: masked, hashed or (allow) unchanged; None stays None.
 
         Non-strings are masked as their text (a phone stored as bigint, a date of birth as date), except
@@ -536,11 +541,11 @@ class PiiPolicy:
     def mask_rows(
         self,
         columns: Sequence[str],
-        rows: list[list[Any]],
+        rows: list[list[Cell]],
         *,
         table: str | None = None,
         schema: str | None = None,
-    ) -> list[list[Any]]:
+    ) -> list[list[Cell]]:
         """New rows: PII columns masked by their mode, other text cells scanned for value patterns.
 
         The input is not modified; when the policy is not `enabled` it is returned as is.
@@ -550,12 +555,12 @@ class PiiPolicy:
         masked: list[tuple[int, str, PiiMode]] = []
         scanned: list[int] = []
         for i, col in enumerate(columns):
-            rule = self._rule(col, table, schema)
+            rule: Rule | None = self._rule(col, table, schema)
             if rule is None:
                 if self.mode != "allow":
                     scanned.append(i)
             elif rule[1] != "allow":
-                masked.append((i, *rule))
+                masked.append((i, rule[0], rule[1]))
         out = [list(r) for r in rows]
         for i, kind, col_mode in masked:
             for row in out:
@@ -572,7 +577,7 @@ class PiiPolicy:
                         out[j][i] = self._json(v, None, {})
         return out
 
-    def mask_json(self, obj: Any) -> Any:
+    def mask_json(self, obj: JSONValue) -> JSONValue:
         """A copy of a JSON-like tool output with personal data masked.
 
         Dict entries whose key names a PII column (sample rows such as {"email": ...}) are masked by the column's
@@ -588,18 +593,20 @@ class PiiPolicy:
             memo[key] = None if key.lower() in _META_KEYS else self._rule(key, None, None)
         return memo[key]
 
-    def _json(self, obj: Any, ctx: Rule | None, memo: dict[str, Rule | None]) -> Any:
+    def _json(self, obj: Cell, ctx: Rule | None, memo: dict[str, Rule | None]) -> Cell:
         if isinstance(obj, str):
             return self.mask_value(obj, *ctx) if ctx else self.mask_text(obj)
         if isinstance(obj, (list, tuple)):
             return [self._json(x, ctx, memo) for x in obj]
         if not isinstance(obj, dict):
             return obj
-        out: dict[Any, Any] = {}
+        out: dict[str, JSONValue] = {}
         rows = _rows_shape(obj)
         if rows is not None:
             table = obj.get("table")
-            out["rows"] = self.mask_rows(rows, obj["rows"], table=table if isinstance(table, str) else None)
+            grid = cast("list[list[JSONValue]]", obj["rows"])  # _rows_shape checked: a list of rows
+            masked = self.mask_rows(rows, grid, table=table if isinstance(table, str) else None)
+            out["rows"] = cast("list[JSONValue]", masked)
         own: Rule | None = None
         for key in ("column", "column_name", "name"):
             named = obj.get(key)
@@ -636,7 +643,7 @@ def _candidates(texts: list[str]) -> list[int]:
     return hits
 
 
-def _rows_shape(obj: dict[Any, Any]) -> list[str] | None:
+def _rows_shape(obj: Mapping[str, object]) -> list[str] | None:
     """Column names when obj is {"columns": [names or {"name": ...}], "rows": [[...], ...]}."""
     cols, rows = obj.get("columns"), obj.get("rows")
     if not isinstance(cols, list) or not isinstance(rows, list):

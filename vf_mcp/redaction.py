@@ -22,8 +22,15 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from vf_mcp.settings import Settings
+
+_J = TypeVar("_J")
 
 MASK = "***"
 MIN_LITERAL_CHARS = 8
@@ -60,22 +67,22 @@ def redact_text(text: str) -> str:
     return out
 
 
-def redact_json(value: Any) -> Any:
+def redact_json(value: _J) -> _J:
     """redact_text applied to every string (and key) of a JSON-like value; the same object when unchanged."""
     if isinstance(value, str):
-        return redact_text(value)
+        return cast(_J, redact_text(value))
     if isinstance(value, dict):
         changed = False
-        out: dict[Any, Any] = {}
+        out: dict[object, object] = {}
         for k, v in value.items():
             nk = redact_text(k) if isinstance(k, str) else k
             nv = redact_json(v)
             changed = changed or nk is not k or nv is not v
             out[nk] = nv
-        return out if changed else value
+        return cast(_J, out) if changed else value  # the same shape, strings redacted
     if isinstance(value, list):
         items = [redact_json(v) for v in value]
-        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        return cast(_J, items) if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
 
 
@@ -136,7 +143,7 @@ def register_secrets(secrets: Iterable[str], *, names: Iterable[str] = ()) -> No
         _literal = re.compile(f"(?<!{_WORD})(?:{alternatives})(?!{_WORD})")
 
 
-def register_settings(settings: Any) -> None:
+def register_settings(settings: Settings) -> None:
     """Register every secret a Settings object holds: DSNs and their passwords, HMAC keys, SSH passphrases."""
     import os
     from pathlib import Path
@@ -145,7 +152,7 @@ def register_settings(settings: Any) -> None:
     plain: list[str] = []
     names: set[str] = set()
 
-    def value(secret: Any) -> str | None:
+    def value(secret: SecretStr | None) -> str | None:
         return None if secret is None else str(secret.get_secret_value())
 
     for v in (settings.dsn, settings.audit_dsn, settings.redis_url, *settings.replica_dsns):

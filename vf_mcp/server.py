@@ -73,7 +73,8 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
             current.append(hub)
-            yield app
+            async with export_tools.serving(server, app):  # the exports store, its cleanup, live download links
+                yield app
         finally:
             for task in tasks:
                 task.cancel()
@@ -91,14 +92,8 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
         tools=tools,
         middleware=[ResourceReadGuard()],
     )
-    for module in TOOL_MODULES:  # families not yet converted to module-level TOOLS
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(server)
+    export_tools.install(server)  # the export:// resource and the /exports/ download route
     _register_resources(server, current)
-    legacy = [t for t in server._tool_manager.list_tools() if t not in tools]
-    for tool in legacy:
-        _compact(tool)
     return server, current, keyring
 
 

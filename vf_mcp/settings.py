@@ -249,7 +249,7 @@ class Settings(BaseSettings):
 
     @field_validator("allowed_functions", mode="before")
     @classmethod
-    def _split(cls, v: Any) -> Any:
+    def _split(cls, v: object) -> object:
         if isinstance(v, str):
             return tuple(x.strip().lower() for x in v.split(",") if x.strip())
         return v

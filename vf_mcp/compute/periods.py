@@ -5,9 +5,37 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+CalendarUnit = Literal["day", "week", "month", "quarter", "year"]
+"""A date_trunc unit: the periods of compare_data, time buckets and KPI windows."""
+TrendPeriod = Literal["daily", "weekly", "monthly"]
+"""The periods of analyze_trends."""
+Timeframe = Literal["today", "week", "month", "quarter"]
+"""The timeframes of get_kpi_dashboard."""
+
+PERIOD_UNITS: dict[str, CalendarUnit] = {
+    "today": "day",
+    "day": "day",
+    "daily": "day",
+    "week": "week",
+    "weekly": "week",
+    "month": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "year": "year",
+}
+"""The one map from every period word (unit, trend period, KPI timeframe) to its date_trunc unit."""
+
+TREND_BUCKET_DAYS: dict[TrendPeriod, int] = {"daily": 1, "weekly": 7, "monthly": 28}
+
+
+def approx_buckets(period: TrendPeriod, days: int) -> int:
+    """About how many `period` buckets `days` days span (an upper estimate, for the size limit)."""
+    width = TREND_BUCKET_DAYS[period]
+    return days if width == 1 else days // width + 1
+
 
 def comparison_windows(
-    period: str, against: str, as_of: date
+    period: CalendarUnit, against: str, as_of: date
 ) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
     """Period-to-date [start, as_of + 1 day) and the same span in the previous period (or a year earlier)."""
     start = period_start(as_of, period)
@@ -22,7 +50,7 @@ def comparison_windows(
     return (as_dt[0], as_dt[1]), (as_dt[2], as_dt[3])
 
 
-def period_start(d: date, period: str) -> date:
+def period_start(d: date, period: CalendarUnit) -> date:
     if period == "day":
         return d
     if period == "week":
@@ -34,7 +62,7 @@ def period_start(d: date, period: str) -> date:
     return d.replace(month=1, day=1)
 
 
-def previous_period_start(start: date, period: str) -> date:
+def previous_period_start(start: date, period: CalendarUnit) -> date:
     if period == "day":
         return start - timedelta(days=1)
     if period == "week":
@@ -64,3 +92,23 @@ def compare_values(
     pct = 100.0 * diff / abs(v2)
     trend = "stable" if abs(pct) < stable_pct else ("up" if pct > 0 else "down")
     return diff, round(pct, 4), None, trend
+
+
+Window = tuple[datetime, datetime]
+"""[start, end) of a period."""
+
+
+def zoned_windows(current: Window, previous: Window, *, tz: str) -> tuple[Window, Window]:
+    """Attach the time zone `tz` to local window bounds (so SQL parameters are unambiguous)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+
+    def fix(w: Window) -> Window:
+        return w[0].replace(tzinfo=zone), w[1].replace(tzinfo=zone)
+
+    return fix(current), fix(previous)
+
+
+def span_label(w: Window) -> str:
+    return f"{w[0]:%Y-%m-%d}..{w[1]:%Y-%m-%d} (end exclusive)"

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+
+from vf_mcp.compute.dba.aliases import PlanDict
 
 LARGE_SCAN_ROWS = 10_000
 SELECTIVE = 0.1
 _COL = re.compile(r"\(?\(?([A-Za-z_][A-Za-z0-9_]*)\)?\s*(?:=|<|>|<=|>=|~~|~~\*|IS NULL|= ANY)")
 
 
-def walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def walk(node: PlanDict) -> Iterator[PlanDict]:
     yield node
     for child in node.get("Plans", ()) or ():
         yield from walk(child)
 
 
 def plan_hints(
-    plan: Any,
+    plan: object,
     *,
     row_estimates: dict[str, int],
     returned_rows: int,

@@ -14,6 +14,9 @@ dependency order (with the indexes of materialized views) -> dropped sequences, 
 ``ALTER TYPE ... ADD VALUE`` runs before the transaction (a new label is unusable until committed).
 Nothing is dropped with CASCADE: an unexpected dependency makes the script fail instead of silently
 dropping more.
+
+The snapshot objects live in ``vf_mcp.compute.snapshot`` and the data validation of validate_migration in
+``vf_mcp.compute.validation``; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -22,184 +25,64 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 
-# --------------------------------------------------------------------------------------------------
-# Snapshot objects
-
-
-def quote_ident(name: str) -> str:
-    """Always-quoted identifier (the same rule as vf_mcp.db.catalog.quote_ident; compute imports no I/O)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified_sql(schema: str, name: str) -> str:
-    return f"{quote_ident(schema)}.{quote_ident(name)}"
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-class _Named:
-    """A schema object named schema.name: its key and qualified name."""
-
-    schema: str
-    name: str
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.schema, self.name)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-
-@dataclass(frozen=True)
-class Table(_Named):
-    schema: str
-    name: str
-    kind: str  # r: table, p: partitioned table
-    unlogged: bool = False
-    partition_key: str | None = None  # "RANGE (day)" for partitioned tables
-    parent: tuple[str, str] | None = None  # (schema, name) of the partitioned parent, for partitions
-    partition_bound: str | None = None  # "FOR VALUES FROM (...) TO (...)" / "DEFAULT", for partitions
-
-    @property
-    def sql_name(self) -> str:
-        return qualified_sql(self.schema, self.name)
-
-
-@dataclass(frozen=True)
-class Column:
-    schema: str
-    table: str
-    name: str
-    position: int
-    type: str  # format_type(): "numeric(10,2)", "public.status"
-    not_null: bool = False
-    default: str | None = None
-    identity: str | None = None  # "always" | "by default"
-    generated: str | None = None  # generation expression
-    generated_kind: str | None = None  # "stored" | "virtual"
-    collation: str | None = None  # quoted, qualified collation when it is not the type's default
-    inherited: bool = False  # from a partitioned parent: not created or dropped on its own
-    collation_name: str | None = None  # the effective collation ("default", "C"...); None: not collatable
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.table}.{self.name}"
-
-    @property
-    def full_type(self) -> str:
-        return f"{self.type} COLLATE {self.collation}" if self.collation else self.type
-
-
-@dataclass(frozen=True)
-class Constraint:
-    schema: str
-    table: str
-    name: str
-    type: str  # p, u, f, c, x
-    definition: str  # pg_get_constraintdef()
-    columns: tuple[str, ...] = ()
-    ref_table: tuple[str, str] | None = None
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.schema, self.table, self.name)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.table}.{self.name}"
-
-
-@dataclass(frozen=True)
-class Index(_Named):
-    schema: str
-    table: str
-    name: str
-    definition: str  # pg_get_indexdef(): a complete CREATE INDEX statement
-
-
-@dataclass(frozen=True)
-class View(_Named):
-    schema: str
-    name: str
-    materialized: bool
-    definition: str  # pg_get_viewdef(oid, true)
-    depends_on: tuple[tuple[str, str], ...] = ()  # relations (tables and views) it reads
-
-    @property
-    def kind(self) -> str:
-        return "materialized view" if self.materialized else "view"
-
-
-@dataclass(frozen=True)
-class Enum(_Named):
-    schema: str
-    name: str
-    labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Sequence(_Named):
-    schema: str
-    name: str
-    data_type: str
-    start: int
-    increment: int
-    min_value: int
-    max_value: int
-    cache: int
-    cycle: bool
-    owned_by: tuple[str, str, str] | None = None  # (schema, table, column) for serial columns
-
-
-@dataclass(frozen=True)
-class Domain(_Named):
-    schema: str
-    name: str
-    base_type: str
-    not_null: bool = False
-    default: str | None = None
-    constraints: tuple[tuple[str, str], ...] = ()  # (name, "CHECK (...)")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One database's schema, as far as compare_schemas looks (functions, triggers, grants are not compared)."""
-
-    schemas: tuple[str, ...] = ()
-    tables: tuple[Table, ...] = ()
-    columns: tuple[Column, ...] = ()
-    constraints: tuple[Constraint, ...] = ()
-    indexes: tuple[Index, ...] = ()
-    views: tuple[View, ...] = ()
-    enums: tuple[Enum, ...] = ()
-    sequences: tuple[Sequence, ...] = ()
-    domains: tuple[Domain, ...] = ()
-
-    def columns_of(self, table: tuple[str, str]) -> list[Column]:
-        """The columns of `table` in position order."""
-        return self._columns_by_table.get(table, [])
-
-    def primary_key(self, table: tuple[str, str]) -> tuple[str, ...]:
-        """The primary key columns of `table` (() without one)."""
-        return self._primary_keys.get(table, ())
-
-    @cached_property
-    def _columns_by_table(self) -> dict[tuple[str, str], list[Column]]:
-        out: dict[tuple[str, str], list[Column]] = {}
-        for c in sorted(self.columns, key=lambda c: c.position):
-            out.setdefault((c.schema, c.table), []).append(c)
-        return out
-
-    @cached_property
-    def _primary_keys(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        return {(c.schema, c.table): c.columns for c in self.constraints if c.type == "p"}
-
+from vf_mcp.compute.snapshot import (
+    Column as Column,
+)
+from vf_mcp.compute.snapshot import (
+    Constraint as Constraint,
+)
+from vf_mcp.compute.snapshot import (
+    Domain as Domain,
+)
+from vf_mcp.compute.snapshot import (
+    Enum as Enum,
+)
+from vf_mcp.compute.snapshot import (
+    Index as Index,
+)
+from vf_mcp.compute.snapshot import (
+    Sequence as Sequence,
+)
+from vf_mcp.compute.snapshot import (
+    Snapshot as Snapshot,
+)
+from vf_mcp.compute.snapshot import (
+    Table as Table,
+)
+from vf_mcp.compute.snapshot import (
+    View as View,
+)
+from vf_mcp.compute.snapshot import (
+    qualified_sql as qualified_sql,
+)
+from vf_mcp.compute.snapshot import (
+    quote_ident as quote_ident,
+)
+from vf_mcp.compute.snapshot import (
+    quote_literal as quote_literal,
+)
+from vf_mcp.compute.validation import (
+    ColumnPair as ColumnPair,
+)
+from vf_mcp.compute.validation import (
+    RowDiff as RowDiff,
+)
+from vf_mcp.compute.validation import (
+    TablePair as TablePair,
+)
+from vf_mcp.compute.validation import (
+    changed_columns as changed_columns,
+)
+from vf_mcp.compute.validation import (
+    default_table_pairs as default_table_pairs,
+)
+from vf_mcp.compute.validation import (
+    diff_rows as diff_rows,
+)
+from vf_mcp.compute.validation import (
+    pair_table as pair_table,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Results
@@ -957,167 +840,3 @@ def _indexes(
         elif changed:
             b.step(P_DROP_INDEX, f"DROP INDEX {qualified_sql(*key)}")
             create(new)
-
-
-# --------------------------------------------------------------------------------------------------
-# Data validation: which tables and columns to compare, and how two chunks' rows differ
-
-
-@dataclass(frozen=True)
-class ColumnPair:
-    """A column compared between the databases (after renames); types as format_type() spells them."""
-
-    source: str
-    target: str
-    source_type: str
-    target_type: str
-    source_collation: str | None = None  # effective collation (None: not collatable), for key ordering
-    target_collation: str | None = None
-
-    @property
-    def retyped(self) -> bool:
-        return self.source_type != self.target_type
-
-    @property
-    def same_order(self) -> bool:
-        """Do both sides sort this column the same way (same type and collation)?"""
-        return not self.retyped and self.source_collation == self.target_collation
-
-
-@dataclass(frozen=True)
-class TablePair:
-    source: tuple[str, str] | None  # None: the table is only in the target
-    target: tuple[str, str] | None  # None: only in the source
-    key: tuple[ColumnPair, ...] = ()  # the primary key (both sides); () compares without a key
-    columns: tuple[ColumnPair, ...] = ()  # compared columns, in source column order (key columns included)
-    missing_in_target: tuple[str, ...] = ()  # source columns with no target column (not compared)
-    missing_in_source: tuple[str, ...] = ()  # target columns with no source column (not compared)
-    key_note: str | None = None  # why there is no key
-
-    @property
-    def name(self) -> str:
-        side = self.source or self.target
-        assert side is not None
-        return f"{side[0]}.{side[1]}"
-
-    @property
-    def target_name(self) -> str | None:
-        return None if self.target is None else f"{self.target[0]}.{self.target[1]}"
-
-
-def pair_table(
-    source: Snapshot,
-    target: Snapshot,
-    src: tuple[str, str],
-    tgt: tuple[str, str],
-    renames: Mapping[str, str],
-    *,
-    source_collation: str,
-    target_collation: str,
-) -> TablePair:
-    """Match the columns of one table pair (renames: source column -> target column).
-
-    `*_collation` is each database's default collation, so that a column using "default" on two servers
-    with different defaults counts as sorting differently.
-    """
-
-    def effective(c: Column, default: str) -> str | None:
-        if c.collation_name is None:
-            return None
-        return default if c.collation_name == "default" else c.collation_name
-
-    s_cols = source.columns_of(src)
-    t_cols = {c.name: c for c in target.columns_of(tgt)}
-    pairs: list[ColumnPair] = []
-    missing_in_target = []
-    used = set()
-    for c in s_cols:
-        t = t_cols.get(renames.get(c.name, c.name))
-        if t is None:
-            missing_in_target.append(c.name)
-            continue
-        used.add(t.name)
-        pairs.append(
-            ColumnPair(
-                c.name,
-                t.name,
-                c.type,
-                t.type,
-                effective(c, source_collation),
-                effective(t, target_collation),
-            )
-        )
-    missing_in_source = tuple(n for n in t_cols if n not in used)
-    by_source = {p.source: p for p in pairs}
-    s_key, t_key = source.primary_key(src), target.primary_key(tgt)
-    note = None
-    key: tuple[ColumnPair, ...] = ()
-    if not s_key:
-        note = "no primary key in the source"
-    elif any(k not in by_source for k in s_key):
-        note = f"primary key column(s) {', '.join(k for k in s_key if k not in by_source)} missing in the target"
-    elif tuple(by_source[k].target for k in s_key) != t_key:
-        note = (
-            f"primary keys differ: ({', '.join(s_key)}) in the source, "
-            f"({', '.join(t_key) if t_key else 'none'}) in the target"
-        )
-    else:
-        key = tuple(by_source[k] for k in s_key)
-    return TablePair(
-        source=src,
-        target=tgt,
-        key=key,
-        columns=tuple(pairs),
-        missing_in_target=tuple(missing_in_target),
-        missing_in_source=missing_in_source,
-        key_note=note,
-    )
-
-
-def default_table_pairs(
-    source: Snapshot, target: Snapshot, table_map: Mapping[tuple[str, str], tuple[str, str]]
-) -> list[tuple[tuple[str, str] | None, tuple[str, str] | None]]:
-    """(source, target) table pairs: mapped ones, then same-named ones; one-sided tables with None.
-
-    Partitions are left out: their parent covers their rows.
-    """
-    s_tables = [t.key for t in source.tables if t.parent is None]
-    t_tables = [t.key for t in target.tables if t.parent is None]
-    t_set = set(t_tables)
-    mapped_targets = set(table_map.values())
-    out: list[tuple[tuple[str, str] | None, tuple[str, str] | None]] = []
-    for s in s_tables:
-        if s in table_map:
-            t = table_map[s]
-            out.append((s, t if t in t_set else None))
-        elif s in t_set and s not in mapped_targets:
-            out.append((s, s))
-        else:
-            out.append((s, None))
-    paired = {t for _, t in out if t is not None}
-    out += [(None, t) for t in t_tables if t not in paired and t not in mapped_targets]
-    return out
-
-
-@dataclass(frozen=True)
-class RowDiff:
-    """Keys (as text tuples) missing in the target, extra in the target, and present in both but changed."""
-
-    missing: tuple[tuple[str, ...], ...]
-    extra: tuple[tuple[str, ...], ...]
-    changed: tuple[tuple[str, ...], ...]
-
-
-def diff_rows(source: Mapping[tuple[str, ...], str], target: Mapping[tuple[str, ...], str]) -> RowDiff:
-    """Compare {key: row hash} of the same key range on both sides (keys keep each side's order)."""
-    missing = tuple(k for k in source if k not in target)
-    extra = tuple(k for k in target if k not in source)
-    changed = tuple(k for k, h in source.items() if k in target and target[k] != h)
-    return RowDiff(missing, extra, changed)
-
-
-def changed_columns(
-    names: tuple[str, ...], before: tuple[str | None, ...], after: tuple[str | None, ...]
-) -> dict[str, tuple[str | None, str | None]]:
-    """{column: (source value, target value)} for the columns whose text differs."""
-    return {n: (b, a) for n, b, a in zip(names, before, after, strict=True) if b != a}

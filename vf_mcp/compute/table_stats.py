@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,6 +18,9 @@ ACCURACY_DEF = (
     "share of values inside a plausible domain: no negative quantities/durations/amounts (by column name), "
     "no dates in the future (beyond 1 day) or before 1900"
 )
+
+_CREATED = re.compile(r"^(created|inserted|creation|date_created|created_on|created_at|createdat|registered)", re.I)
+_UPDATED = re.compile(r"(updated|modified|changed|completed|created|inserted|_at$|_on$|date|time)", re.I)
 
 
 @dataclass(frozen=True)
@@ -132,3 +137,57 @@ def quality_scores(agg: Mapping[str, Any], column_count: int) -> QualityScores:
         consistency_issues=c_bad,
         accuracy_issues=a_bad,
     )
+
+
+def sampling(
+    kind: str, estimate: int | None, *, exact: bool, want: int, large_rows: int
+) -> tuple[float | None, int | None]:
+    """(TABLESAMPLE percent, row limit) for get_table_stats; (None, None) scans the whole relation."""
+    large = (estimate is None and kind in ("v", "f")) or (estimate or 0) > large_rows
+    if not large or exact:
+        return None, None
+    if kind in ("r", "p", "m") and estimate:
+        return min(100.0, max(0.0001, 100.0 * want / estimate)), None
+    return None, want
+
+
+def stats_method(*, sample_percent: float | None, is_exact: bool, examined: int, row_count: int) -> str:
+    """How get_table_stats computed its figures, in words."""
+    if is_exact:
+        return "exact: one aggregate pass over the whole table"
+    if sample_percent is not None:
+        return (
+            f"sampled: TABLESAMPLE SYSTEM ({sample_percent:.4f}%) examined {examined:,} of ~{row_count:,} rows; "
+            "row_count is the planner estimate, null/distinct counts from planner statistics where analysed"
+        )
+    return f"sampled: first {examined:,} rows of the view"
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """get_database_overview's per-table figures read off planner statistics."""
+
+    last_updated: str | None = None
+    last_updated_column: str | None = None
+    growth_rate_per_day: float | None = None
+    quality_score: float | None = None
+
+
+def freshness(
+    avg_null_frac: float | None,
+    timestamps: Sequence[tuple[str, datetime | None, float]],
+    rows: int | None,
+    now: datetime,
+) -> Freshness:
+    """Newest write, growth per day and completeness from (column, newest, share in last 30 days) stamps."""
+    quality = None if avg_null_frac is None else round(100.0 * (1.0 - avg_null_frac), 1)
+    stamps = [s for s in timestamps if s[1] is not None and s[1] <= now.replace(year=now.year + 1)]
+    last, last_col, growth = None, None, None
+    fresh = [s for s in stamps if _UPDATED.search(s[0])]
+    if fresh:
+        col, newest, _ = max(fresh, key=lambda s: s[1] or now)
+        last, last_col = (newest.isoformat() if newest else None), col
+    created = [s for s in stamps if _CREATED.search(s[0])]
+    if created and rows:
+        growth = round(rows * created[0][2] / 30.0, 2)
+    return Freshness(last_updated=last, last_updated_column=last_col, growth_rate_per_day=growth, quality_score=quality)

@@ -22,7 +22,9 @@ from typing import Literal, SupportsFloat, TypeVar
 
 import polars as pl
 
-Period = Literal["daily", "weekly", "monthly"]
+from vf_mcp.compute.periods import PERIOD_UNITS, TrendPeriod
+
+Period = TrendPeriod
 Direction = Literal["increasing", "decreasing", "stable", "volatile"]
 Severity = Literal["low", "medium", "high"]
 AnomalyMethod = Literal["local", "global", "none"]
@@ -30,7 +32,6 @@ AnomalyMethod = Literal["local", "global", "none"]
 D = TypeVar("D", bound=date)
 
 MOVING_WINDOWS: dict[Period, tuple[int, int]] = {"daily": (7, 30), "weekly": (4, 12), "monthly": (3, 12)}
-PERIOD_UNIT: dict[Period, str] = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 VOLATILE_CV = 0.5  # residual std / level above this ...
 VOLATILE_MAX_R2 = 0.3  # ... and R² below this -> 'volatile'
@@ -402,7 +403,7 @@ def _insights(
     if not ys:
         return (f"No data: all {n_total} periods are empty.",)
     label = a.label[:1].upper() + a.label[1:]
-    unit = PERIOD_UNIT[a.period]
+    unit = PERIOD_UNITS[a.period]
 
     def fp(i: int) -> str:
         return _fmt_period(a.periods[i], a.period)

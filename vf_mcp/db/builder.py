@@ -11,13 +11,15 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
+from vf_mcp.compute.periods import PERIOD_UNITS
 from vf_mcp.db.catalog import Relation, quote_ident
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
+from vf_mcp.models.analytics import Filter, Metric
 
-Metric = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]
-TimePeriod = Literal["day", "week", "month", "quarter", "year"]
+__all__ = ["Col", "Metric", "Params", "Statement", "Table"]
 OPERATORS = ("=", "!=", ">", "<", ">=", "<=", "LIKE", "ILIKE", "IN", "NOT IN", "BETWEEN", "IS NULL", "IS NOT NULL")
 NUMERIC_METRICS = ("sum", "avg", "median", "p90", "p95", "stddev")
 TIME_TYPES = ("timestamptz", "timestamp", "date")
@@ -54,11 +56,23 @@ class Col:
 class Params:
     """Collects bound parameters; `add` returns the placeholder."""
 
-    values: list[Any] = field(default_factory=list)
+    values: list[object] = field(default_factory=list)
 
-    def add(self, value: Any, cast: str = "text") -> str:
+    def add(self, value: object, cast: str = "text") -> str:
         self.values.append(value)
         return f"${len(self.values)}::{cast}"
+
+    def statement(self, sql: str) -> Statement:
+        """`sql` with the parameters collected so far."""
+        return Statement(sql, tuple(self.values))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement vf-mcp built: SQL with catalog-quoted identifiers and its bound parameters."""
+
+    sql: str
+    params: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +121,7 @@ class Table:
         return (named or times)[0]
 
 
-def metric_sql(metric: str, col: Col | None, table: Table, alias: str = "") -> str:
+def metric_sql(metric: Metric, col: Col | None, table: Table, alias: str = "") -> str:
     """The aggregate expression for `metric` over `col` (count may have no column), qualified by `alias`."""
     if metric == "count":
         return f"count({_ref(col, alias)})" if col else "count(*)"
@@ -143,8 +157,8 @@ def _ref(col: Col, alias: str) -> str:
     return f"{alias}.{col.q}" if alias else col.q
 
 
-def filter_sql(table: Table, filters: Sequence[Any], params: Params, alias: str = "") -> list[str]:
-    """WHERE conditions for filters given as objects with column, operator and value attributes."""
+def filter_sql(table: Table, filters: Sequence[Filter], params: Params, alias: str = "") -> list[str]:
+    """WHERE conditions for {column, operator, value} filters."""
     out: list[str] = []
     prefix = f"{alias}." if alias else ""
     for f in filters:
@@ -154,52 +168,41 @@ def filter_sql(table: Table, filters: Sequence[Any], params: Params, alias: str 
             op = "!="
         if op not in OPERATORS:
             raise InvalidArgumentError(f"Unknown operator {f.operator!r}; use one of {', '.join(OPERATORS)}.")
-        target = f"{prefix}{col.q}"
-        value = f.value
-        if op in ("IS NULL", "IS NOT NULL"):
-            out.append(f"{target} {op}")
-            continue
-        if op in ("IN", "NOT IN", "BETWEEN"):
-            if not isinstance(value, list) or (op == "BETWEEN" and len(value) != 2):
-                need = "a list of two values" if op == "BETWEEN" else "a list of values"
-                raise InvalidArgumentError(f"Operator {op} needs {need} for {col.name!r}.")
-        elif value is None:
-            raise InvalidArgumentError(f"Operator {op} needs a value for {col.name!r} (or use IS NULL).")
-        elif isinstance(value, (list, dict)):
-            raise InvalidArgumentError(f"Operator {op} takes a single value for {col.name!r}, not a list.")
-        if op in ("LIKE", "ILIKE"):
-            out.append(f"{target}::text {op} {params.add(_text(value))}")
-        elif op in ("IN", "NOT IN"):
-            arr = f"CAST({params.add([_text(v) for v in value], 'text[]')} AS {col.type}[])"
-            out.append(f"{'NOT ' if op == 'NOT IN' else ''}({target} = ANY({arr}))")
-        elif op == "BETWEEN":
-            lo = f"CAST({params.add(_text(value[0]))} AS {col.type})"
-            hi = f"CAST({params.add(_text(value[1]))} AS {col.type})"
-            out.append(f"{target} BETWEEN {lo} AND {hi}")
-        else:
-            sql_op = "<>" if op == "!=" else op
-            out.append(f"{target} {sql_op} CAST({params.add(_text(value))} AS {col.type})")
+        out.append(_condition(f"{prefix}{col.q}", op, col, f.value, params))
     return out
 
 
-def _text(value: Any) -> str | None:
+def _condition(target: str, op: str, col: Col, value: object, params: Params) -> str:
+    """One filter as SQL, once its value is checked against what the operator takes."""
+    if op in ("IS NULL", "IS NOT NULL"):
+        return f"{target} {op}"
+    if op in ("IN", "NOT IN", "BETWEEN"):
+        if not isinstance(value, list) or (op == "BETWEEN" and len(value) != 2):
+            need = "a list of two values" if op == "BETWEEN" else "a list of values"
+            raise InvalidArgumentError(f"Operator {op} needs {need} for {col.name!r}.")
+        items = [_text(v) for v in value]
+        if op == "BETWEEN":
+            lo = f"CAST({params.add(items[0])} AS {col.type})"
+            hi = f"CAST({params.add(items[1])} AS {col.type})"
+            return f"{target} BETWEEN {lo} AND {hi}"
+        arr = f"CAST({params.add(items, 'text[]')} AS {col.type}[])"
+        return f"{'NOT ' if op == 'NOT IN' else ''}({target} = ANY({arr}))"
+    if value is None:
+        raise InvalidArgumentError(f"Operator {op} needs a value for {col.name!r} (or use IS NULL).")
+    if isinstance(value, (list, dict)):
+        raise InvalidArgumentError(f"Operator {op} takes a single value for {col.name!r}, not a list.")
+    if op in ("LIKE", "ILIKE"):
+        return f"{target}::text {op} {params.add(_text(value))}"
+    sql_op = "<>" if op == "!=" else op
+    return f"{target} {sql_op} CAST({params.add(_text(value))} AS {col.type})"
+
+
+def _text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-PERIOD_UNITS: dict[str, str] = {
-    "day": "day",
-    "daily": "day",
-    "week": "week",
-    "weekly": "week",
-    "month": "month",
-    "monthly": "month",
-    "quarter": "quarter",
-    "year": "year",
-}
 
 
 def local_time(col: Col, params: Params, tz: str, alias: str = "") -> str:
@@ -220,7 +223,9 @@ def bucket_sql(col: Col, period: str, params: Params, tz: str, alias: str = "") 
     return f"date_trunc('{unit}', {local_time(col, params, tz, alias)})"
 
 
-def range_sql(col: Col, start: Any, end: Any, params: Params, tz: str, alias: str = "") -> list[str]:
+def range_sql(
+    col: Col, start: datetime | None, end: datetime | None, params: Params, tz: str, alias: str = ""
+) -> list[str]:
     """Sargable [start, end) conditions on a time column; start/end are local (zone-less) datetimes."""
     target = f"{alias}.{col.q}" if alias else col.q
     out = []

@@ -17,7 +17,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, cast
+
+from vf_mcp.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    from vf_mcp.settings import Settings
 
 T = TypeVar("T")
 
@@ -32,13 +37,16 @@ class SharedStore(Protocol):
     async def set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
 
-_CLAIMS: ContextVar[list[asyncio.Future[Any]] | None] = ContextVar("vf_mcp_cache_claims", default=None)
+_Claim: TypeAlias = "asyncio.Future[JSONObject | None]"
+"""A claimed key's answer: the result the claiming call puts, or None when it ends without one."""
+
+_CLAIMS: ContextVar[list[_Claim] | None] = ContextVar("vf_mcp_cache_claims", default=None)
 
 
 @contextmanager
 def claims() -> Iterator[None]:
     """One tool call's cache claims: released (waiters compute for themselves) when the call ends."""
-    mine: list[asyncio.Future[Any]] = []
+    mine: list[_Claim] = []
     token = _CLAIMS.set(mine)
     try:
         yield
@@ -49,7 +57,7 @@ def claims() -> Iterator[None]:
                 future.set_result(None)
 
 
-def family_ttls(settings: Any) -> dict[str, float]:
+def family_ttls(settings: Settings) -> dict[str, float]:
     """TTL per family from the settings."""
     return {
         "schema": settings.schema_cache_ttl_s,
@@ -76,13 +84,13 @@ class ResultCache:
         self._ttls = dict(ttls)
         self._max_entries = max(0, max_entries)
         self._max_bytes = max(0, max_bytes)
-        self._entries: OrderedDict[Hashable, tuple[float, int, Any]] = OrderedDict()  # key -> (expiry, size, value)
+        self._entries: OrderedDict[Hashable, tuple[float, int, object]] = OrderedDict()  # key -> (expiry, size, value)
         self._bytes = 0
         self._shared = shared
         self._namespace = namespace
         self._clock = clock
-        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
-        self._claims: dict[Hashable, asyncio.Future[Any]] = {}
+        self._inflight: dict[Hashable, asyncio.Future[object]] = {}
+        self._claims: dict[Hashable, _Claim] = {}
         self.hits = 0
         self.misses = 0
         self.shared_hits = 0
@@ -105,7 +113,7 @@ class ResultCache:
             "hit_rate": round(self.hits / total, 4) if total else 0.0,
         }
 
-    def _local(self, key: Hashable) -> Any | None:
+    def _local(self, key: Hashable) -> object | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -120,7 +128,7 @@ class ResultCache:
         if entry is not None:
             self._bytes -= entry[1]
 
-    def _store(self, key: Hashable, value: Any, family: str, size_bytes: int) -> None:
+    def _store(self, key: Hashable, value: object, family: str, size_bytes: int) -> None:
         ttl = self.ttl(family)
         if not self.enabled or ttl <= 0 or size_bytes > self._max_bytes:
             return
@@ -134,7 +142,7 @@ class ResultCache:
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
         return f"vf-mcp:cache:{self._namespace}:{digest}"
 
-    async def get(self, key: Hashable, *, family: str = "query") -> Any | None:
+    async def get(self, key: Hashable, *, family: str = "query") -> JSONObject | None:
         """A cached JSON-able result (local, then the shared store), or None.
 
         Single flight: the first caller to miss claims the key for its tool call (see `claims`); identical
@@ -155,33 +163,35 @@ class ResultCache:
                 self.hits += 1
                 return value
         elif pending is None and claimed is not None:
-            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            future: _Claim = asyncio.get_running_loop().create_future()
             self._claims[key] = future
             claimed.append(future)
             future.add_done_callback(functools.partial(self._unclaim, key))
         self.misses += 1
         return None
 
-    def _unclaim(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+    def _unclaim(self, key: Hashable, future: _Claim) -> None:
         if self._claims.get(key) is future:
             del self._claims[key]
 
-    async def _lookup(self, key: Hashable, family: str) -> Any | None:
+    async def _lookup(self, key: Hashable, family: str) -> JSONObject | None:
         hit = self._local(key)
         if hit is not None:
             self.hits += 1
-            return hit
+            return cast(JSONObject, hit)  # get/put keys hold only put's JSON objects
         if self._shared is not None:
             raw = await self._shared.get(self._shared_key(key))
             if raw is not None:
-                value = json.loads(raw)
+                value: JSONObject = json.loads(raw)
                 self._store(key, value, family, len(raw))
                 self.hits += 1
                 self.shared_hits += 1
                 return value
         return None
 
-    async def put(self, key: Hashable, value: Any, *, family: str = "query", size_bytes: int | None = None) -> None:
+    async def put(
+        self, key: Hashable, value: JSONObject, *, family: str = "query", size_bytes: int | None = None
+    ) -> None:
         """Cache a JSON-able result (also in the shared store when there is one)."""
         if not self.enabled or self.ttl(family) <= 0:
             return
@@ -205,13 +215,13 @@ class ResultCache:
             hit = self._local(key)
             if hit is not None:
                 self.hits += 1
-                return hit  # type: ignore[no-any-return]
+                return cast(T, hit)  # each key is always computed by the same kind of `compute`
             pending = self._inflight.get(key)
             if pending is not None:
                 self.hits += 1
-                return await asyncio.shield(pending)
+                return cast(T, await asyncio.shield(pending))
         self.misses += 1
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             value = await compute()
@@ -244,7 +254,7 @@ def _pii_scoped(key: Hashable) -> Hashable:
     return (key, "raw" if policy is None else policy.scope)
 
 
-def _approx_size(value: Any) -> int:
+def _approx_size(value: object) -> int:
     """A cheap size estimate for cached Python objects (catalog lists, dicts)."""
     if isinstance(value, (list, tuple, dict)):
         return 256 + 256 * len(value)

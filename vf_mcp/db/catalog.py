@@ -59,6 +59,20 @@ class Relation:
         return KIND_NAMES.get(self.kind, self.kind)
 
 
+def rows_with_partitions(rel: Relation, rels: Sequence[Relation]) -> int | None:
+    """The planner's row estimate of `rel`; a partitioned table's is the sum of its partitions'."""
+    if rel.kind != "p":
+        return rel.row_estimate
+    return sum(c.row_estimate or 0 for c in rels if c.parent == rel.qualified)
+
+
+def bytes_with_partitions(rel: Relation, rels: Sequence[Relation]) -> int | None:
+    """The total size of `rel` on disk; a partitioned table's is the sum of its partitions'."""
+    if rel.kind != "p":
+        return rel.total_bytes
+    return sum(c.total_bytes or 0 for c in rels if c.parent == rel.qualified)
+
+
 RELATIONS_SQL = r"""
 SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
        CASE WHEN c.relispartition THEN
@@ -179,6 +193,103 @@ class TableStatsEstimate:
     timestamps: tuple[tuple[str, datetime | None, float], ...]  # (column, newest, share of rows in last 30 days)
 
 
+@dataclass(frozen=True)
+class ColumnDetail:
+    """One column of a relation (from TABLE_DETAIL_SQL)."""
+
+    name: str
+    type: str
+    nullable: bool
+    default: str | None
+    identity: str | None  # 'always', 'by default' or None
+    generated: str | None
+    comment: str | None
+    base_type: str  # the type under a domain
+    category: str  # pg_type.typcategory of base_type
+    enum_labels: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class ConstraintDetail:
+    """A constraint of the relation, or a foreign key of another table pointing at it."""
+
+    name: str
+    type: str  # p, f, u, c, x, ...
+    definition: str
+    validated: bool
+    table: str  # schema.name holding the constraint
+    columns: tuple[str, ...] | None
+    ref_table: str | None
+    ref_columns: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class IndexDetail:
+    name: str
+    definition: str
+    unique: bool
+    primary: bool
+    partial: bool
+    valid: bool
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
+class TableDetail:
+    """Columns, constraints, indexes and partitioning of one relation."""
+
+    columns: tuple[ColumnDetail, ...]
+    constraints: tuple[ConstraintDetail, ...]
+    indexes: tuple[IndexDetail, ...]
+    partition_key: str | None
+    partitions: tuple[dict[str, str], ...]
+    partition_bound: str | None
+    view_definition: str | None
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> TableDetail:
+        """From `Catalog.table_detail`'s decoded row."""
+
+        def names(v: list[str] | None) -> tuple[str, ...] | None:
+            return None if v is None else tuple(v)
+
+        return cls(
+            columns=tuple(
+                ColumnDetail(
+                    name=c["name"],
+                    type=c["type"],
+                    nullable=bool(c["nullable"]),
+                    default=c.get("default"),
+                    identity=c.get("identity"),
+                    generated=c.get("generated"),
+                    comment=c.get("comment"),
+                    base_type=c.get("base_type") or "",
+                    category=c.get("category") or "",
+                    enum_labels=names(c.get("enum_labels")),
+                )
+                for c in d.get("columns") or []
+            ),
+            constraints=tuple(
+                ConstraintDetail(
+                    name=k["name"],
+                    type=k["type"],
+                    definition=k["definition"],
+                    validated=bool(k["validated"]),
+                    table=k["table"],
+                    columns=names(k["columns"]),
+                    ref_table=k["ref_table"],
+                    ref_columns=names(k["ref_columns"]),
+                )
+                for k in d.get("constraints") or []
+            ),
+            indexes=tuple(IndexDetail(**i) for i in d.get("indexes") or []),
+            partition_key=d.get("partition_key"),
+            partitions=tuple(d.get("partitions") or ()),
+            partition_bound=d.get("partition_bound"),
+            view_definition=d.get("view_definition"),
+        )
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, str):
         return json.loads(value)
@@ -242,6 +353,10 @@ class Catalog:
             return out
 
         return await self.cached(("detail", rel.oid), load, refresh=refresh)
+
+    async def table_info(self, rel: Relation, *, refresh: bool = False) -> TableDetail:
+        """`table_detail` as typed dataclasses (the dict form stays until every reader moves here)."""
+        return TableDetail.of(await self.table_detail(rel, refresh=refresh))
 
     async def stats_estimates(self, *, refresh: bool = False) -> dict[int, TableStatsEstimate]:
         """Planner-statistics estimates for every analysed table, in one query."""

@@ -54,24 +54,48 @@ import binascii
 import json
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
-from typing import Any, TypeAlias
+from typing import Protocol, TypeAlias, cast
 from uuid import UUID
 
 import asyncpg
 
+from vf_mcp.db.codecs import install_codecs, interval_iso
 from vf_mcp.errors import QueryError
+from vf_mcp.jsontypes import JSONValue
 
-JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
-Converter: TypeAlias = Callable[[Any], JSONValue]
+Converter: TypeAlias = Callable[[object], JSONValue]
+
+
+class PgType(Protocol):
+    """asyncpg's ``Type`` as the converters read it (``oid`` is read when present)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def schema(self) -> str: ...
+
+
+class PgAttribute(Protocol):
+    """asyncpg's ``Attribute``: one column of a prepared statement's result."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> PgType: ...
+
 
 __all__ = [
     "Converter",
     "Converters",
     "JSONValue",
+    "PgAttribute",
+    "PgType",
     "convert_row",
     "convert_rows",
     "converter_for",
@@ -81,390 +105,26 @@ __all__ = [
     "type_label",
 ]
 
-_INT32_MAX = 2**31 - 1
-_INT32_MIN = -(2**31)
-_INT64_MAX = 2**63 - 1
-_INT64_MIN = -(2**63)
 _MAX_SAFE_INT = 2**53 - 1
 _US_PER_SEC = 1_000_000
-_US_PER_MIN = 60 * _US_PER_SEC
-_US_PER_HOUR = 60 * _US_PER_MIN
-_US_PER_DAY = 24 * _US_PER_HOUR
 _UTC = UTC
 
-# PostgreSQL counts dates from 2000-01-01 and timestamps in microseconds from 2000-01-01 00:00:00.
-_PG_EPOCH_ORDINAL = date(2000, 1, 1).toordinal()
-_PG_EPOCH = datetime(2000, 1, 1)
-_PG_EPOCH_UTC = datetime(2000, 1, 1, tzinfo=_UTC)
-_DAYS_MIN = date.min.toordinal() - _PG_EPOCH_ORDINAL  # first day Python's date can hold
-_DAYS_MAX = date.max.toordinal() - _PG_EPOCH_ORDINAL
-_TS_US_MIN = _DAYS_MIN * _US_PER_DAY
-_TS_US_MAX = (_DAYS_MAX + 1) * _US_PER_DAY - 1
-_DAYS_1970_TO_2000 = 10957
 
-
-def _identity(value: Any) -> JSONValue:
-    return value  # type: ignore[no-any-return]
-
-
-# --------------------------------------------------------------------------------------------------
-# Calendar arithmetic for values outside Python's date range (years < 1 or > 9999).
-
-
-def _civil_from_days(days_since_2000: int) -> tuple[int, int, int]:
-    """Proleptic Gregorian (year, month, day), astronomical year numbering (0 = 1 BC)."""
-    z = days_since_2000 + _DAYS_1970_TO_2000 + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year = yoe + era * 400 + (1 if month <= 2 else 0)
-    return year, month, day
-
-
-def _ymd_text(year: int, month: int, day: int) -> str:
-    shown = year if year > 0 else 1 - year
-    return f"{shown:04d}-{month:02d}-{day:02d}"
-
-
-def _date_text(days: int) -> str:
-    year, month, day = _civil_from_days(days)
-    return _ymd_text(year, month, day) + ("" if year > 0 else " BC")
-
-
-def _clock_text(us: int) -> str:
-    secs, frac = divmod(us, _US_PER_SEC)
-    minutes, sec = divmod(secs, 60)
-    hour, minute = divmod(minutes, 60)
-    text = f"{hour:02d}:{minute:02d}:{sec:02d}"
-    return f"{text}.{frac:06d}" if frac else text
-
-
-def _timestamp_text(us: int, utc: bool) -> str:
-    days, rest = divmod(us, _US_PER_DAY)
-    year, month, day = _civil_from_days(days)
-    text = f"{_ymd_text(year, month, day)}T{_clock_text(rest)}"
-    if utc:
-        text += "+00:00"
-    return text if year > 0 else text + " BC"
-
-
-def _offset_text(seconds_east: int) -> str:
-    sign = "-" if seconds_east < 0 else "+"
-    minutes, sec = divmod(abs(seconds_east), 60)
-    hour, minute = divmod(minutes, 60)
-    text = f"{sign}{hour:02d}:{minute:02d}"
-    return f"{text}:{sec:02d}" if sec else text
-
-
-# --------------------------------------------------------------------------------------------------
-# Codecs installed on every connection (asyncpg 'tuple' / 'binary' exchange formats).
-
-
-def _decode_date(t: tuple[int]) -> date | str:
-    days = t[0]
-    if _DAYS_MIN <= days <= _DAYS_MAX:
-        return date.fromordinal(days + _PG_EPOCH_ORDINAL)
-    if days == _INT32_MAX:
-        return "infinity"
-    if days == _INT32_MIN:
-        return "-infinity"
-    return _date_text(days)
-
-
-def _encode_date(value: Any) -> tuple[int]:
-    if isinstance(value, date):
-        return (value.toordinal() - _PG_EPOCH_ORDINAL,)
-    if value == "infinity":
-        return (_INT32_MAX,)
-    if value == "-infinity":
-        return (_INT32_MIN,)
-    raise TypeError(f"expected datetime.date or 'infinity'/'-infinity' for a date, got {type(value).__name__}")
-
-
-def _decode_timestamp(t: tuple[int]) -> datetime | str:
-    us = t[0]
-    if _TS_US_MIN <= us <= _TS_US_MAX:
-        return _PG_EPOCH + timedelta(0, 0, us)
-    if us == _INT64_MAX:
-        return "infinity"
-    if us == _INT64_MIN:
-        return "-infinity"
-    return _timestamp_text(us, utc=False)
-
-
-def _decode_timestamptz(t: tuple[int]) -> datetime | str:
-    us = t[0]
-    if _TS_US_MIN <= us <= _TS_US_MAX:
-        return _PG_EPOCH_UTC + timedelta(0, 0, us)
-    if us == _INT64_MAX:
-        return "infinity"
-    if us == _INT64_MIN:
-        return "-infinity"
-    return _timestamp_text(us, utc=True)
-
-
-def _us_between(later: datetime, earlier: datetime) -> int:
-    delta = later - earlier
-    return (delta.days * 86400 + delta.seconds) * _US_PER_SEC + delta.microseconds
-
-
-def _encode_timestamp(value: Any) -> tuple[int]:
-    if isinstance(value, datetime):
-        return (_us_between(value, _PG_EPOCH),)  # TypeError for aware values, like asyncpg
-    if isinstance(value, date):
-        return (_us_between(datetime(value.year, value.month, value.day), _PG_EPOCH),)
-    if value == "infinity":
-        return (_INT64_MAX,)
-    if value == "-infinity":
-        return (_INT64_MIN,)
-    raise TypeError(f"expected datetime.datetime or 'infinity'/'-infinity', got {type(value).__name__}")
-
-
-def _encode_timestamptz(value: Any) -> tuple[int]:
-    if isinstance(value, datetime):
-        return (_us_between(value.astimezone(_UTC), _PG_EPOCH_UTC),)  # naive = local time, like asyncpg
-    if isinstance(value, date):
-        local = datetime(value.year, value.month, value.day).astimezone(_UTC)
-        return (_us_between(local, _PG_EPOCH_UTC),)
-    if value == "infinity":
-        return (_INT64_MAX,)
-    if value == "-infinity":
-        return (_INT64_MIN,)
-    raise TypeError(f"expected datetime.datetime or 'infinity'/'-infinity', got {type(value).__name__}")
-
-
-def _decode_time(t: tuple[int]) -> time | str:
-    us = t[0]
-    if us >= _US_PER_DAY:
-        return _clock_text(us)  # 24:00:00
-    secs, frac = divmod(us, _US_PER_SEC)
-    minutes, sec = divmod(secs, 60)
-    hour, minute = divmod(minutes, 60)
-    return time(hour, minute, sec, frac)
-
-
-def _time_us(value: time) -> int:
-    return ((value.hour * 60 + value.minute) * 60 + value.second) * _US_PER_SEC + value.microsecond
-
-
-def _encode_time(value: Any) -> tuple[int]:
-    if isinstance(value, time):
-        return (_time_us(value),)
-    if value == "24:00:00":
-        return (_US_PER_DAY,)
-    raise TypeError(f"expected datetime.time, got {type(value).__name__}")
-
-
-_ZONES: dict[int, timezone] = {}
-
-
-def _zone(seconds_east: int) -> timezone:
-    tz = _ZONES.get(seconds_east)
-    if tz is None:
-        tz = _UTC if seconds_east == 0 else timezone(timedelta(seconds=seconds_east))
-        if len(_ZONES) < 4096:
-            _ZONES[seconds_east] = tz
-    return tz
-
-
-def _decode_timetz(t: tuple[int, int]) -> time | str:
-    us, seconds_west = t
-    if us >= _US_PER_DAY:
-        return _clock_text(us) + _offset_text(-seconds_west)
-    secs, frac = divmod(us, _US_PER_SEC)
-    minutes, sec = divmod(secs, 60)
-    hour, minute = divmod(minutes, 60)
-    return time(hour, minute, sec, frac, _zone(-seconds_west))
-
-
-def _encode_timetz(value: Any) -> tuple[int, int]:
-    if isinstance(value, time):
-        offset = value.utcoffset()
-        east = 0 if offset is None else offset.days * 86400 + offset.seconds
-        return (_time_us(value), -east)
-    raise TypeError(f"expected datetime.time, got {type(value).__name__}")
-
-
-def _tdiv(a: int, b: int) -> int:
-    """C-style integer division (truncates toward zero), as PostgreSQL computes."""
-    q = abs(a) // b
-    return -q if a < 0 else q
-
-
-def _interval_iso(months: int, days: int, us: int) -> str:
-    """PostgreSQL's interval output with IntervalStyle = iso_8601 (EncodeInterval, INTSTYLE_ISO_8601)."""
-    if months == _INT32_MAX and days == _INT32_MAX and us == _INT64_MAX:
-        return "infinity"
-    if months == _INT32_MIN and days == _INT32_MIN and us == _INT64_MIN:
-        return "-infinity"
-    if months == 0 and days == 0 and us == 0:
-        return "PT0S"
-    year = _tdiv(months, 12)
-    month = months - year * 12
-    hour = _tdiv(us, _US_PER_HOUR)
-    us -= hour * _US_PER_HOUR
-    minute = _tdiv(us, _US_PER_MIN)
-    us -= minute * _US_PER_MIN
-    sec = _tdiv(us, _US_PER_SEC)
-    frac = us - sec * _US_PER_SEC
-    parts = ["P"]
-    if year:
-        parts.append(f"{year}Y")
-    if month:
-        parts.append(f"{month}M")
-    if days:
-        parts.append(f"{days}D")
-    if hour or minute or sec or frac:
-        parts.append("T")
-        if hour:
-            parts.append(f"{hour}H")
-        if minute:
-            parts.append(f"{minute}M")
-        if sec or frac:
-            if sec < 0 or frac < 0:
-                parts.append("-")
-            parts.append(str(abs(sec)))
-            if frac:
-                parts.append("." + f"{abs(frac):06d}".rstrip("0"))
-            parts.append("S")
-    return "".join(parts)
-
-
-def _decode_interval(t: tuple[int, int, int]) -> str:
-    return _interval_iso(t[0], t[1], t[2])
-
-
-def _encode_interval(value: Any) -> tuple[int, int, int]:
-    if isinstance(value, timedelta):
-        return (0, value.days, value.seconds * _US_PER_SEC + value.microseconds)
-    if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, int) for v in value):
-        return (value[0], value[1], value[2])
-    raise TypeError(f"expected datetime.timedelta or (months, days, microseconds), got {type(value).__name__}")
-
-
-def _json_float(text: str) -> float | str:
-    number = float(text)
-    return number if number - number == 0.0 else text  # beyond the double range: keep the digits
-
-
-def _json_int(text: str) -> int | str:
-    return int(text) if len(text) <= 4000 else text  # Python refuses to parse ints past 4300 digits
-
-
-_JSON_DECODER = json.JSONDecoder(parse_float=_json_float)
-_JSON_DECODER_SAFE = json.JSONDecoder(parse_float=_json_float, parse_int=_json_int)
-
-
-# The C scanner itself, without decode()'s Python-level wrapping (about twice as fast on small values).
-_JSON_SCAN: Callable[[str, int], tuple[Any, int]] = _JSON_DECODER.scan_once  # type: ignore[attr-defined]
-
-
-def _load_json(text: str) -> JSONValue:
-    try:
-        value, end = _JSON_SCAN(text, 0)
-        if end == len(text):
-            return value  # type: ignore[no-any-return]
-    except StopIteration:  # leading whitespace (json keeps the input text), or invalid
-        pass
-    except ValueError:  # an integer of more than 4300 digits
-        return _JSON_DECODER_SAFE.decode(text)  # type: ignore[no-any-return]
-    try:
-        return _JSON_DECODER.decode(text)  # type: ignore[no-any-return]
-    except ValueError:
-        return _JSON_DECODER_SAFE.decode(text)  # type: ignore[no-any-return]
-
-
-def _decode_json(data: bytes) -> JSONValue:
-    return _load_json(data.decode("utf-8"))
-
-
-def _decode_jsonb(data: bytes) -> JSONValue:
-    if data[:1] != b"\x01":
-        raise ValueError(f"unsupported jsonb binary format version {data[:1]!r}")
-    return _load_json(data[1:].decode("utf-8"))
-
-
-def _json_text(value: Any) -> bytes:
-    # A str is JSON text already (asyncpg's default behaviour); anything else is serialised.
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8")
-
-
-def _encode_jsonb(value: Any) -> bytes:
-    return b"\x01" + _json_text(value)
-
-
-def _decode_macaddr(data: bytes) -> str:
-    return data.hex(":")
-
-
-def _mac_bytes(value: Any, size: int) -> bytes:
-    if isinstance(value, bytes | bytearray) and len(value) == size:
-        return bytes(value)
-    if isinstance(value, str):
-        digits = re.sub(r"[:\-.\s]", "", value)
-        if size == 8 and len(digits) == 12:  # PostgreSQL widens EUI-48 to EUI-64 with ff:fe
-            digits = digits[:6] + "fffe" + digits[6:]
-        raw = bytes.fromhex(digits)
-        if len(raw) == size:
-            return raw
-    raise ValueError(f"not a {size * 8}-bit MAC address: {value!r}")
-
-
-def _encode_macaddr(value: Any) -> bytes:
-    return _mac_bytes(value, 6)
-
-
-def _encode_macaddr8(value: Any) -> bytes:
-    return _mac_bytes(value, 8)
-
-
-# (type name, encoder, decoder, exchange format); all are pg_catalog types asyncpg resolves without
-# a server round trip.
-_CODECS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any], str], ...] = (
-    ("date", _encode_date, _decode_date, "tuple"),
-    ("timestamp", _encode_timestamp, _decode_timestamp, "tuple"),
-    ("timestamptz", _encode_timestamptz, _decode_timestamptz, "tuple"),
-    ("time", _encode_time, _decode_time, "tuple"),
-    ("timetz", _encode_timetz, _decode_timetz, "tuple"),
-    ("interval", _encode_interval, _decode_interval, "tuple"),
-    ("json", _json_text, _decode_json, "binary"),
-    ("jsonb", _encode_jsonb, _decode_jsonb, "binary"),
-    ("macaddr", _encode_macaddr, _decode_macaddr, "binary"),
-    ("macaddr8", _encode_macaddr8, _decode_macaddr, "binary"),
-)
-
-
-async def install_codecs(conn: asyncpg.Connection) -> None:
-    """Make `conn` decode values losslessly (use as the pool's ``init``; no server round trip).
-
-    After this, on that connection:
-      date -> datetime.date, or "infinity" / "-infinity" / PostgreSQL text for years outside 1..9999;
-      timestamp -> naive datetime, timestamptz -> UTC-aware datetime (same exceptions as date);
-      time -> datetime.time or "24:00:00"; timetz -> aware datetime.time (or "24:00:00+hh:mm");
-      interval -> ISO 8601 duration string (PostgreSQL's iso_8601 IntervalStyle), never a lossy timedelta;
-      json/jsonb -> parsed Python values; macaddr/macaddr8 -> "08:00:2b:01:02:03" (also inside records).
-    The encoders accept the same Python types as asyncpg's defaults, plus "infinity"/"-infinity".
-    These codecs also apply inside arrays, ranges, multiranges and composite values.
-    """
-    for name, encoder, decoder, fmt in _CODECS:
-        await conn.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format=fmt)
+def _identity(value: object) -> JSONValue:
+    return cast("JSONValue", value)
 
 
 # --------------------------------------------------------------------------------------------------
 # Scalar converters.  Each takes None and returns None.
 
 
-def _float8(value: Any) -> JSONValue:
-    if value is None or value - value == 0.0:  # finite (nan - nan and inf - inf are nan)
-        return value  # type: ignore[no-any-return]
-    if value != value:
+def _float8(value: object) -> JSONValue:
+    number = cast("float | None", value)
+    if number is None or number - number == 0.0:  # finite (nan - nan and inf - inf are nan)
+        return number
+    if number != number:
         return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
+    return "Infinity" if number > 0 else "-Infinity"
 
 
 _F32 = struct.Struct("<f")
@@ -473,10 +133,11 @@ _F4_DIGITS = (6, 7, 8, 9)
 _F4_DIGITS_SUBNORMAL = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 
 
-def _float4(value: Any) -> JSONValue:
+def _float4(value: object) -> JSONValue:
     """The shortest decimal that reads back as the same float4 (what PostgreSQL prints)."""
     if value is None:
         return None
+    value = cast(float, value)
     if value - value != 0.0:
         return _float8(value)
     pack, unpack = _F32.pack, _F32.unpack
@@ -489,7 +150,7 @@ def _float4(value: Any) -> JSONValue:
                 return candidate
     except OverflowError:  # pragma: no cover - 9 digits always round-trip
         pass
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _numeric_exact(value: Decimal) -> JSONValue:
@@ -507,10 +168,11 @@ def _numeric_exact(value: Decimal) -> JSONValue:
     return format(value, "f")  # PostgreSQL's text form: plain notation, scale kept
 
 
-def _numeric(value: Any) -> JSONValue:
+def _numeric(value: object) -> JSONValue:
     """Exact: a JSON number only when it is the stored value, else PostgreSQL's text form."""
     if value is None:
         return None
+    value = cast(Decimal, value)
     text = str(value)
     if "E" in text or "N" in text or "I" in text:  # exponent, NaN, Infinity
         return _numeric_exact(value)
@@ -542,13 +204,13 @@ def _numeric(value: Any) -> JSONValue:
     return _numeric_exact(value) if "e" in shortest else text
 
 
-def _bytea(value: Any) -> JSONValue:
+def _bytea(value: object) -> JSONValue:
     if value is None:
         return None
-    return binascii.b2a_base64(value, newline=False).decode("ascii")
+    return binascii.b2a_base64(cast(bytes, value), newline=False).decode("ascii")
 
 
-def _pg_char(value: Any) -> JSONValue:
+def _pg_char(value: object) -> JSONValue:
     """PostgreSQL's "char" output: the byte, or a backslash and three octal digits above 0x7f."""
     if value is None:
         return None
@@ -556,11 +218,11 @@ def _pg_char(value: Any) -> JSONValue:
         return value
     if not value:
         return ""
-    byte = value[0]
+    byte = cast(bytes, value)[0]
     return chr(byte) if byte < 0x80 else f"\\{byte:03o}"
 
 
-def _to_str(value: Any) -> JSONValue:
+def _to_str(value: object) -> JSONValue:
     return None if value is None else str(value)
 
 
@@ -575,66 +237,74 @@ def _ipv6_text(address: IPv6Address) -> str:
     return str(address)
 
 
-def _inet(value: Any) -> JSONValue:
+def _inet(value: object) -> JSONValue:
     kind = type(value)
     if kind is IPv4Address or kind is IPv4Network or kind is IPv4Interface:
         return str(value)
     if kind is IPv6Address:
-        return _ipv6_text(value)
+        return _ipv6_text(cast(IPv6Address, value))
     if kind is IPv6Interface:
-        return f"{_ipv6_text(value.ip)}/{value.network.prefixlen}"
+        interface = cast(IPv6Interface, value)
+        return f"{_ipv6_text(interface.ip)}/{interface.network.prefixlen}"
     if kind is IPv6Network:
-        return f"{_ipv6_text(value.network_address)}/{value.prefixlen}"
+        network = cast(IPv6Network, value)
+        return f"{_ipv6_text(network.network_address)}/{network.prefixlen}"
     return _to_str(value)
 
 
-def _date(value: Any) -> JSONValue:
-    return value.isoformat() if type(value) is date else value
+def _date(value: object) -> JSONValue:
+    return value.isoformat() if type(value) is date else cast("JSONValue", value)
 
 
-def _datetime(value: Any) -> JSONValue:
+def _datetime(value: object) -> JSONValue:
     if type(value) is datetime:
         tz = value.tzinfo
         if tz is not None and tz is not _UTC:
             value = value.astimezone(_UTC)  # decoded values are UTC already; this is for foreign ones
-        return value.isoformat()  # type: ignore[no-any-return]
-    return value  # type: ignore[no-any-return]
+        return value.isoformat()
+    return cast("JSONValue", value)
 
 
-def _time(value: Any) -> JSONValue:
-    return value.isoformat() if type(value) is time else value
+def _time(value: object) -> JSONValue:
+    return value.isoformat() if type(value) is time else cast("JSONValue", value)
 
 
 def _timedelta_iso(value: timedelta) -> str:
-    return _interval_iso(0, value.days, value.seconds * _US_PER_SEC + value.microseconds)
+    return interval_iso(0, value.days, value.seconds * _US_PER_SEC + value.microseconds)
 
 
-def _interval(value: Any) -> JSONValue:
+def _interval(value: object) -> JSONValue:
     # With install_codecs the value is already the ISO 8601 string; a timedelta means the default codec.
-    return _timedelta_iso(value) if type(value) is timedelta else value
+    return _timedelta_iso(value) if type(value) is timedelta else cast("JSONValue", value)
 
 
-def _bits(value: Any) -> JSONValue:
-    return None if value is None else value.as_string().replace(" ", "")  # as_string() groups by 4
+def _bits(value: object) -> JSONValue:
+    if value is None:
+        return None
+    text: str = cast(asyncpg.BitString, value).as_string()
+    return text.replace(" ", "")  # as_string() groups by 4
 
 
-def _pg_lsn(value: Any) -> JSONValue:
+def _pg_lsn(value: object) -> JSONValue:
     if value is None:
         return None
     if isinstance(value, str):
         return value
-    lsn = value & 0xFFFF_FFFF_FFFF_FFFF  # asyncpg decodes it as a signed int64
+    lsn = cast(int, value) & 0xFFFF_FFFF_FFFF_FFFF  # asyncpg decodes it as a signed int64
     return f"{lsn >> 32:X}/{lsn & 0xFFFF_FFFF:X}"
 
 
-def _tid(value: Any) -> JSONValue:
-    return None if value is None else f"({value[0]},{value[1]})"
-
-
-def _snapshot(value: Any) -> JSONValue:
+def _tid(value: object) -> JSONValue:
     if value is None:
         return None
-    xmin, xmax, xip = value
+    block, offset = cast("tuple[int, int]", value)
+    return f"({block},{offset})"
+
+
+def _snapshot(value: object) -> JSONValue:
+    if value is None:
+        return None
+    xmin, xmax, xip = cast("tuple[int, int, Iterable[int]]", value)
     return f"{xmin}:{xmax}:" + ",".join(str(x) for x in xip)
 
 
@@ -661,11 +331,11 @@ def _f8text(x: float) -> str:
     return f"{sign}{mantissa}e+{len(whole) - 1:02d}"
 
 
-def _pt(p: Any) -> str:
+def _pt(p: Sequence[float]) -> str:
     return f"({_f8text(p[0])},{_f8text(p[1])})"
 
 
-def _geometry(value: Any) -> JSONValue:
+def _geometry(value: object) -> JSONValue:
     if value is None:
         return None
     if isinstance(value, str):
@@ -691,16 +361,16 @@ def _geometry(value: Any) -> JSONValue:
 _RANGE_QUOTE = re.compile(r'["\\()\[\],\s]')
 
 
-def _bound_text(value: Any) -> str:
+def _bound_text(value: object) -> str:
     kind = type(value)
     if kind is str:
-        text: str = value
+        text = cast(str, value)
     elif kind is int:
         text = str(value)
     elif kind is Decimal:
         text = format(value, "f")
     elif kind is float:
-        text = _f8text(value)
+        text = _f8text(cast(float, value))
     else:
         converted = _generic(value)
         text = converted if isinstance(converted, str) else json.dumps(converted, separators=(",", ":"))
@@ -709,32 +379,33 @@ def _bound_text(value: Any) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
 
 
-def _range(value: Any) -> JSONValue:
+def _range(value: object) -> JSONValue:
     if value is None:
         return None
-    if value.isempty:
+    bounds = cast(asyncpg.Range, value)
+    if bounds.isempty:
         return "empty"
-    lower = "(" if value.lower_inf else ("[" if value.lower_inc else "(") + _bound_text(value.lower)
-    upper = ")" if value.upper_inf else _bound_text(value.upper) + ("]" if value.upper_inc else ")")
+    lower = "(" if bounds.lower_inf else ("[" if bounds.lower_inc else "(") + _bound_text(bounds.lower)
+    upper = ")" if bounds.upper_inf else _bound_text(bounds.upper) + ("]" if bounds.upper_inc else ")")
     return f"{lower},{upper}"
 
 
-def _multirange(value: Any) -> JSONValue:
-    return None if value is None else [_range(r) for r in value]
+def _multirange(value: object) -> JSONValue:
+    return None if value is None else [_range(r) for r in cast("Iterable[object]", value)]
 
 
 # Composite values and anything whose column type does not say enough: dispatch on the Python type.
 
 
-def _record(value: Any) -> JSONValue:
-    return {key: _generic(item) for key, item in value.items()}
+def _record(value: object) -> JSONValue:
+    return {key: _generic(item) for key, item in cast("Mapping[str, object]", value).items()}
 
 
-def _anonymous_record(value: Any) -> JSONValue:
+def _anonymous_record(value: object) -> JSONValue:
     if value is None:
         return None
     out: list[JSONValue] = []
-    for position, item in enumerate(value, 1):
+    for position, item in enumerate(cast("Iterable[object]", value), 1):
         if type(item) is str and "\x00" in item:
             # asyncpg decoded a binary field with a text-only codec (money, tsvector, reg*, ...).
             raise QueryError(
@@ -746,8 +417,8 @@ def _anonymous_record(value: Any) -> JSONValue:
     return out
 
 
-def _sequence(value: Any) -> JSONValue:
-    return [_generic(item) for item in value]
+def _sequence(value: object) -> JSONValue:
+    return [_generic(item) for item in cast("Iterable[object]", value)]
 
 
 _BY_PYTYPE: dict[type, Converter] = {
@@ -785,7 +456,7 @@ _BY_PYTYPE: dict[type, Converter] = {
 }
 
 
-def _generic(value: Any) -> JSONValue:
+def _generic(value: object) -> JSONValue:
     converter = _BY_PYTYPE.get(type(value))
     if converter is not None:
         return converter(value)
@@ -838,23 +509,23 @@ _JSON_READY = frozenset(_AS_IS)
 
 
 def _null_safe(converter: Converter) -> Converter:
-    def convert(value: Any) -> JSONValue:
+    def convert(value: object) -> JSONValue:
         return None if value is None else converter(value)
 
     return convert
 
 
 def _array_of(element: Converter) -> Converter:
-    def convert(value: Any) -> JSONValue:
+    def convert(value: object) -> JSONValue:
         if value is None:
             return None
-        return [convert(item) if type(item) is list else element(item) for item in value]
+        return [convert(item) if type(item) is list else element(item) for item in cast("Iterable[object]", value)]
 
     return convert
 
 
-def _json_ready_array(value: Any) -> JSONValue:
-    return value  # type: ignore[no-any-return]
+def _json_ready_array(value: object) -> JSONValue:
+    return cast("JSONValue", value)
 
 
 def converter_for(type_name: str, type_kind: str, type_schema: str = "pg_catalog") -> Converter:
@@ -895,24 +566,24 @@ class Converters(list[Converter]):
         )
 
 
-def converters_for(attributes: Sequence[Any]) -> Converters:
+def converters_for(attributes: Sequence[PgAttribute]) -> Converters:
     """One converter per column, from ``PreparedStatement.get_attributes()`` (don't mutate the list)."""
     return Converters(converter_for(a.type.name, a.type.kind, a.type.schema) for a in attributes)
 
 
-def convert_row(row: Sequence[Any], converters: Sequence[Converter]) -> list[JSONValue]:
+def convert_row(row: Sequence[object], converters: Sequence[Converter]) -> list[JSONValue]:
     """One result row (an asyncpg Record or any sequence) as a list of JSON values."""
     if type(converters) is Converters:
-        values: list[JSONValue] = list(row)
+        values: list[object] = list(row)
         if len(values) != len(converters):
             raise ValueError(f"row has {len(values)} values for {len(converters)} converters")
         for i, convert in converters.work:
             values[i] = convert(values[i])
-        return values
+        return cast("list[JSONValue]", values)  # the other columns are JSON as decoded
     return [convert(value) for convert, value in zip(converters, row, strict=True)]
 
 
-def convert_rows(rows: Iterable[Sequence[Any]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
+def convert_rows(rows: Iterable[Sequence[object]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
     """Many rows at once (the same as ``convert_row`` on each)."""
     if type(converters) is not Converters:
         converters = Converters(converters)
@@ -949,7 +620,7 @@ def _quote_ident(name: str) -> str:
 _VECTOR_TYPES = {22: "int2vector", 30: "oidvector"}  # asyncpg reports these as arrays named "...[]"
 
 
-def type_label(attribute: Any) -> str:
+def type_label(attribute: PgAttribute) -> str:
     """The type to show users, spelled like format_type(): 'integer', 'text[]', 'public.drop_status'."""
     t = attribute.type
     special = _VECTOR_TYPES.get(getattr(t, "oid", None) or 0)
@@ -976,7 +647,7 @@ _NOTES = {
 }
 
 
-def format_note(attribute: Any) -> str | None:
+def format_note(attribute: PgAttribute) -> str | None:
     """A short note on how a column's values are written in JSON, where that is not obvious."""
     t = attribute.type
     name: str = t.name.removesuffix("[]")

@@ -15,21 +15,33 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from vf_mcp.compute.dba import (
+    Candidate,
     ColumnFacts,
     CostSettings,
     ForeignKeyFacts,
     IndexFacts,
+    QueryShape,
     TableFacts,
+    ident,
+    owner,
+    plan_root,
 )
 from vf_mcp.db.pool import Database
+from vf_mcp.db.runner import _coerce_param
+from vf_mcp.errors import InvalidArgumentError, VfError, db_errors
+
+Row = dict[str, Any]
+"""One row of a DBA statement as a dict (column name -> converted value)."""
 
 MARK = "/* vf-mcp:dba */"
 """Prefix of vf-mcp's own DBA statements (EXPLAIN, PREPARE, pg_stat_statements reads), so that
@@ -100,7 +112,7 @@ class ServerFacts:
     hypopg_schema: str | None
     hypopg_available: bool
     settings: dict[str, str] = field(default_factory=dict)
-    stats_reset: Any = None
+    stats_reset: datetime | None = None
 
     def costs(self) -> CostSettings:
         def f(name: str, default: float) -> float:
@@ -149,7 +161,7 @@ async def server_facts(db: Database) -> ServerFacts:
     )
 
 
-def _json(v: Any) -> Any:
+def _json(v: object) -> Any:
     return json.loads(v) if isinstance(v, str) else v
 
 
@@ -299,12 +311,12 @@ async def sample_values(db: Database, pairs: Sequence[tuple[int, str]]) -> dict[
 async def explain_json(
     conn: asyncpg.Connection,
     sql: str,
-    args: Sequence[Any],
+    args: Sequence[object],
     *,
     analyze: bool,
     generic_params: int = 0,
     timeout: float | None = None,
-) -> Any:
+) -> object:
     """EXPLAIN (FORMAT JSON) of a statement the guard accepted, inside the caller's READ ONLY transaction.
 
     With `generic_params` (the statement has $n and no values were given) the plan is the generic plan:
@@ -328,6 +340,193 @@ async def explain_json(
     options = "ANALYZE, BUFFERS, TIMING, SETTINGS, FORMAT JSON" if analyze else "SETTINGS, FORMAT JSON"
     raw = await conn.fetchval(f"{MARK} EXPLAIN ({options})\n{sql}", *args, timeout=timeout)
     return _json(raw)
+
+
+_DEFAULTS: dict[str, Callable[[], object]] = {
+    "int2": lambda: 1,
+    "int4": lambda: 1,
+    "int8": lambda: 1,
+    "oid": lambda: 1,
+    "float4": lambda: 1.0,
+    "float8": lambda: 1.0,
+    "numeric": lambda: Decimal(1),
+    "bool": lambda: True,
+    "text": lambda: "a",
+    "varchar": lambda: "a",
+    "bpchar": lambda: "a",
+    "name": lambda: "a",
+    "date": lambda: date.today(),
+    "timestamp": lambda: datetime.now(),
+    "timestamptz": lambda: datetime.now(UTC),
+    "uuid": lambda: uuid.UUID(int=0),
+    "json": lambda: "{}",
+    "jsonb": lambda: "{}",
+    "interval": lambda: timedelta(days=1),
+}
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def sample_args(
+    ptypes: Sequence[str],
+    shape: QueryShape | None,
+    bound: Mapping[str, TableFacts],
+    samples: Mapping[tuple[int, str], str],
+) -> tuple[list[object], list[str]]:
+    """A value per $n: the compared column's most common value (statistics), else a typed default."""
+    source: dict[int, tuple[int, str]] = {}
+    if shape is not None:
+        for p in shape.predicates:
+            t = owner(p.ref, bound)
+            if p.param is not None and t is not None:
+                source.setdefault(p.param, (t.oid, p.ref.column))
+    args: list[object] = []
+    shown: list[str] = []
+    for i, ptype in enumerate(ptypes, start=1):
+        value: object = None
+        origin = "default"
+        key = source.get(i)
+        if key is not None and key in samples:
+            try:
+                value, origin = _coerce_param(samples[key], ptype), f"most common {key[1]}"
+            except (VfError, ValueError, TypeError):
+                value = None
+        if value is None and ptype in _DEFAULTS:
+            value = _DEFAULTS[ptype]()
+        args.append(value)
+        shown.append(f"${i}={_short(str(value), 40)} ({origin})")
+    return args, shown
+
+
+@dataclass(frozen=True)
+class ExplainRun:
+    """The JSON plan of one explain_query call and how its parameters were bound."""
+
+    plan: object
+    mode: str
+
+
+async def explain_statement(
+    db: Database,
+    sql: str,
+    params: Sequence[object],
+    *,
+    analyze: bool,
+    shape: QueryShape | None = None,
+    bound: Mapping[str, TableFacts] | None = None,
+    samples: Mapping[tuple[int, str], str] | None = None,
+) -> ExplainRun:
+    """EXPLAIN a guarded statement in a READ ONLY transaction: with the given values, the generic plan
+    ($n without values), or (analyze without values) sample values from the column statistics."""
+    timeout = db.client_timeout_s(None)
+    async with db.read_only() as conn:
+        with db_errors(statement_timeout_ms=db.effective_timeout_ms(None)):
+            stmt = await conn.prepare(sql, timeout=timeout)
+            ptypes = [p.name for p in stmt.get_parameters()]
+            if params:
+                if len(params) != len(ptypes):
+                    raise InvalidArgumentError(
+                        f"The query has {len(ptypes)} parameter(s) but {len(params)} value(s) were given."
+                    )
+                args = [_coerce_param(v, t) for v, t in zip(params, ptypes, strict=True)]
+                plan = await explain_json(conn, sql, args, analyze=analyze, timeout=timeout)
+                return ExplainRun(plan, "given values")
+            if ptypes and not analyze:
+                plan = await explain_json(conn, sql, [], analyze=False, generic_params=len(ptypes), timeout=timeout)
+                return ExplainRun(plan, "generic plan (no values given: the plan used for any value)")
+            if ptypes:
+                args, shown = sample_args(ptypes, shape, bound or {}, samples or {})
+                plan = await explain_json(conn, sql, args, analyze=True, timeout=timeout)
+                return ExplainRun(plan, "sample values: " + ", ".join(shown))
+            plan = await explain_json(conn, sql, [], analyze=analyze, timeout=timeout)
+            return ExplainRun(plan, "no parameters")
+
+
+async def _generic_plan(conn: asyncpg.Connection, sql: str, timeout: float) -> object:
+    stmt = await conn.prepare(sql, timeout=timeout)
+    n = len(stmt.get_parameters())
+    return await explain_json(conn, sql, [], analyze=False, generic_params=n, timeout=timeout)
+
+
+def _total_cost(plan: object) -> float:
+    return float((plan_root(plan) or {}).get("Total Cost") or 0.0)
+
+
+async def generic_plans(db: Database, sqls: Mapping[int, str]) -> dict[int, object]:
+    """The current generic plan of each statement (key -> JSON plan); one that fails to plan is left out."""
+    out: dict[int, object] = {}
+    timeout = db.client_timeout_s(None)
+    async with db.read_only() as conn:
+        for i, sql in sorted(sqls.items()):
+            try:
+                async with conn.transaction():
+                    out[i] = await _generic_plan(conn, sql, timeout)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError):
+                continue
+    return out
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Planner cost of one query before and with one hypothetical index, whether the plan used it, its size."""
+
+    before: float
+    after: float
+    used: bool
+    size: int | None
+
+
+MeasureKey = tuple[tuple[int, tuple[str, ...]], int]
+"""(candidate key, query index)."""
+
+
+async def hypopg_measure(
+    db: Database, schema: str, per_query: Mapping[int, tuple[str, Sequence[Candidate]]]
+) -> dict[MeasureKey, Measure]:
+    """Planner cost of each query before and with each of its candidates as a hypothetical index (hypopg).
+
+    Hypothetical indexes live in the backend, not the transaction: they are reset before the connection
+    goes back to the pool (and the connection is closed if that fails)."""
+    ext = '"' + schema.replace('"', '""') + '"'
+    out: dict[MeasureKey, Measure] = {}
+    if not per_query:
+        return out
+    timeout = db.client_timeout_s(None)
+    async with db.read_only() as conn:
+        try:
+            for i, (sql, mine) in sorted(per_query.items()):
+                try:
+                    async with conn.transaction():
+                        before = _total_cost(await _generic_plan(conn, sql, timeout))
+                        for c in mine:
+                            out[(c.key, i)] = await _measure_one(conn, ext, sql, c, before, timeout)
+                except (asyncpg.PostgresError, asyncpg.InterfaceError):
+                    continue
+        finally:
+            try:
+                await conn.fetchval(f"{MARK} SELECT {ext}.hypopg_reset()", timeout=timeout)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                conn.terminate()
+    return out
+
+
+async def _measure_one(
+    conn: asyncpg.Connection, ext: str, sql: str, c: Candidate, before: float, timeout: float
+) -> Measure:
+    cols = ", ".join(ident(x) for x in c.columns)
+    row = await conn.fetchrow(
+        f"{MARK} SELECT indexrelid, {ext}.hypopg_relation_size(indexrelid) AS size FROM {ext}.hypopg_create_index($1)",
+        f"CREATE INDEX ON {c.table.sql_name} ({cols})",
+        timeout=timeout,
+    )
+    assert row is not None
+    plan = await _generic_plan(conn, sql, timeout)
+    used = f"<{int(row['indexrelid'])}>" in json.dumps(plan)
+    await conn.fetchval(f"{MARK} SELECT {ext}.hypopg_drop_index($1)", row["indexrelid"], timeout=timeout)
+    return Measure(before, _total_cost(plan), used, int(row["size"] or 0) or None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -378,14 +577,14 @@ async def _pgss_shape(db: Database, ext: str) -> tuple[bool, bool]:
     return bool(row["current_columns"]), bool(row["has_info"])
 
 
-async def slow_queries(db: Database, schema: str, sort_by: str, limit: int) -> list[dict[str, Any]]:
+async def slow_queries(db: Database, schema: str, sort_by: str, limit: int) -> list[Row]:
     ext = '"' + schema.replace('"', '""') + '"'
     current, _ = await _pgss_shape(db, ext)
     rows = await db.fetch(slow_queries_sql(schema, sort_by, legacy=not current), limit)
     return [dict(r.items()) for r in rows]
 
 
-async def pgss_stats_since(db: Database, schema: str) -> Any:
+async def pgss_stats_since(db: Database, schema: str) -> datetime | None:
     """When pg_stat_statements was last reset (pg_stat_statements_info, version 1.9+), else None."""
     ext = '"' + schema.replace('"', '""') + '"'
     _, has_info = await _pgss_shape(db, ext)
@@ -535,16 +734,16 @@ FROM pg_stat_activity WHERE pid = ANY($1::int[])"""
 BLOAT_MIN_PAGES = 1280  # 10 MB of 8 kB pages
 
 
-async def health_data(db: Database) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+async def health_data(db: Database) -> tuple[dict[str, list[Row]], dict[str, str]]:
     """Run every health query in one READ ONLY transaction (one consistent statistics snapshot); a query
     that fails (a missing privilege) is rolled back to its savepoint and reported, the others still run."""
-    data: dict[str, list[dict[str, Any]]] = {}
+    data: dict[str, list[Row]] = {}
     errors: dict[str, str] = {}
     timeout = db.client_timeout_s(None)
     db.counter.statements += 1
     async with db.read_only() as conn:
         for key, sql in HEALTH_SQL.items():
-            args: tuple[Any, ...] = (BLOAT_MIN_PAGES,) if key == "bloat" else ()
+            args: tuple[object, ...] = (BLOAT_MIN_PAGES,) if key == "bloat" else ()
             try:
                 async with conn.transaction():
                     rows = await conn.fetch(f"{MARK}\n{sql}", *args, timeout=timeout)

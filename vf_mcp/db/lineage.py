@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -609,16 +609,16 @@ class LineageCache:
     def __init__(self, tables: Tables, max_entries: int = 1024) -> None:
         self.tables = tables
         self._max = max(1, max_entries)
-        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
 
-    def get(self, key: Any) -> Any:
+    def get(self, key: Hashable) -> object:
         """A cached value (moved to the front), or None."""
         hit = self._entries.get(key)
         if hit is not None:
             self._entries.move_to_end(key)
         return hit
 
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: Hashable, value: object) -> None:
         self._entries[key] = value
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:

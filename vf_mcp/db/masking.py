@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vf_mcp.db.gate import current_caller
 from vf_mcp.db.lineage import LineageCache, Tables, analyze_or_none
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import recording_sql
-from vf_mcp.pii import ColumnMask, PiiPolicy
+from vf_mcp.jsontypes import JSONValue
+from vf_mcp.pii import Cell, ColumnMask, PiiPolicy
+
+if TYPE_CHECKING:
+    from vf_mcp.db.catalog import Catalog
+    from vf_mcp.db.runner import Column
 
 __all__ = ["TABLES_SQL", "lineage_cache", "lineage_masks", "mask_by_lineage", "masked_json_rows"]
 
@@ -37,7 +42,7 @@ GROUP BY n.nspname, c.relname, c.relkind, c.oid
 LINEAGE_CACHE_ENTRIES = 1024
 
 
-async def lineage_cache(catalog: Any) -> LineageCache:
+async def lineage_cache(catalog: Catalog) -> LineageCache:
     """The catalog's lineage cache (built with one catalog query, rebuilt when the schema cache expires)."""
 
     async def load() -> LineageCache:
@@ -53,7 +58,7 @@ async def lineage_cache(catalog: Any) -> LineageCache:
 
 
 async def lineage_masks(
-    catalog: Any, sql: str, names: Sequence[str], policy: PiiPolicy | None
+    catalog: Catalog | None, sql: str, names: Sequence[str], policy: PiiPolicy | None
 ) -> tuple[ColumnMask, ...]:
     """How to mask each output column of `sql` (named `names`) under `policy`, by lineage; () for nothing."""
     if policy is None or not policy.enabled or catalog is None or not names:
@@ -61,7 +66,7 @@ async def lineage_masks(
     cache = await lineage_cache(catalog)
     key = ("masks", sql, tuple(names), id(policy))
     hit = cache.get(key)
-    if hit is not None and hit[0] is policy:
+    if isinstance(hit, tuple) and hit[0] is policy:  # (policy, masks)
         masks: tuple[ColumnMask, ...] = hit[1]
         return masks
     if len(sql) > OFF_LOOP_CHARS and not cache.knows(sql):  # a long parse holds the GIL: not on the loop
@@ -72,7 +77,9 @@ async def lineage_masks(
     return masks
 
 
-async def mask_by_lineage(catalog: Any, sql: str, names: Sequence[str], rows: list[list[Any]]) -> list[list[Any]]:
+async def mask_by_lineage(
+    catalog: Catalog | None, sql: str, names: Sequence[str], rows: list[list[Cell]]
+) -> list[list[Cell]]:
     """`rows` of `sql` with personal data masked by lineage under the caller's policy (the same list if none)."""
     caller = current_caller()
     policy = caller.pii
@@ -83,8 +90,8 @@ async def mask_by_lineage(catalog: Any, sql: str, names: Sequence[str], rows: li
 
 
 async def masked_json_rows(
-    catalog: Any, sql: str, columns: Sequence[Any], rows: list[list[Any]], row_json: list[str]
-) -> tuple[list[list[Any]], list[str]]:
+    catalog: Catalog | None, sql: str, columns: Sequence[Column], rows: list[list[JSONValue]], row_json: list[str]
+) -> tuple[list[list[JSONValue]], list[str]]:
     """run_guarded's rows and their encodings, masked by lineage (re-encoded only when something changed)."""
     masked = await mask_by_lineage(catalog, sql, [c.name for c in columns], rows)
     if masked is rows:

@@ -38,11 +38,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import asyncpg
 
-from vf_mcp.compute.schema_diff import ColumnPair, RowDiff, TablePair, diff_rows, qualified_sql, quote_ident
+from vf_mcp.compute.snapshot import qualified_sql, quote_ident
+from vf_mcp.compute.validation import ColumnPair, RowDiff, TablePair, diff_rows
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.catalog import split_identifier
 from vf_mcp.db.pool import Database
@@ -248,7 +248,7 @@ class _Session:
     conn: asyncpg.Connection
     statements: int = 0
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
         self.statements += 1
         return await run_statement(self.db, self.conn, sql, *args)
 

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 from asyncpg.exceptions._base import InternalClientError
@@ -282,7 +281,7 @@ class Database:
 
     async def _create_pool(self, dsn: str) -> asyncpg.Pool:
         """A pool whose sessions start with _server_settings; drops temp_file_limit if the role may not set it."""
-        from vf_mcp.db.convert import install_codecs
+        from vf_mcp.db.codecs import install_codecs
 
         while True:
             server_settings = self._server_settings()
@@ -504,7 +503,7 @@ class Database:
         """A client-side backstop a little past the server-side timeout (the server cancels first)."""
         return self.effective_timeout_ms(timeout_ms) / 1000.0 + 2.0
 
-    async def fetch(self, sql: str, *args: Any, timeout_ms: int | None = None) -> list[asyncpg.Record]:
+    async def fetch(self, sql: str, *args: object, timeout_ms: int | None = None) -> list[asyncpg.Record]:
         """Run one of vf-mcp's own (trusted, parameterised) statements read-only."""
         self.counter.statements += 1
         note_sql(sql)

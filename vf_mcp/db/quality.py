@@ -13,13 +13,14 @@ Each statement runs in its own savepoint, so a failing check is reported and the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
 
 import asyncpg
 
 from vf_mcp.compute import quality as cq
-from vf_mcp.db.catalog import Relation, quote_ident
+from vf_mcp.db.catalog import ColumnDetail, ConstraintDetail, Relation, TableDetail, quote_ident
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import translate
 
@@ -174,7 +175,7 @@ def _bare(part: str) -> str:
 
 def build_plan(
     rel: Relation,
-    detail: dict[str, Any],
+    detail: TableDetail,
     checks: frozenset[str],
     *,
     estimate: int | None,
@@ -184,29 +185,29 @@ def build_plan(
     relations: dict[str, Relation],
 ) -> TablePlan:
     """Decide, from the catalog only, which rule applies to which column and what to sample."""
-    cols_raw = detail.get("columns") or []
-    own = [c for c in detail.get("constraints") or [] if c["table"] == rel.qualified]
-    pk = next((tuple(c["columns"] or ()) for c in own if c["type"] == "p"), ())
-    fk_cols = {n for c in own if c["type"] == "f" for n in c["columns"] or ()}
-    unique_sets = [tuple(c["columns"] or ()) for c in own if c["type"] in ("p", "u")]
+    cols_raw = detail.columns
+    own = [c for c in detail.constraints if c.table == rel.qualified]
+    pk = next((tuple(c.columns or ()) for c in own if c.type == "p"), ())
+    fk_cols = {n for c in own if c.type == "f" for n in c.columns or ()}
+    unique_sets = [tuple(c.columns or ()) for c in own if c.type in ("p", "u")]
     indexed: set[str] = set()
-    for ix in detail.get("indexes") or []:
-        parsed = _index_columns(ix["definition"])
-        if not parsed or not ix.get("valid", True):
+    for ix in detail.indexes:
+        parsed = _index_columns(ix.definition)
+        if not parsed or not ix.valid:
             continue
         method, parts = parsed
         if method == "btree" and parts:
             indexed.add(_bare(parts[0]))
-        if ix["unique"] and not ix["partial"] and len(parts) == 1:
+        if ix.unique and not ix.partial and len(parts) == 1:
             unique_sets.append((_bare(parts[0]),))
     single_unique = {s[0] for s in unique_sets if len(s) == 1}
-    not_null = {c["name"] for c in cols_raw if not c["nullable"]}
+    not_null = {c.name for c in cols_raw if not c.nullable}
 
-    times = [c["name"] for c in cols_raw if (c.get("base_type") or "") in TIME_TYPES]
+    times = [c.name for c in cols_raw if c.base_type in TIME_TYPES]
     fresh = set(cq.freshness_columns(times))
     columns: list[Column] = []
     for i, c in enumerate(cols_raw):
-        name, base, cat = c["name"], c.get("base_type") or "", c.get("category") or ""
+        name, base, cat = c.name, c.base_type, c.category
         text = cat == "S"
         numeric = cat == "N" and base not in NUMERIC_SKIP
         keyish = name in pk or name in fk_cols or cq.is_key_like(name)
@@ -238,7 +239,7 @@ def build_plan(
             roles.add("enum")
         if cat in ("G", "X", "C", "P") or base in NO_EQUALITY or (cat == "U" and base not in GROUPABLE_U):
             roles.add("as_text")
-        columns.append(Column(i, name, base, cat, bool(c["nullable"]), frozenset(roles), indexed=name in indexed))
+        columns.append(Column(i, name, base, cat, c.nullable, frozenset(roles), indexed=name in indexed))
 
     plan = TablePlan(rel=rel, checks=checks, columns=columns, estimate=estimate)
     if rel.kind in ("v", "f"):
@@ -249,11 +250,11 @@ def build_plan(
     # duplicates: ignore a surrogate key; skip when a NOT NULL key makes duplicate rows impossible
     by_name = {c.name: c for c in columns}
     if len(pk) == 1 and pk[0] in by_name:
-        raw = next(c for c in cols_raw if c["name"] == pk[0])
-        default = (raw.get("default") or "").lower()
+        raw = next(c for c in cols_raw if c.name == pk[0])
+        default = (raw.default or "").lower()
         if (
             by_name[pk[0]].base_type in INTEGER_TYPES | {"uuid", "numeric"}
-            or raw.get("identity")
+            or raw.identity
             or "nextval(" in default
             or "uuid" in default
         ):
@@ -264,19 +265,14 @@ def build_plan(
     if not impossible and rest and (not pk or plan.surrogate):
         plan.dup_columns = rest
 
-    for c in own:
-        if c["type"] == "c" and not c["validated"]:
-            m = _CHECK.match(c["definition"] or "")
+    for k in own:
+        if k.type == "c" and not k.validated:
+            m = _CHECK.match(k.definition or "")
             if m:
-                plan.not_valid.append(NotValidCheck(c["name"], m.group("expr")))
-        if c["type"] == "f" and not c["validated"] and c["ref_table"] in relations:
+                plan.not_valid.append(NotValidCheck(k.name, m.group("expr")))
+        if k.type == "f" and not k.validated and k.ref_table is not None and k.ref_table in relations:
             plan.references.append(
-                Reference(
-                    tuple(c["columns"] or ()),
-                    relations[c["ref_table"]],
-                    tuple(c["ref_columns"] or ()),
-                    c["name"],
-                )
+                Reference(tuple(k.columns or ()), relations[k.ref_table], tuple(k.ref_columns or ()), k.name)
             )
     plan.references += infer_references(rel, cols_raw, own, keys, relations)
     return plan
@@ -284,8 +280,8 @@ def build_plan(
 
 def infer_references(
     rel: Relation,
-    cols_raw: list[dict[str, Any]],
-    own: list[dict[str, Any]],
+    cols_raw: Sequence[ColumnDetail],
+    own: Sequence[ConstraintDetail],
     keys: list[Key],
     relations: dict[str, Relation],
 ) -> list[Reference]:
@@ -297,8 +293,8 @@ def infer_references(
     """
     if not keys:
         return []
-    declared = {n for c in own if c["type"] == "f" for n in c["columns"] or ()}
-    pk_own = {n for c in own if c["type"] == "p" for n in c["columns"] or ()}
+    declared = {n for c in own if c.type == "f" for n in c.columns or ()}
+    pk_own = {n for c in own if c.type == "p" for n in c.columns or ()}
     pks = {k.table: k for k in keys if k.type == "p" and len(k.columns) == 1}
     by_name: dict[str, list[Relation]] = {}
     for r in relations.values():
@@ -310,7 +306,7 @@ def infer_references(
             consensus.setdefault(k.columns[0], set()).add((k.ref_table, k.ref_columns[0], k.category))
     out: list[Reference] = []
     for c in cols_raw:
-        name = c["name"]
+        name = c.name
         stem = cq.fk_stem(name)
         if not stem or name in declared or name in pk_own:
             continue
@@ -331,7 +327,7 @@ def infer_references(
         trel, tcol, tcat = target
         if trel.qualified == rel.qualified:
             continue  # self-references need a declared key to be trusted
-        if tcat is not None and tcat != (c.get("category") or ""):
+        if tcat is not None and tcat != c.category:
             continue
         out.append(Reference((name,), trel, (tcol,), None))
     return out
@@ -479,19 +475,162 @@ def orphans_sql(plan: TablePlan) -> str | None:
     return f"SELECT {', '.join(sel)} FROM {plan.source} {' '.join(joins)}"
 
 
-# ---------- execution ----------
+# ---------- execution: typed results, decoded from the column aliases above ----------
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    """What the main pass found in one column (zeros and Nones where a rule did not apply)."""
+
+    column: Column
+    non_null: int | None = None  # None: not counted (the column is NOT NULL, or no check needed it)
+    bad_emails: int = 0
+    bad_email_examples: tuple[str, ...] = ()
+    bad_phones: int = 0  # not 7-15 digits
+    phones_judged: int = 0  # parsable national numbers (or with the column's usual country code)
+    phones_usual_length: int = 0  # ... of them with the usual length
+    usual_phone_length: int | None = None
+    bad_phone_examples: tuple[str, ...] = ()
+    odd_length_examples: tuple[str, ...] = ()
+    negatives: int = 0
+    min_negative: str | None = None
+    before_1900: int = 0
+    min_date: str | None = None
+    in_future: int = 0
+    max_date: str | None = None
+    newest: datetime | None = None  # newest value not in the future (freshness)
+    outliers: int = 0
+    outlier_min: float | None = None
+    outlier_max: float | None = None
+    outlier_max_sigmas: float | None = None  # the farthest value, in standard deviations
+    mean: float | None = None
+    stddev: float | None = None
+    distinct: int | None = None  # None: not counted
+
+
+@dataclass(frozen=True)
+class MainPass:
+    """The main aggregate pass of one table."""
+
+    rows: int
+    now: datetime
+    columns: tuple[ColumnCheck, ...]  # in plan.columns order
+    not_valid: tuple[int, ...]  # rows violating each of plan.not_valid
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    groups: int
+    extra: int  # rows beyond the first of each group
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """An enum-like text column whose values differ only in case, spaces, '_' or '-'."""
+
+    column: Column
+    total: int
+    stray: int  # rows using a spelling other than the most common of its group
+    groups: tuple[tuple[tuple[str, int], ...], ...]  # per group: (value, count), most common first
+
+
+@dataclass(frozen=True)
+class Orphans:
+    reference: Reference
+    rows: int
+    distinct: int
+    examples: tuple[str, ...]
 
 
 @dataclass
 class TableRaw:
     """What PostgreSQL returned for one table (None: not run or failed; see errors)."""
 
-    main: dict[str, Any] | None = None
-    duplicates: dict[str, Any] | None = None
-    spellings: list[dict[str, Any]] = field(default_factory=list)
-    orphans: dict[str, Any] | None = None
+    main: MainPass | None = None
+    duplicates: Duplicates | None = None
+    spellings: list[Spelling] = field(default_factory=list)
+    orphans: list[Orphans] | None = None
     errors: list[tuple[str, str]] = field(default_factory=list)
     statements: int = 0
+
+
+def _int(v: int | None) -> int:
+    return int(v or 0)
+
+
+def _float(v: float | None) -> float | None:
+    return None if v is None else float(v)
+
+
+def _texts(v: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(str(x) for x in v or ())
+
+
+def _str(v: str | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _column_check(row: asyncpg.Record, c: Column) -> ColumnCheck:
+    i = c.i
+    fr = row.get(f"fr{i}")
+    pm = row.get(f"pm{i}")
+    return ColumnCheck(
+        column=c,
+        non_null=None if row.get(f"nn{i}") is None else int(row[f"nn{i}"]),
+        bad_emails=_int(row.get(f"em{i}")),
+        bad_email_examples=_texts(row.get(f"emx{i}")),
+        bad_phones=_int(row.get(f"pb{i}")),
+        phones_judged=_int(row.get(f"pj{i}")),
+        phones_usual_length=_int(row.get(f"pa{i}")),
+        usual_phone_length=None if pm is None else int(pm),
+        bad_phone_examples=_texts(row.get(f"pbx{i}")),
+        odd_length_examples=_texts(row.get(f"plx{i}")),
+        negatives=_int(row.get(f"ng{i}")),
+        min_negative=_str(row.get(f"ngm{i}")),
+        before_1900=_int(row.get(f"dp{i}")),
+        min_date=_str(row.get(f"dpm{i}")),
+        in_future=_int(row.get(f"df{i}")),
+        max_date=_str(row.get(f"dfm{i}")),
+        newest=fr if isinstance(fr, datetime) else None,
+        outliers=_int(row.get(f"ol{i}")),
+        outlier_min=_float(row.get(f"oln{i}")),
+        outlier_max=_float(row.get(f"olx{i}")),
+        outlier_max_sigmas=_float(row.get(f"oz{i}")),
+        mean=_float(row.get(f"oa{i}")),
+        stddev=_float(row.get(f"od{i}")),
+        distinct=None if row.get(f"nd{i}") is None else int(row[f"nd{i}"]),
+    )
+
+
+def _main_pass(row: asyncpg.Record, plan: TablePlan) -> MainPass:
+    return MainPass(
+        rows=_int(row["n"]),
+        now=row["now_"],
+        columns=tuple(_column_check(row, c) for c in plan.columns),
+        not_valid=tuple(_int(row.get(f"cc{j}")) for j in range(len(plan.not_valid))),
+    )
+
+
+def _spelling(row: asyncpg.Record, by_index: dict[int, Column]) -> Spelling:
+    groups = row["groups"] or []
+    return Spelling(
+        column=by_index[row["k"]],
+        total=_int(row["total"]),
+        stray=_int(row["stray"]),
+        groups=tuple(tuple((str(v), int(n)) for v, n in g) for g in groups),
+    )
+
+
+def _orphans(row: asyncpg.Record, plan: TablePlan) -> list[Orphans]:
+    return [
+        Orphans(
+            reference=ref,
+            rows=_int(row.get(f"o{j}")),
+            distinct=_int(row.get(f"od{j}")),
+            examples=_texts(row.get(f"ox{j}")),
+        )
+        for j, ref in enumerate(plan.references)
+    ]
 
 
 async def _fetch(
@@ -517,19 +656,20 @@ async def run_checks(
     rows = await _fetch(conn, main_sql(plan, sigma=sigma), raw, "main", timeout_s)
     if not rows:
         return raw  # the table cannot be read (e.g. an unpopulated materialized view): stop here
-    raw.main = dict(rows[0].items())
-    if not raw.main.get("n"):
+    raw.main = _main_pass(rows[0], plan)
+    if not raw.main.rows:
         return raw  # empty table: nothing else to find
     if "duplicates" in ch:
         sql = duplicates_sql(plan)
         if sql and (rows := await _fetch(conn, sql, raw, "duplicates", timeout_s)):
-            raw.duplicates = dict(rows[0].items())
+            raw.duplicates = Duplicates(groups=_int(rows[0]["groups"]), extra=_int(rows[0]["extra"]))
     if "consistency" in ch:
         sql = spellings_sql(plan, max_values=enum_max)
         if sql and (rows := await _fetch(conn, sql, raw, "consistency", timeout_s)) is not None:
-            raw.spellings = [dict(r.items()) for r in rows]
+            by_index = {c.i: c for c in plan.columns}
+            raw.spellings = [_spelling(r, by_index) for r in rows]
     if "referential_integrity" in ch:
         sql = orphans_sql(plan)
         if sql and (rows := await _fetch(conn, sql, raw, "referential_integrity", timeout_s)):
-            raw.orphans = dict(rows[0].items())
+            raw.orphans = _orphans(rows[0], plan)
     return raw

@@ -13,20 +13,23 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vf_mcp.db.catalog import Catalog
-from vf_mcp.db.convert import JSONValue, convert_row, converters_for, type_label
+from vf_mcp.db.convert import Converters, JSONValue, PgAttribute, convert_row, converters_for, type_label
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.guard import CheckedStatement
 from vf_mcp.db.masking import mask_by_lineage, masked_json_rows
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import InvalidArgumentError, db_errors
+
+if TYPE_CHECKING:
+    from asyncpg import Record
 
 # Types whose values have a fixed, small size (typlen > 0): never cut, never measured.
 _FIXED_TYPES = frozenset(
@@ -45,13 +48,13 @@ PREVIEW_CHARS = 200
 """Characters of a cut value kept in the answer (before the '… [value cut: N bytes]' marker)."""
 
 
-def is_variable_length(attr: Any) -> bool:
+def is_variable_length(attr: PgAttribute) -> bool:
     """True when a result column's values can be arbitrarily large (typlen -1: text, bytea, json, arrays...)."""
     t = attr.type
     return not (t.kind == "scalar" and t.schema == "pg_catalog" and t.name in _FIXED_TYPES)
 
 
-def _size_sql(value: str, attr: Any, value_cap: int) -> str:
+def _size_sql(value: str, attr: PgAttribute, value_cap: int) -> str:
     """SQL for the byte size of `value` as it would leave the server (uncompressed)."""
     t = attr.type
     if t.kind == "scalar" and t.schema == "pg_catalog" and t.name in _OCTET_TYPES:
@@ -105,7 +108,7 @@ class Bounded:
 
 
 def bounded_sql(
-    statement: str, attrs: Sequence[Any], *, value_cap: int, row_cap: int | None = None, offset: int = 0
+    statement: str, attrs: Sequence[PgAttribute], *, value_cap: int, row_cap: int | None = None, offset: int = 0
 ) -> Bounded:
     """Wrap `statement` (a SELECT, VALUES or TABLE) to cut values over `value_cap` bytes inside PostgreSQL.
 
@@ -178,7 +181,7 @@ class QueryOutcome:
     execution_time_ms: float
     result_bytes: int
     statement: CheckedStatement
-    plan: Any = None
+    plan: JSONValue = None
     used_window: bool = False
     row_json: tuple[str, ...] = ()
     cut_values: tuple[str, ...] = ()
@@ -228,11 +231,79 @@ def _coerce_param(value: Any, type_name: str) -> Any:
     return value
 
 
+@dataclass
+class _Taken:
+    """The rows of one fetched batch that fit the caps, encoded once, and why the rest was left out."""
+
+    rows: list[list[JSONValue]] = field(default_factory=list)
+    row_json: list[str] = field(default_factory=list)  # each row encoded once: measured, reused for the text
+    size: int = 2
+    truncated_reason: str | None = None
+
+
+def _take_rows(
+    batch: Sequence[Record],
+    *,
+    limit: int,
+    width: int,
+    bounded: Bounded | None,
+    converters: Converters,
+    columns: tuple[Column, ...],
+    offset: int,
+    cap: int,
+    cut_values: list[str],
+) -> _Taken:
+    """Convert `batch` row by row until `limit` rows or `cap` bytes (values cut inside PostgreSQL kept cut)."""
+    taken = _Taken()
+    rows, row_json = taken.rows, taken.row_json
+    size = 2
+    truncated_reason: str | None = None
+    for index, rec in enumerate(batch[:limit]):
+        if bounded is not None and rec[width + len(bounded.var_columns)] > cap and rows:
+            truncated_reason = f"result reached the {cap}-byte cap (max_result_bytes) after {len(rows)} rows"
+            break
+        row = convert_row([rec[j] for j in range(width)] if bounded else rec, converters)
+        if bounded is not None:
+            for k, j in enumerate(bounded.var_columns):
+                preview = rec[width + k]
+                if preview is not None:
+                    row[j] = preview
+                    cut_values.append(
+                        f"row {offset + index + 1}, column {columns[j].name}: " + preview[preview.rfind("[") + 12 : -1]
+                    )
+        encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+        row_bytes = len(encoded) + 1
+        if size + row_bytes > cap and not rows:
+            # one row alone is over the cap: return it with its long values cut, never nothing
+            cut = [cut_json_value(v) for v in row]
+            row = [v for v, _ in cut]
+            for j, (v, n) in enumerate(cut):
+                if isinstance(v, str) and v.endswith(" bytes]") and n > PREVIEW_CHARS + 40:
+                    cut_values.append(f"row {offset + index + 1}, column {columns[j].name}: {n:,} bytes")
+            encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
+            rows.append(row)
+            row_json.append(encoded)
+            size += len(encoded) + 1
+            truncated_reason = (
+                f"row {offset + index + 1} alone is {row_bytes - 1:,} bytes, over the {cap:,}-byte cap "
+                "(max_result_bytes): its long values are cut"
+            )
+            break
+        if size + row_bytes > cap:
+            truncated_reason = f"result reached the {cap}-byte cap (max_result_bytes) after {len(rows)} rows"
+            break
+        rows.append(row)
+        row_json.append(encoded)
+        size += row_bytes
+    taken.size, taken.truncated_reason = size, truncated_reason
+    return taken
+
+
 async def run_guarded(
     db: Database,
     catalog: Catalog,
     sql: str,
-    params: Sequence[Any] = (),
+    params: Sequence[object] = (),
     *,
     limit: int,
     offset: int = 0,
@@ -289,49 +360,18 @@ async def run_guarded(
                 if offset and bounded is None:
                     await cursor.forward(offset, timeout=client_timeout)
                 batch = await cursor.fetch(limit + 1, timeout=client_timeout)
-                width = len(attrs)
-                for index, rec in enumerate(batch[:limit]):
-                    if bounded is not None and rec[width + len(bounded.var_columns)] > cap and rows:
-                        truncated_reason = (
-                            f"result reached the {cap}-byte cap (max_result_bytes) after {len(rows)} rows"
-                        )
-                        break
-                    row = convert_row([rec[j] for j in range(width)] if bounded else rec, converters)
-                    if bounded is not None:
-                        for k, j in enumerate(bounded.var_columns):
-                            preview = rec[width + k]
-                            if preview is not None:
-                                row[j] = preview
-                                cut_values.append(
-                                    f"row {offset + index + 1}, column {columns[j].name}: "
-                                    + preview[preview.rfind("[") + 12 : -1]
-                                )
-                    encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
-                    row_bytes = len(encoded) + 1
-                    if size + row_bytes > cap and not rows:
-                        # one row alone is over the cap: return it with its long values cut, never nothing
-                        cut = [cut_json_value(v) for v in row]
-                        row = [v for v, _ in cut]
-                        for j, (v, n) in enumerate(cut):
-                            if isinstance(v, str) and v.endswith(" bytes]") and n > PREVIEW_CHARS + 40:
-                                cut_values.append(f"row {offset + index + 1}, column {columns[j].name}: {n:,} bytes")
-                        encoded = json.dumps(row, ensure_ascii=False, separators=(",", ":"), default=str)
-                        rows.append(row)
-                        row_json.append(encoded)
-                        size += len(encoded) + 1
-                        truncated_reason = (
-                            f"row {offset + index + 1} alone is {row_bytes - 1:,} bytes, over the {cap:,}-byte cap "
-                            "(max_result_bytes): its long values are cut"
-                        )
-                        break
-                    if size + row_bytes > cap:
-                        truncated_reason = (
-                            f"result reached the {cap}-byte cap (max_result_bytes) after {len(rows)} rows"
-                        )
-                        break
-                    rows.append(row)
-                    row_json.append(encoded)
-                    size += row_bytes
+                taken = _take_rows(
+                    batch,
+                    limit=limit,
+                    width=len(attrs),
+                    bounded=bounded,
+                    converters=converters,
+                    columns=columns,
+                    offset=offset,
+                    cap=cap,
+                    cut_values=cut_values,
+                )
+                rows, row_json, size, truncated_reason = taken.rows, taken.row_json, taken.size, taken.truncated_reason
                 if truncated_reason is None and len(batch) > limit:
                     truncated_reason = f"more than {limit} rows (limit)"
             else:
@@ -364,7 +404,7 @@ def _is_query(sql: str) -> bool:
 
 
 async def fetch_converted(
-    db: Database, sql: str, params: Sequence[Any] = (), *, timeout_ms: int | None = None
+    db: Database, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None
 ) -> tuple[list[Column], list[list[JSONValue]], float]:
     """Run one statement vf-mcp built itself (quoted identifiers, bound values); return JSON-ready rows."""
     effective = db.effective_timeout_ms(timeout_ms)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
-from vf_mcp.compute.schema_diff import Column, Constraint, Domain, Enum, Index, Snapshot, Table, View
-from vf_mcp.compute.schema_diff import Sequence as SequenceDef
+from vf_mcp.compute.snapshot import Column, Constraint, Domain, Enum, Index, Snapshot, Table, View
+from vf_mcp.compute.snapshot import Sequence as SequenceDef
 from vf_mcp.db.pool import Database, note_sql
 
 # $1: the schemas to look at (NULL: every user schema)
@@ -186,7 +185,7 @@ class LoadedSchema:
     statements: int
 
 
-async def run_statement(db: Database, conn: asyncpg.Connection, sql: str, *args: Any) -> list[asyncpg.Record]:
+async def run_statement(db: Database, conn: asyncpg.Connection, sql: str, *args: object) -> list[asyncpg.Record]:
     """One of vf-mcp's own statements on a session already open: counted and recorded like Database.fetch."""
     db.counter.statements += 1
     note_sql(sql)

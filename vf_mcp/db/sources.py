@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from vf_mcp.db.pool import Database, StatementCounter
 from vf_mcp.errors import ConfigError
 from vf_mcp.settings import Settings, Source
+
+if TYPE_CHECKING:
+    from vf_mcp.db.tunnel import SshTunnel
 
 DEFAULT_NAME = "default"
 
@@ -68,7 +71,7 @@ class SourceRuntime:
     source: Source
     settings: Settings
     db: Database
-    tunnels: tuple[Any, ...] = ()  # vf_mcp.db.tunnel.SshTunnel, one per server (primary, replicas)
+    tunnels: tuple[SshTunnel, ...] = ()  # one per server (primary, replicas)
 
     async def close(self) -> None:
         await self.db.close()

@@ -12,8 +12,10 @@ from typing import Any
 import asyncpg
 
 from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
-from vf_mcp.db.catalog import Relation, quote_ident
-from vf_mcp.db.pool import note_sql
+from vf_mcp.db.catalog import Relation, TableDetail, quote_ident
+from vf_mcp.db.convert import convert_row, converters_for
+from vf_mcp.db.pool import Database, note_sql
+from vf_mcp.jsontypes import JSONValue
 
 ORDERABLE = set("NSDTEIV")  # numeric, string, datetime, timespan, enum, network, bit
 NO_DISTINCT_TYPES = {"json", "xml", "point", "polygon", "path", "line", "lseg", "box", "circle"}
@@ -59,11 +61,8 @@ class ColumnSpec:
         return self.category == "S"
 
 
-def column_specs(detail: dict[str, Any]) -> list[ColumnSpec]:
-    return [
-        ColumnSpec(c["name"], c["type"], c.get("base_type") or "", c.get("category") or "")
-        for c in detail.get("columns") or []
-    ]
+def column_specs(detail: TableDetail) -> list[ColumnSpec]:
+    return [ColumnSpec(c.name, c.type, c.base_type, c.category) for c in detail.columns]
 
 
 def source_sql(rel: Relation, *, sample_percent: float | None, sample_rows: int | None) -> str:
@@ -177,3 +176,63 @@ async def collect(
         for r in await conn.fetch(PG_STATS_SQL, rel.schema, rel.name, timeout=timeout_s):
             planner[r["attname"]] = (r["null_frac"], r["n_distinct"])
     return RawStats(agg=agg, mcv=mcv, planner=planner)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """get_table_stats' database answers: the aggregate passes and the first rows of the table."""
+
+    raw: RawStats
+    sample_columns: list[str]
+    sample_rows: list[list[JSONValue]]
+
+
+async def profile(
+    db: Database,
+    rel: Relation,
+    cols: list[ColumnSpec],
+    *,
+    sample_percent: float | None,
+    sample_rows: int | None,
+    top: int,
+    preview_rows: int,
+) -> Profile:
+    """Aggregates (see `collect`) and the first `preview_rows` rows, in one READ ONLY transaction."""
+    async with db.read_only() as conn:
+        raw = await collect(
+            conn,
+            rel,
+            cols,
+            sample_percent=sample_percent,
+            sample_rows=sample_rows,
+            top=top,
+            timeout_s=db.client_timeout_s(None),
+        )
+        stmt = await conn.prepare(f"SELECT * FROM {rel.sql_name} LIMIT {int(preview_rows)}")
+        records = await stmt.fetch()
+        attributes = stmt.get_attributes()
+        convs = converters_for(attributes)
+        return Profile(
+            raw=raw,
+            sample_columns=[a.name for a in attributes],
+            sample_rows=[convert_row(rec, convs) for rec in records],
+        )
+
+
+DATABASE_INFO_SQL = (
+    "SELECT current_database() AS db, pg_database_size(current_database()) AS size, "
+    "current_setting('server_version') AS version"
+)
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    size_bytes: int
+    version: str
+
+
+async def database_info(db: Database) -> DatabaseInfo:
+    """The current database's name, size on disk and server version (one query)."""
+    row = (await db.fetch(DATABASE_INFO_SQL))[0]
+    return DatabaseInfo(name=row["db"], size_bytes=int(row["size"]), version=row["version"])

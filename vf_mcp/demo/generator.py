@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 import asyncpg
 
@@ -122,7 +121,7 @@ def _create_table(table: Table) -> str:
     return f"CREATE TABLE {_qualified(table)} (\n  " + ",\n  ".join(cols) + "\n);"
 
 
-def _rows(table: Table, ctx: Ctx) -> Iterator[tuple[Any, ...]]:
+def _rows(table: Table, ctx: Ctx) -> Iterator[tuple[object, ...]]:
     """The table's rows, generated a chunk at a time (column by column, then planted defects)."""
     total = ctx.counts[table.name]
     rng = ctx.rng("rows", table.name)

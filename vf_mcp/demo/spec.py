@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from statistics import NormalDist
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from vf_mcp.demo.pools import PHONE_PREFIXES
+
+_T = TypeVar("_T")
 
 SAST = timezone(timedelta(hours=2), "SAST")
 ANCHOR = datetime(2026, 11, 20, 17, 0, tzinfo=SAST)
@@ -33,16 +35,16 @@ class Ctx:
         self.seed = seed
         self.scale = scale
         self.counts = counts
-        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._cache: dict[tuple[object, ...], object] = {}
 
     def rng(self, *parts: object) -> random.Random:
         """A fresh generator for `parts`; string seeds are hashed with SHA-512, so this is stable."""
         return random.Random(":".join([str(self.seed), *map(str, parts)]))
 
-    def cached(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    def cached(self, key: tuple[object, ...], make: Callable[[], _T]) -> _T:
         if key not in self._cache:
             self._cache[key] = make()
-        return self._cache[key]
+        return cast(_T, self._cache[key])  # each key is always made by the same `make`
 
     def positions(
         self, table: str, tag: str, k: int, total: int, *, odd: bool = False, exclude: Collection[int] = ()
@@ -89,7 +91,7 @@ class Chunk:
     start: int
     n: int
     mult: int  # the scale for scaled tables, else 1
-    cols: dict[str, list[Any]] = field(default_factory=dict)
+    cols: dict[str, list[Any]] = field(default_factory=dict)  # earlier columns, read back by later generators
 
     def local(self, positions: Sequence[int]) -> list[int]:
         """The chunk-relative indexes of the global row `positions` that fall in this chunk."""
@@ -102,7 +104,7 @@ class Chunk:
         return (self.start + i + self.rng.random()) / self.total
 
 
-Gen = Callable[[Chunk], list[Any]]
+Gen = Callable[[Chunk], list[object]]
 Post = Callable[[Chunk], None]
 
 
@@ -127,7 +129,7 @@ class Table:
     scaled: bool = False
     id_type: str | None = "integer"  # None: no id primary key
     comment: str | None = None
-    build: Callable[[Chunk], dict[str, list[Any]]] | None = None  # fills columns whose gen is None
+    build: Callable[[Chunk], dict[str, list[object]]] | None = None  # fills columns whose gen is None
     post: tuple[Post, ...] = ()
     indexes: tuple[str, ...] = ()  # column lists, one index each
     uniques: tuple[str, ...] = ()  # column lists, one unique constraint each
@@ -178,12 +180,12 @@ def money(rng: random.Random, lo: float, hi: float) -> Decimal:
 # --- column generators -----------------------------------------------------------------------------
 
 
-def values(seq: Sequence[Any]) -> Gen:
+def values(seq: Sequence[object]) -> Gen:
     """Fixed values, one per row (the table's row count must equal len(seq))."""
     return lambda c: list(seq[c.start : c.start + c.n])
 
 
-def const(value: Any) -> Gen:
+def const(value: object) -> Gen:
     return lambda c: [value] * c.n
 
 
@@ -192,10 +194,10 @@ def code(fmt: str, offset: int = 0) -> Gen:
     return lambda c: [fmt.format(c.start + i + 1 + offset) for i in range(c.n)]
 
 
-def pick(options: Sequence[Any], weights: Sequence[float] | None = None, *, null: float = 0.0) -> Gen:
+def pick(options: Sequence[object], weights: Sequence[float] | None = None, *, null: float = 0.0) -> Gen:
     """Random choice per row (weighted if `weights`), None with probability `null`."""
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         out = c.rng.choices(options, weights, k=c.n)
         return _nullify(c, out, null)
 
@@ -205,12 +207,12 @@ def pick(options: Sequence[Any], weights: Sequence[float] | None = None, *, null
 def ref(table: str, *, zipf: float | None = None, null: float = 0.0) -> Gen:
     """Ids 1..count(table), uniform or Zipf-skewed (`zipf` exponent)."""
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         n = c.ctx.counts[table]
         ids = range(1, n + 1)
         if zipf is None:
             rnd = c.rng.random
-            out: list[Any] = [int(rnd() * n) + 1 for _ in range(c.n)]
+            out: list[object] = [int(rnd() * n) + 1 for _ in range(c.n)]
         else:
             out = c.rng.choices(ids, cum_weights=c.ctx.zipf_cum_weights(table, zipf), k=c.n)
         return _nullify(c, out, null)
@@ -222,7 +224,7 @@ def ints(lo: int, hi: int, *, null: float = 0.0) -> Gen:
     """Uniform integers in [lo, hi]."""
     span = hi - lo + 1
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         rnd = c.rng.random
         return _nullify(c, [lo + int(rnd() * span) for _ in range(c.n)], null)
 
@@ -233,7 +235,7 @@ def floats(lo: float, hi: float, places: int = 2, *, null: float = 0.0) -> Gen:
     """Uniform floats in [lo, hi), rounded."""
     width = hi - lo
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         rnd = c.rng.random
         return _nullify(c, [round(lo + rnd() * width, places) for _ in range(c.n)], null)
 
@@ -248,7 +250,7 @@ def normal(mu: float, sigma: float, places: int = 2) -> Gen:
     """Normally distributed floats (from a fine quantile grid, much faster than random.gauss)."""
     grid = [round(mu + sigma * z, places) for z in _STD_NORMAL]
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         rnd = c.rng.random
         return [grid[int(rnd() * _NORMAL_GRID)] for _ in range(c.n)]
 
@@ -273,7 +275,7 @@ def timeline(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, growth:
     power = 1 / growth
     start = start.astimezone(UTC)  # same instants; UTC datetimes encode a little faster
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         rnd, first, total = c.rng.random, c.start, c.total
         return [start + timedelta(seconds=int(span * ((first + i + rnd()) / total) ** power)) for i in range(c.n)]
 
@@ -285,7 +287,7 @@ def stamps(start: datetime = HISTORY_START, end: datetime = ANCHOR, *, null: flo
     span = int((end - start).total_seconds())
     start = start.astimezone(UTC)
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         rnd = c.rng.random
         return _nullify(c, [start + timedelta(seconds=int(rnd() * span)) for _ in range(c.n)], null)
 
@@ -306,8 +308,8 @@ def after(
     With `clamp` (for things that already happened) the result is never later than ANCHOR.
     """
 
-    def gen(c: Chunk) -> list[Any]:
-        out: list[Any] = []
+    def gen(c: Chunk) -> list[object]:
+        out: list[object] = []
         for base in c.cols[col]:
             if base is None:
                 out.append(None)
@@ -328,7 +330,7 @@ def after(
 def cover(table: str) -> Gen:
     """Ids of `table`: each id once for the first rows (so every parent has a child), then random."""
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         n = c.ctx.counts[table]
         return [g + 1 if g < n else c.rng.randint(1, n) for g in range(c.start, c.start + c.n)]
 
@@ -340,7 +342,7 @@ def at_row(c: Chunk, i: int, start: datetime = HISTORY_START, end: datetime = AN
     return start + timedelta(seconds=int((end - start).total_seconds() * c.fraction(i)))
 
 
-def derive(fn: Callable[[Chunk, int], Any]) -> Gen:
+def derive(fn: Callable[[Chunk, int], object]) -> Gen:
     """A value computed per row from the chunk (earlier columns are in c.cols)."""
     return lambda c: [fn(c, i) for i in range(c.n)]
 
@@ -348,7 +350,7 @@ def derive(fn: Callable[[Chunk, int], Any]) -> Gen:
 def distinct_pairs(a: str, b: str, which: int) -> Gen:
     """Component `which` (0 or 1) of distinct (id in a, id in b) pairs; whole-table tables only."""
 
-    def gen(c: Chunk) -> list[Any]:
+    def gen(c: Chunk) -> list[object]:
         def make() -> list[tuple[int, int]]:
             na, nb = c.ctx.counts[a], c.ctx.counts[b]
             idx = c.ctx.rng("pairs", c.table).sample(range(na * nb), c.total)
@@ -360,7 +362,7 @@ def distinct_pairs(a: str, b: str, which: int) -> Gen:
     return gen
 
 
-def _nullify(c: Chunk, out: list[Any], p: float) -> list[Any]:
+def _nullify(c: Chunk, out: list[object], p: float) -> list[object]:
     if p > 0:
         rnd = c.rng.random
         return [None if rnd() < p else v for v in out]

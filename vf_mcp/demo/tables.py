@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from ipaddress import IPv4Address
-from typing import Any
 
 from vf_mcp.demo import pools as P
 from vf_mcp.demo.spec import (
@@ -63,7 +62,7 @@ def created_updated(start: datetime = HISTORY_START, max_hours: float = 2_000) -
 def lookup(
     name: str,
     cols: Sequence[tuple[str, str]],
-    rows: Sequence[tuple[Any, ...]],
+    rows: Sequence[tuple[object, ...]],
     comment: str | None = None,
     fks: dict[str, str] | None = None,
 ) -> Table:
@@ -171,7 +170,7 @@ def _bad_email_space(s: str) -> str:
 # --- the big tables --------------------------------------------------------------------------------
 
 
-def _onemap(c: Chunk) -> dict[str, list[Any]]:
+def _onemap(c: Chunk) -> dict[str, list[object]]:
     """Properties of one chunk, project block by project block (the hot loop of the whole load)."""
     rng, ctx, n = c.rng, c.ctx, c.n
     rnd = rng.random
@@ -180,7 +179,7 @@ def _onemap(c: Chunk) -> dict[str, list[Any]]:
     types = rng.choices(_TYPE_NAMES, _TYPE_WEIGHTS, k=n)
     streets = rng.choices(_STREET_NAMES, k=n)
     n_staff = ctx.counts["staff"]
-    cols: dict[str, list[Any]] = {name: [] for name in (
+    cols: dict[str, list[object]] = {name: [] for name in (
         "project_id", "suburb_id", "zone_id", "stand_number", "street_address", "latitude", "longitude",
         "property_type", "status", "pole_number", "drop_number", "pon_number", "dwelling_units",
         "consent_signed", "field_agent_id", "created_at", "updated_at")}  # fmt: skip
@@ -261,7 +260,7 @@ def drops_missing_completed_at(n: int) -> int:
     return round(drop_status_counts(n)["completed"] * COMPLETED_WITHOUT_TIMESTAMP_SHARE)
 
 
-def _drops(c: Chunk) -> dict[str, list[Any]]:
+def _drops(c: Chunk) -> dict[str, list[object]]:
     """All drop columns; statuses depend on age (open work is recent), timestamps on status."""
     ctx, rng, n = c.ctx, c.rng, c.n
     counts = drop_status_counts(n)
@@ -284,7 +283,7 @@ def _drops(c: Chunk) -> dict[str, list[Any]]:
     props = rng.sample(range(1, n_props + 1), n)
     contractor_cw = ctx.zipf_cum_weights("contractors", 1.2)
     contractors = rng.choices(range(1, ctx.counts["contractors"] + 1), cum_weights=contractor_cw, k=n)
-    out: dict[str, list[Any]] = {k: [] for k in (
+    out: dict[str, list[object]] = {k: [] for k in (
         "drop_number", "property_id", "project_id", "contractor_id", "assigned_staff_id", "status",
         "scheduled_for", "started_at", "completed_at", "completion_hours", "cable_length_m",
         "ont_serial", "failure_reason", "notes", "created_at", "updated_at")}  # fmt: skip
@@ -350,10 +349,10 @@ STAFF_TITLES: tuple[int, ...] = (
 )
 
 
-def _staff(c: Chunk) -> dict[str, list[Any]]:
+def _staff(c: Chunk) -> dict[str, list[object]]:
     rng, n = c.rng, c.n
     seen: set[str] = set()
-    out: dict[str, list[Any]] = {k: [] for k in (
+    out: dict[str, list[object]] = {k: [] for k in (
         "employee_number", "first_name", "last_name", "email", "phone", "department_id", "job_title_id",
         "manager_id", "region_id", "hire_date", "employment_status", "created_at", "updated_at")}  # fmt: skip
     for i in range(n):
@@ -384,9 +383,9 @@ def _staff(c: Chunk) -> dict[str, list[Any]]:
     return out
 
 
-def _person(c: Chunk, domain: Callable[[Chunk, int], str] | None = None) -> dict[str, list[Any]]:
+def _person(c: Chunk, domain: Callable[[Chunk, int], str] | None = None) -> dict[str, list[object]]:
     """contact_name, email and phone columns for people-like rows."""
-    out: dict[str, list[Any]] = {"contact_name": [], "email": [], "phone": []}
+    out: dict[str, list[object]] = {"contact_name": [], "email": [], "phone": []}
     for i in range(c.n):
         first, last = c.rng.choice(P.FIRST_NAMES), c.rng.choice(P.LAST_NAMES)
         dom = domain(c, i) if domain else "gmail.com"
@@ -404,7 +403,7 @@ def _contractor_domain(c: Chunk, i: int) -> str:
 
 def _audit_details(c: Chunk, i: int) -> str:
     action = c.cols["action"][i]
-    body: dict[str, Any] = {"action": action, "source": c.rng.choice(["web", "api", "import"])}
+    body: dict[str, object] = {"action": action, "source": c.rng.choice(["web", "api", "import"])}
     if action == "update":
         body["changed"] = c.rng.sample(["status", "contractor_id", "scheduled_for", "notes", "phone"], 2)
     return json.dumps(body, sort_keys=True)
@@ -425,7 +424,7 @@ def _invoice_quantity(c: Chunk, i: int) -> Decimal:
     return Decimal(c.rng.randint(5, 120))
 
 
-def _decimal(col: str, scale_: Callable[[Any], float]) -> Gen:
+def _decimal(col: str, scale_: Callable[[float], float]) -> Gen:
     """A money column derived from another column's value."""
     return derive(lambda c, i: Decimal(round(scale_(c.cols[col][i]) * 100)) / 100)
 

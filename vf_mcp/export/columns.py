@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from vf_mcp.db.convert import type_label
+from vf_mcp.db.convert import PgAttribute, type_label
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ExportColumn:
         return self.type_name[:-2] if self.type_name.endswith("[]") else self.type_name.lstrip("_")
 
 
-def export_columns(attributes: Sequence[Any]) -> list[ExportColumn]:
+def export_columns(attributes: Sequence[PgAttribute]) -> list[ExportColumn]:
     """Columns from PreparedStatement.get_attributes(); duplicate names get unique keys (a, a_2, a_3)."""
     seen: set[str] = set()
     out: list[ExportColumn] = []
@@ -63,9 +63,9 @@ class Writer(Protocol):
 
     warnings: list[str]
 
-    def write(self, rows: Sequence[Any]) -> int: ...
+    def write(self, rows: Sequence[Sequence[object]]) -> int: ...
 
-    def close(self, metadata: dict[str, Any] | None) -> None: ...
+    def close(self, metadata: dict[str, object] | None) -> None: ...
 
     def abort(self) -> None: ...
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from pglast import parser as pg_parser
 
@@ -93,9 +93,9 @@ class CsvWriter:
         self._file: io.TextIOWrapper = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
         self._file.write(",".join(csv_field(c.name, self._single) for c in columns) + "\n")
 
-    def write(self, rows: Sequence[Any]) -> int:
+    def write(self, rows: Sequence[Sequence[object]]) -> int:
         if self._lines:
-            text = "\n".join([r[0] for r in rows])
+            text = "\n".join([r[0] for r in cast("Sequence[Sequence[str]]", rows)])  # lines PostgreSQL built
         else:
             text = "\n".join(
                 ",".join(csv_field(_as_text(v), self._single) for v in convert_row(r, self._converters)) for r in rows
@@ -104,7 +104,7 @@ class CsvWriter:
         self._file.write("\n")
         return len(text) + 1
 
-    def close(self, metadata: dict[str, Any] | None) -> None:
+    def close(self, metadata: dict[str, object] | None) -> None:
         self._file.close()
 
     def abort(self) -> None:

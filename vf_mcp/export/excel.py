@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Protocol, cast
 
 import xlsxwriter
 
@@ -33,10 +33,22 @@ _MAX_EXACT_INT = 2**53 - 1
 _MAX_WIDTH = 60
 _MAX_DOUBLE = Decimal("1e308")
 
-Cell = Callable[[int, int, Any], None]
+Cell = Callable[[int, int, object], object]  # what a cell writer returns is ignored
 
 
-def _text(value: Any) -> str:
+class _Sheet(Protocol):
+    """The part of xlsxwriter's Worksheet this writer uses (xlsxwriter ships no type hints)."""
+
+    def write_string(self, row: int, col: int, text: str, cell_format: object = None) -> int: ...
+    def write_number(self, row: int, col: int, number: float, cell_format: object = None) -> int: ...
+    def write_boolean(self, row: int, col: int, boolean: object, cell_format: object = None) -> int: ...
+    def write_datetime(self, row: int, col: int, value: date | time, cell_format: object = None) -> int: ...
+    def set_column(self, first_col: int, last_col: int, width: float) -> int: ...
+    def freeze_panes(self, row: int, col: int) -> None: ...
+    def autofilter(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None: ...
+
+
+def _text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -68,7 +80,7 @@ class ExcelWriter:
         self._ts_ms = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss.000"})
         self._time = self._book.add_format({"num_format": "hh:mm:ss"})
         self._time_ms = self._book.add_format({"num_format": "hh:mm:ss.000"})
-        self._sheet: Any = None
+        self._sheet: _Sheet | None = None
         self._sheets = 0
         self._row = 0  # next row on the current sheet
         self._widths: list[float] = []
@@ -77,20 +89,20 @@ class ExcelWriter:
 
     # -- per-column cell writers, chosen once from the type and the first chunk ---------------------------
 
-    def _cell_writers(self, sample: Sequence[Any]) -> list[Cell]:
+    def _cell_writers(self, sample: Sequence[Sequence[object]]) -> list[Cell]:
         out: list[Cell] = []
         for i, col in enumerate(self._columns):
             values = [r[i] for r in sample]
             out.append(self._cell_writer(i, col, values))
         return out
 
-    def _cell_writer(self, i: int, col: ExportColumn, values: list[Any]) -> Cell:
+    def _cell_writer(self, i: int, col: ExportColumn, values: list[object]) -> Cell:
         sheet = self._current  # the current sheet changes past 1,048,576 rows
         convert = self._converters[i]
         name = col.type_name if col.pg_catalog and col.type_kind == "scalar" else ""
         fraction = any(isinstance(v, (datetime, time)) and v.microsecond for v in values)
 
-        def text(r: int, c: int, v: Any) -> None:
+        def text(r: int, c: int, v: object) -> None:
             s = _text(convert(v))
             if len(s) > EXCEL_MAX_TEXT:
                 s = s[:EXCEL_MAX_TEXT]
@@ -100,19 +112,20 @@ class ExcelWriter:
         if name == "bool":
             return lambda r, c, v: sheet().write_boolean(r, c, v)
         if name in ("int2", "int4", "oid", "xid", "cid"):
-            return lambda r, c, v: sheet().write_number(r, c, v)
+            return lambda r, c, v: sheet().write_number(r, c, cast(int, v))
         if name == "int8":
 
-            def int8(r: int, c: int, v: Any) -> None:
-                if -_MAX_EXACT_INT <= v <= _MAX_EXACT_INT:
-                    sheet().write_number(r, c, v)
+            def int8(r: int, c: int, v: object) -> None:
+                n = cast(int, v)
+                if -_MAX_EXACT_INT <= n <= _MAX_EXACT_INT:
+                    sheet().write_number(r, c, n)
                 else:
                     sheet().write_string(r, c, str(v))  # an id past 2**53 must not be rounded
 
             return int8
         if name in ("float4", "float8", "numeric"):
 
-            def number(r: int, c: int, v: Any) -> None:
+            def number(r: int, c: int, v: object) -> None:
                 j = convert(v)
                 if isinstance(j, (int, float)):
                     sheet().write_number(r, c, j)
@@ -130,16 +143,16 @@ class ExcelWriter:
             return self._temporal(text, time, self._time_ms if fraction else self._time, sheet)
         return text
 
-    def _current(self) -> Any:
-        return self._sheet
+    def _current(self) -> _Sheet:
+        return cast(_Sheet, self._sheet)  # cells are written only after _new_sheet()
 
     @staticmethod
-    def _temporal(text: Cell, kind: type, fmt: Any, sheet: Callable[[], Any]) -> Cell:
-        def cell(r: int, c: int, v: Any) -> None:
+    def _temporal(text: Cell, kind: type, fmt: object, sheet: Callable[[], _Sheet]) -> Cell:
+        def cell(r: int, c: int, v: object) -> None:
             if isinstance(v, kind) and (isinstance(v, time) or cast(date, v).year >= 1900):
                 if isinstance(v, datetime) and v.tzinfo is not None:
                     v = v.astimezone(UTC).replace(tzinfo=None)
-                sheet().write_datetime(r, c, v, fmt)
+                sheet().write_datetime(r, c, cast("date | time", v), fmt)
             else:
                 text(r, c, v)  # infinity, BC, years before 1900 (Excel's calendar starts in 1900), 24:00:00
 
@@ -148,19 +161,20 @@ class ExcelWriter:
     def _new_sheet(self) -> None:
         self._sheets += 1
         name = "data" if self._sheets == 1 else f"data ({self._sheets})"
-        self._sheet = self._book.add_worksheet(name)
+        sheet: _Sheet = self._book.add_worksheet(name)
+        self._sheet = sheet
         for c, width in enumerate(self._widths):
-            self._sheet.set_column(c, c, width)
+            sheet.set_column(c, c, width)
         for c, col in enumerate(self._columns):
-            self._sheet.write_string(0, c, col.name, self._header)
-        self._sheet.freeze_panes(1, 0)
+            sheet.write_string(0, c, col.name, self._header)
+        sheet.freeze_panes(1, 0)
         self._row = 1
 
     def _finish_sheet(self) -> None:
         if self._sheet is not None and self._columns:
             self._sheet.autofilter(0, 0, max(self._row - 1, 0), len(self._columns) - 1)
 
-    def write(self, rows: Sequence[Any]) -> int:
+    def write(self, rows: Sequence[Sequence[object]]) -> int:
         if not self._cells:
             sample = rows[:200]
             self._widths = [
@@ -188,7 +202,7 @@ class ExcelWriter:
         self.rows += len(rows)
         return approx
 
-    def close(self, metadata: dict[str, Any] | None) -> None:
+    def close(self, metadata: dict[str, object] | None) -> None:
         if self._sheet is None:
             self._widths = [max(len(c.name) + 2, 8) for c in self._columns]
             self._new_sheet()
@@ -202,7 +216,7 @@ class ExcelWriter:
             self._metadata_sheet({**metadata, "warnings": self.warnings or metadata.get("warnings")})
         self._book.close()
 
-    def _metadata_sheet(self, metadata: dict[str, Any]) -> None:
+    def _metadata_sheet(self, metadata: dict[str, object]) -> None:
         sheet = self._book.add_worksheet("metadata")
         sheet.set_column(0, 0, 22)
         sheet.set_column(1, 1, 80)

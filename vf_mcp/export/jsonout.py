@@ -11,7 +11,6 @@ import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from vf_mcp.db.convert import Converters, convert_row
 from vf_mcp.export.columns import ExportColumn
@@ -30,7 +29,7 @@ class JsonWriter:
         if not lines:
             self._file.write("[")
 
-    def write(self, rows: Sequence[Any]) -> int:
+    def write(self, rows: Sequence[Sequence[object]]) -> int:
         keys, converters, encode = self._keys, self._converters, _ENCODER.encode
         text = (",\n" if not self._lines else "\n").join(
             [encode(dict(zip(keys, convert_row(r, converters), strict=True))) for r in rows]
@@ -45,7 +44,7 @@ class JsonWriter:
         self._file.write(text)
         return len(text)
 
-    def close(self, metadata: dict[str, Any] | None) -> None:
+    def close(self, metadata: dict[str, object] | None) -> None:
         if not self._lines:
             self._file.write("]\n" if self._first else "\n]\n")
         self._file.close()

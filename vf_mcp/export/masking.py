@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from vf_mcp.db.lineage import QueryLineage
 from vf_mcp.export.columns import ExportColumn
 from vf_mcp.pii import ColumnMask, PiiPolicy
+
+if TYPE_CHECKING:
+    from vf_mcp.db.catalog import Catalog
+    from vf_mcp.settings import PiiMode
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class LineagePolicy:
         return self.policy.enabled
 
     @property
-    def mode(self) -> Any:
+    def mode(self) -> PiiMode:
         return self.policy.mode
 
     def masks(self, columns: Sequence[ExportColumn]) -> tuple[ColumnMask, ...]:
@@ -36,7 +40,11 @@ class LineagePolicy:
         return self.policy.lineage_masks(self.lineage.for_columns([c.name for c in columns]))
 
 
-async def with_lineage(catalog: Any, sql: str, policy: Any) -> Any:
+ExportPolicy: TypeAlias = "PiiPolicy | LineagePolicy | None"
+"""What the export writers mask with (None: an admin allowed to see PII unmasked)."""
+
+
+async def with_lineage(catalog: Catalog, sql: str, policy: PiiPolicy | None) -> ExportPolicy:
     """`policy` with the lineage of `sql` attached (unchanged when nothing is masked)."""
     if not isinstance(policy, PiiPolicy) or not policy.enabled:
         return policy
@@ -45,13 +53,15 @@ async def with_lineage(catalog: Any, sql: str, policy: Any) -> Any:
     return LineagePolicy(policy, (await lineage_cache(catalog)).lineage(sql))
 
 
-def _split(policy: Any, columns: Sequence[ExportColumn]) -> tuple[Any, tuple[ColumnMask, ...]]:
+def _split(
+    policy: PiiPolicy | LineagePolicy, columns: Sequence[ExportColumn]
+) -> tuple[PiiPolicy, tuple[ColumnMask, ...]]:
     if isinstance(policy, LineagePolicy):
         return policy.policy, policy.masks(columns)
     return policy, ()
 
 
-def masked_columns(columns: Sequence[ExportColumn], policy: Any) -> list[int]:
+def masked_columns(columns: Sequence[ExportColumn], policy: ExportPolicy) -> list[int]:
     """Positions of the columns the policy masks or hashes by lineage, name or configuration."""
     if policy is None or not policy.enabled:
         return []
@@ -72,8 +82,12 @@ def text_cast_sql(statement: str, columns: Sequence[ExportColumn], positions: Se
 
 
 def mask_pii(
-    columns: Sequence[ExportColumn], rows: Sequence[Any], *, csv_lines: bool, policy: Any = None
-) -> Sequence[Any]:
+    columns: Sequence[ExportColumn],
+    rows: Sequence[Sequence[object]],
+    *,
+    csv_lines: bool,
+    policy: ExportPolicy = None,
+) -> Sequence[Sequence[object]]:
     """Mask personal data in one chunk before it is written.
 
     `rows` are asyncpg records, or CSV lines PostgreSQL built (`csv_lines`: then only value patterns apply;
@@ -87,5 +101,5 @@ def mask_pii(
             return rows
         return [(base.mask_text(row[0]) if isinstance(row[0], str) else row[0],) for row in rows]
     lists = base.apply_masks([list(r) for r in rows], masks)
-    masked: list[list[Any]] = base.mask_rows([c.name for c in columns], lists)
+    masked: list[list[object]] = base.mask_rows([c.name for c in columns], lists)
     return masked

@@ -26,12 +26,12 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vf_mcp.db.convert import Converters
+from vf_mcp.db.convert import Converter, Converters
 from vf_mcp.export.columns import Counter, ExportColumn
 
 _SCALARS: dict[str, pa.DataType] = {
@@ -62,10 +62,10 @@ _PYTHON_TYPE: dict[str, type | tuple[type, ...]] = {
 }
 _FAST_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError, OverflowError)
 
-Build = Callable[[list[Any]], pa.Array]
+Build = Callable[[list[object]], pa.Array]
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -82,7 +82,7 @@ class ParquetWriter:
 
     # -- planning -----------------------------------------------------------------------------------------
 
-    def _plan(self, sample: Sequence[Any]) -> None:
+    def _plan(self, sample: Sequence[Sequence[object]]) -> None:
         fields, builds = [], []
         for i, col in enumerate(self._columns):
             arrow, build = self._column_plan(i, col, [r[i] for r in sample])
@@ -92,7 +92,7 @@ class ParquetWriter:
         self._builds = builds
         self._writer = pq.ParquetWriter(str(self._path), self._schema, compression="zstd")
 
-    def _column_plan(self, i: int, col: ExportColumn, values: list[Any]) -> tuple[pa.DataType, Build]:
+    def _column_plan(self, i: int, col: ExportColumn, values: list[object]) -> tuple[pa.DataType, Build]:
         convert = self._converters[i]
         name = col.type_name if col.pg_catalog else ""
         if col.type_kind == "scalar" and name in _SCALARS:
@@ -114,7 +114,7 @@ class ParquetWriter:
                 [None if v is None else _dumps(convert(v)) for v in vs], pa.string()
             )
 
-        def text(vs: list[Any]) -> pa.Array:
+        def text(vs: list[object]) -> pa.Array:
             out = []
             for v in vs:
                 j = convert(v)
@@ -126,7 +126,7 @@ class ParquetWriter:
     def _typed(self, arrow: pa.DataType, kind: type | tuple[type, ...] | None, column: str) -> Build:
         counter = self._counter
 
-        def build(vs: list[Any]) -> pa.Array:
+        def build(vs: list[object]) -> pa.Array:
             try:
                 return pa.array(vs, arrow)
             except _FAST_ERRORS:
@@ -148,7 +148,7 @@ class ParquetWriter:
         quantum = Decimal(1).scaleb(-arrow.scale)
         max_int_digits = arrow.precision - arrow.scale
 
-        def build(vs: list[Any]) -> pa.Array:
+        def build(vs: list[object]) -> pa.Array:
             try:
                 return pa.array(vs, arrow)
             except _FAST_ERRORS:
@@ -158,19 +158,20 @@ class ParquetWriter:
                 if v is None:
                     clean.append(None)
                     continue
-                if not v.is_finite():
+                d = cast(Decimal, v)
+                if not d.is_finite():
                     counter.add(f"NaN/Infinity values of {column} written as null")
                     clean.append(None)
                     continue
                 try:
-                    q = v.quantize(quantum, rounding=ROUND_HALF_EVEN)
+                    q = d.quantize(quantum, rounding=ROUND_HALF_EVEN)
                 except InvalidOperation:
                     q = None
                 if q is None or q.adjusted() + 1 > max_int_digits:
                     counter.add(f"values of {column} too wide for {arrow} written as null")
                     clean.append(None)
                     continue
-                if q != v:
+                if q != d:
                     counter.add(f"values of {column} rounded to {arrow.scale} decimals")
                 clean.append(q)
             return pa.array(clean, arrow)
@@ -178,28 +179,30 @@ class ParquetWriter:
         return build
 
     def _list(
-        self, inner: pa.DataType, kind: type | tuple[type, ...] | None, convert: Any, as_text: bool, column: str
+        self, inner: pa.DataType, kind: type | tuple[type, ...] | None, convert: Converter, as_text: bool, column: str
     ) -> Build:
         counter = self._counter
         arrow = pa.list_(inner)
 
-        def build(vs: list[Any]) -> pa.Array:
+        def build(vs: list[object]) -> pa.Array:
             if as_text:
                 vs = [convert(v) for v in vs]
             try:
                 return pa.array(vs, arrow)
             except _FAST_ERRORS:
                 pass
-            clean: list[Any] = []
+            clean: list[object] = []
             for v in vs:
                 if v is None:
                     clean.append(None)
-                elif any(isinstance(e, list) for e in v):
+                    continue
+                elements = cast("list[object]", v)
+                if any(isinstance(e, list) for e in elements):
                     counter.add(f"multi-dimensional arrays in {column} written as null")
                     clean.append(None)
                 else:
                     items = []
-                    for e in v:
+                    for e in elements:
                         if e is None or kind is None or isinstance(e, kind):
                             items.append(e)
                         else:
@@ -212,7 +215,7 @@ class ParquetWriter:
 
     # -- writing ------------------------------------------------------------------------------------------
 
-    def write(self, rows: Sequence[Any]) -> int:
+    def write(self, rows: Sequence[Sequence[object]]) -> int:
         if self._writer is None:
             self._plan(rows)
         assert self._writer is not None and self._schema is not None
@@ -222,7 +225,7 @@ class ParquetWriter:
         self._writer.write_batch(batch)  # one row group per chunk
         return int(batch.nbytes)
 
-    def close(self, metadata: dict[str, Any] | None) -> None:
+    def close(self, metadata: dict[str, object] | None) -> None:
         if self._writer is None:
             self._plan([])
         assert self._writer is not None
@@ -241,7 +244,7 @@ class ParquetWriter:
                 self._writer.close()
 
 
-def _decimal_type(values: list[Any]) -> pa.Decimal128Type | pa.Decimal256Type | None:
+def _decimal_type(values: list[object]) -> pa.Decimal128Type | pa.Decimal256Type | None:
     """decimal128(38, s) / decimal256(76, s) from the first chunk's numerics (None: use text)."""
     scale, int_digits, seen = 0, 1, False
     for v in values:

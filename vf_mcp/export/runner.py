@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -20,12 +20,15 @@ from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import Converters, converters_for
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.pool import Database, note_sql
-from vf_mcp.db.runner import _coerce_param, bounded_sql, is_variable_length, statement_body
+from vf_mcp.db.runner import Bounded, _coerce_param, bounded_sql, is_variable_length, statement_body
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError, db_errors
 from vf_mcp.export.columns import ExportColumn, Writer, export_columns
 from vf_mcp.export.csvout import csv_line_sql
-from vf_mcp.export.masking import mask_pii, masked_columns, text_cast_sql
+from vf_mcp.export.masking import ExportPolicy, mask_pii, masked_columns, text_cast_sql
 from vf_mcp.export.store import ExportLimitError
+
+if TYPE_CHECKING:
+    from asyncpg import Connection, Record
 
 FIRST_CHUNK_ROWS = 1_000
 MIN_CHUNK_ROWS = 10
@@ -66,6 +69,56 @@ class Streamed:
     elapsed_ms: float
 
 
+def _following_chunk_rows(encoded_bytes: int, rows: int, per_row: int, fetch_s: float) -> int:
+    """Rows to fetch next, from the last chunk's encoded size, the largest row seen and the fetch time."""
+    want = next_chunk_rows(encoded_bytes, rows)
+    if per_row:
+        want = max(MIN_CHUNK_ROWS, min(want, TARGET_CHUNK_BYTES // per_row))
+    if fetch_s > 0.01:  # slow rows: keep each round trip near TARGET_FETCH_S (lock checks)
+        want = max(MIN_CHUNK_ROWS, min(want, int(rows * TARGET_FETCH_S / fetch_s)))
+    return want
+
+
+def _strip_sizes(
+    db: Database, batch: Sequence[Record], bounded: Bounded, column_names: Sequence[str] | None, rows_before: int
+) -> tuple[list[tuple[object, ...]], int, int]:
+    """A bounded chunk without its size columns, its bytes and its largest row's; raises on a value cut.
+
+    `column_names`: the final statement's column names (None for CSV lines: the line is one value).
+    """
+    width, var = bounded.width, bounded.var_columns
+    estimate = largest = 0
+    for index, rec in enumerate(batch):
+        for k, j in enumerate(var):
+            cut = rec[width + k]
+            if cut is not None:
+                name = column_names[j] if column_names is not None else None
+                raise _too_large(db, rows_before + index + 1, name, cut[cut.rfind("[") + 12 : -1])
+        row_bytes = rec[width + len(var)] or 0
+        estimate += row_bytes
+        largest = max(largest, row_bytes)
+    return [tuple(rec)[:width] for rec in batch], estimate, largest
+
+
+async def _blocking_since(
+    conn: Connection, since: float | None, now: float, client_timeout: float, lock_timeout_ms: int, rows: int
+) -> float | None:
+    """Since when the export has held a lock another session waits for (None: nobody waits now).
+
+    Raises ExportLimitError once that has lasted lock_timeout_ms.
+    """
+    if not await conn.fetchval(BLOCKING_SQL, timeout=client_timeout):
+        return None
+    since = since or now
+    if now - since >= lock_timeout_ms / 1000.0:
+        raise ExportLimitError(
+            f"The export was stopped after {rows:,} rows: it held a lock another session "
+            "waited for (an ALTER TABLE or similar) longer than lock_timeout_ms. Export "
+            "fewer rows at a time, or retry when the schema change is done."
+        )
+    return since
+
+
 def next_chunk_rows(encoded_bytes: int, rows: int) -> int:
     if rows <= 0 or encoded_bytes <= 0:
         return FIRST_CHUNK_ROWS
@@ -85,12 +138,12 @@ async def stream_export(
     db: Database,
     catalog: Catalog,
     sql: str,
-    params: Sequence[Any],
+    params: Sequence[object],
     *,
     csv: bool,
     open_writer: OpenWriter,
     on_chunk: OnChunk,
-    pii: Any = None,
+    pii: ExportPolicy = None,
     reserve: Reserve | None = None,
 ) -> tuple[Streamed, Writer]:
     """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer."""
@@ -158,17 +211,9 @@ async def stream_export(
                     fetched = len(batch)
                     estimate = 0
                     if bounded is not None:
-                        width, var = bounded.width, bounded.var_columns
-                        for index, rec in enumerate(batch):
-                            for k, j in enumerate(var):
-                                cut = rec[width + k]
-                                if cut is not None:
-                                    name = final_attrs[j].name if not lines else None
-                                    raise _too_large(db, rows + index + 1, name, cut[cut.rfind("[") + 12 : -1])
-                            row_bytes = rec[width + len(var)] or 0
-                            estimate += row_bytes
-                            per_row = max(per_row, row_bytes)
-                        batch = [tuple(rec)[:width] for rec in batch]
+                        column_names = None if lines else [a.name for a in final_attrs]
+                        batch, estimate, largest = _strip_sizes(db, batch, bounded, column_names, rows)
+                        per_row = max(per_row, largest)
                     if reserve is not None:
                         estimate = max(estimate, 64 * fetched)
                         reserve(estimate)
@@ -180,23 +225,12 @@ async def stream_export(
                     await on_chunk(rows)
                     if fetched < want:
                         break
-                    want = next_chunk_rows(encoded, fetched)
-                    if per_row:
-                        want = max(MIN_CHUNK_ROWS, min(want, TARGET_CHUNK_BYTES // per_row))
-                    if fetch_s > 0.01:  # slow rows: keep each round trip near TARGET_FETCH_S (lock checks)
-                        want = max(MIN_CHUNK_ROWS, min(want, int(fetched * TARGET_FETCH_S / fetch_s)))
+                    want = _following_chunk_rows(encoded, fetched, per_row, fetch_s)
                     if time.monotonic() - last_block_check >= BLOCK_CHECK_INTERVAL_S:
                         last_block_check = time.monotonic()
-                        if await conn.fetchval(BLOCKING_SQL, timeout=client_timeout):
-                            blocking_since = blocking_since or last_block_check
-                            if last_block_check - blocking_since >= settings.lock_timeout_ms / 1000.0:
-                                raise ExportLimitError(
-                                    f"The export was stopped after {rows:,} rows: it held a lock another session "
-                                    "waited for (an ALTER TABLE or similar) longer than lock_timeout_ms. Export "
-                                    "fewer rows at a time, or retry when the schema change is done."
-                                )
-                        else:
-                            blocking_since = None
+                        blocking_since = await _blocking_since(
+                            conn, blocking_since, last_block_check, client_timeout, settings.lock_timeout_ms, rows
+                        )
     except QueryTimeoutError as exc:
         if writer is not None:
             writer.abort()

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from vf_mcp.errors import VfError
 
@@ -192,9 +192,9 @@ class ExportStore:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def publish(self, part: Path, record: StoredExport, metadata: dict[str, Any] | None) -> Path:
+    def publish(self, part: Path, record: StoredExport, metadata: dict[str, object] | None) -> Path:
         """Write the sidecar, then move the finished file into place (atomically, both)."""
-        body: dict[str, Any] = {"export": record.__dict__}
+        body: dict[str, object] = {"export": record.__dict__}
         if metadata is not None:
             body["metadata"] = metadata
         meta = self.meta_path(record.export_id)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from vf_mcp.models.base import Out
+
+Metric = Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"]
+"""The one definition of the metrics calculate_metrics, compare_data, analyze_trends and KPIs accept."""
+RankAggregation = Literal["count", "sum", "avg", "min", "max"]
+"""The metrics rank_entities accepts (a subset of Metric)."""
 
 
 class Filter(BaseModel):
@@ -16,7 +21,7 @@ class Filter(BaseModel):
     operator: Literal[
         "=", "!=", "<>", ">", "<", ">=", "<=", "LIKE", "ILIKE", "IN", "NOT IN", "BETWEEN", "IS NULL", "IS NOT NULL"
     ] = "="
-    value: Any = None
+    value: object = None
 
 
 class TimeBucket(BaseModel):
@@ -38,20 +43,20 @@ class MetricsSummary(Out):
 
 class MetricsResult(Out):
     columns: list[str]
-    results: list[list[Any]]
+    results: list[list[object]]
     summary: MetricsSummary
     time_column: str | None = None
     sql: str
-    params: list[Any]
+    params: list[object]
     from_cache: bool = False
     message: str
 
 
 class RankedEntity(Out):
     rank: int
-    entity: Any
-    label: Any | None = None
-    value: Any
+    entity: object
+    label: object | None = None
+    value: object
     percent_of_total: float | None = None
 
 
@@ -62,14 +67,14 @@ class RankResult(Out):
     label_column: str | None = None
     calculation_time_ms: float
     sql: str
-    params: list[Any]
+    params: list[object]
     from_cache: bool = False
     message: str
 
 
 class GroupValue(Out):
     label: str
-    value: Any
+    value: object
     records: int
     period: str | None = None
 
@@ -106,7 +111,7 @@ class AnomalyPoint(Out):
 
 
 class Series(Out):
-    group: Any | None = None
+    group: object | None = None
     periods: list[str]
     values: list[float | None]
     moving_averages: dict[str, list[float | None]]
@@ -132,6 +137,6 @@ class TrendResult(Out):
     series: list[Series]
     calculation_time_ms: float
     sql: str
-    params: list[Any]
+    params: list[object]
     from_cache: bool = False
     message: str

@@ -6,12 +6,10 @@ conversation, so schemas are published without titles, null defaults or `anyOf [
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
 
-def compact_schema(node: Any, *, output: bool) -> None:
+def compact_schema(node: object, *, output: bool) -> None:
     """Shrink a JSON schema in place without changing what it accepts (outputs also drop `required`)."""
     if isinstance(node, list):
         for item in node:
@@ -50,14 +48,14 @@ def compact_schema(node: Any, *, output: bool) -> None:
             compact_schema(value, output=output)
 
 
-def shallow_output_schema(schema: dict[str, Any] | None) -> None:
+def shallow_output_schema(schema: dict[str, object] | None) -> None:
     """Publish nested output objects as plain objects: top-level fields keep their types, nested models
     (documented in the tool description and visible in every result) no longer cost context."""
     if not schema:
         return
     schema.pop("$defs", None)
 
-    def flatten(node: Any) -> None:
+    def flatten(node: object) -> None:
         if isinstance(node, dict):
             if "$ref" in node:
                 node.pop("$ref")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vf_mcp.models.analytics import Filter
+from vf_mcp.models.analytics import Filter, Metric
 from vf_mcp.models.base import Out
 
 
@@ -16,7 +16,7 @@ class MetricSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     table: str
-    metric: Literal["count", "sum", "avg", "min", "max", "distinct", "median", "p90", "p95", "stddev"] = "count"
+    metric: Metric = "count"
     column: str | None = None
     filters: list[Filter] = Field(default_factory=list)
     time_column: str | None = Field(default=None, description="Without it the KPI is a snapshot (no previous value)")
@@ -56,14 +56,14 @@ class DashboardFile(BaseModel):
 class KpiValue(Out):
     name: str
     title: str
-    value: Any | None
-    previous_value: Any | None = None
+    value: object | None
+    previous_value: object | None = None
     change: float | None = None
     percent_change: float | None = None
     trend: Literal["up", "down", "stable"] | None = None
     good: bool | None = Field(default=None, description="Whether the trend is good for this KPI")
     unit: str = ""
-    detail: Any | None = None
+    detail: object | None = None
     description: str = ""
     error: str | None = None
 

@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 import platformdirs
 
 from vf_mcp.errors import ConfigError
+from vf_mcp.jsontypes import JSONValue
 from vf_mcp.redaction import redact_text
 from vf_mcp.settings import Settings, redact_dsn
 
@@ -60,7 +60,7 @@ class AuditRecord:
 
     identity: str
     tool: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
+    arguments: Mapping[str, JSONValue] = field(default_factory=dict)
     sql: Sequence[str] = ()
     row_count: int | None = None
     duration_ms: float = 0.0
@@ -77,7 +77,7 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_SUBSTR.search(k) or _SECRET_WORD.search(k))
 
 
-def redact(value: Any) -> Any:
+def redact(value: object) -> JSONValue:
     """JSON-ready copy with secret-keyed values replaced by ***, DSN passwords hidden and long strings cut."""
     if isinstance(value, Mapping):
         return {str(k): REDACTED if is_secret_key(str(k)) else redact(v) for k, v in value.items()}
@@ -190,7 +190,7 @@ class AuditLog:
         settings: Settings,
         target_dsn: str | Iterable[str],
         *,
-        masker: Callable[[Any], Any] | None = None,
+        masker: Callable[[JSONValue], JSONValue] | None = None,
         queue_size: int = 10_000,
         batch_size: int = 500,
         connect_timeout_s: float = 10.0,
@@ -244,7 +244,7 @@ class AuditLog:
             asyncio.Queue(maxsize=max(1, queue_size)) if self._dsn else None
         )
         self._task: asyncio.Task[None] | None = None
-        self._conn: Any = None  # asyncpg.Connection
+        self._conn: asyncpg.Connection | None = None
         self._table_ready = False
         self._last_warn = float("-inf")
         self._sink_down = False
@@ -274,7 +274,7 @@ class AuditLog:
                 log.exception("audit: file write failed")
         if self._queue is not None:
             try:
-                self._queue.put_nowait((rec.ts, doc["identity"], doc["tool"], rec.ok, line))
+                self._queue.put_nowait((rec.ts, str(doc["identity"]), str(doc["tool"]), rec.ok, line))
             except asyncio.QueueFull:
                 self.db_dropped += 1
                 self._warn("audit database sink is behind or down: queue full, record dropped")
@@ -320,9 +320,9 @@ class AuditLog:
 
     # -- internals ------------------------------------------------------------------------------------------
 
-    def _document(self, rec: AuditRecord) -> dict[str, Any]:
-        arguments: Any = dict(rec.arguments)
-        sql: Any = list(rec.sql)
+    def _document(self, rec: AuditRecord) -> dict[str, JSONValue]:
+        arguments: JSONValue = dict(rec.arguments)
+        sql: JSONValue = list(rec.sql)
         if self._masker is not None:
             try:
                 arguments = self._masker(arguments)
@@ -386,7 +386,7 @@ class AuditLog:
         self._warn(f"audit database sink failed ({type(error).__name__}: {error}); {len(batch)} records dropped")
         return False
 
-    async def _connection(self) -> Any:
+    async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(
                 self._dsn,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -25,7 +24,7 @@ from vf_mcp.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 log = logging.getLogger("vf_mcp.ops.http")
 
-HealthCallback = Callable[[Identity | None], Awaitable[tuple[int, dict[str, Any]]]]
+HealthCallback = Callable[[Identity | None], Awaitable[tuple[int, dict[str, object]]]]
 STATE_KEY = "vf_identity"
 
 

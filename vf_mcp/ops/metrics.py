@@ -11,7 +11,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 log = logging.getLogger("vf_mcp.ops.metrics")
 
@@ -172,13 +171,13 @@ class Metrics:
         out += _render_gauges(gauges.items())
         return "\n".join(out) + "\n"
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, object]:
         """Per-tool calls, errors and p50/p95/p99 estimates in ms (from the histogram), plus rate-limit refusals."""
         with self._lock:
-            tools: dict[str, Any] = {}
+            tools: dict[str, dict[str, float | None]] = {}
             for tool, n in sorted(self._calls.items()):
                 hist = self._durations[tool]
-                entry: dict[str, Any] = {
+                entry: dict[str, float | None] = {
                     "calls": n,
                     "errors": sum(c for (t, _), c in self._errors.items() if t == tool),
                 }

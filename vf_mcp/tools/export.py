@@ -1,8 +1,8 @@
 """export_results: a guarded query's full result as a CSV, JSON, JSON Lines, Excel or Parquet file.
 
-Also registers the `export://{export_id}` resource template (the file over MCP, up to RESOURCE_MAX_BYTES)
-and the HTTP route `/exports/{export_id}` (HMAC-signed, expiring links), and hooks the server lifespan to
-clean the exports directory at start and every CLEANUP_INTERVAL_S while the server runs.
+`install(server)` registers the `export://{export_id}` resource template (the file over MCP, up to
+RESOURCE_MAX_BYTES) and the HTTP route `/exports/{export_id}` (HMAC-signed, expiring links); the server
+lifespan enters `serving`, which cleans the exports directory at start and every CLEANUP_INTERVAL_S.
 
 Ownership: an export belongs to the identity that created it (API key name; 'stdio' for the local user).
 Through MCP (export://) only that identity finds it; any other gets the same "No such export" as for a
@@ -19,12 +19,13 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Protocol, TypeAlias
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -56,7 +57,7 @@ from vf_mcp.export.store import (
 )
 from vf_mcp.models.export import ExportResult
 from vf_mcp.settings import Settings
-from vf_mcp.tools.common import SourceArg, app_of, identity_of, pii_policy_for, respond, tool_errors
+from vf_mcp.tools.common import SourceArg, ToolDef, app_of, identity_of, pii_policy_for, respond, tool_errors
 from vf_mcp.units import human_bytes
 
 log = logging.getLogger(__name__)
@@ -117,129 +118,157 @@ def _base_url(settings: Settings) -> str | None:
     return f"http://{host}:{settings.port}"
 
 
-def register(server: MCPServer[App]) -> None:
-    """Register export_results, the export:// resource template and the /exports/ download route."""
-    running: list[Exports] = []  # this server's Exports while its lifespan runs
-    lazy: dict[int, Exports] = {}  # fallback when the lifespan hook is not in place (keyed by id(App))
-    _hook_lifespan(server, running)
+@dataclass
+class _ServerExports:
+    """One server's exports: its Exports while its lifespan runs, else lazily built ones (by id(App))."""
 
-    def exports_of(app: App) -> Exports:
-        if running:
-            return running[-1]
-        found = lazy.get(id(app))
+    running: list[Exports] = field(default_factory=list)
+    lazy: dict[int, Exports] = field(default_factory=dict)  # when the lifespan hook is not in place
+
+    def of(self, app: App) -> Exports:
+        if self.running:
+            return self.running[-1]
+        found = self.lazy.get(id(app))
         if found is None:
-            found = lazy[id(app)] = Exports.from_settings(app.settings)
+            found = self.lazy[id(app)] = Exports.from_settings(app.settings)
         return found
 
-    @server.tool(annotations=EXPORT, structured_output=True)
-    @tool_errors
-    async def export_results(
-        query: Annotated[
-            str, Field(description="One read-only statement, checked as in run_query. Use $1, $2 ... for values.")
-        ],
-        format: Annotated[Format, Field(description="csv, json (array), jsonl, excel (.xlsx) or parquet")],
-        ctx: Context[App],
-        filename: Annotated[str | None, Field(description="Download name (sanitised; the extension is added)")] = None,
-        include_metadata: Annotated[
-            bool, Field(description="Query, params, row count, types... (sidecar, sheet or Parquet metadata)")
-        ] = True,
-        params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
-        source: SourceArg = None,
-    ) -> Annotated[CallToolResult, ExportResult]:
-        """Export the FULL result of one read-only query (no row cap) to a file; returns where it is, not rows.
 
-        Over HTTP: download_url (signed, expiring); else file_path and resource_uri (export://id, up to 20 MB).
-        """
-        app = app_of(ctx, source)
-        exports = exports_of(app)
-        result = await run_export(
-            app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
-        )
-        out = respond(result)
-        out.content.append(
-            ResourceLink(
-                type="resource_link",
-                name=result.file_name,
-                uri=result.resource_uri,
-                mime_type=MIME_TYPES[format],
-                size=result.file_size_bytes,
-                description=f"{result.row_count:,} rows, expires {result.expires_at}",
-            )
-        )
-        return out
+_SERVERS: weakref.WeakKeyDictionary[MCPServer[App], _ServerExports] = weakref.WeakKeyDictionary()
 
-    @server.resource(
-        "export://{export_id}", mime_type="application/octet-stream", title="Exported file (export_results)"
+
+def _server_exports(server: MCPServer[App]) -> _ServerExports:
+    found = _SERVERS.get(server)
+    if found is None:
+        found = _SERVERS[server] = _ServerExports()
+    return found
+
+
+def _exports_of(ctx: Context[App], app: App) -> Exports:
+    return _server_exports(ctx.mcp_server).of(app)
+
+
+@tool_errors
+async def export_results(
+    query: Annotated[
+        str, Field(description="One read-only statement, checked as in run_query. Use $1, $2 ... for values.")
+    ],
+    format: Annotated[Format, Field(description="csv, json (array), jsonl, excel (.xlsx) or parquet")],
+    ctx: Context[App],
+    filename: Annotated[str | None, Field(description="Download name (sanitised; the extension is added)")] = None,
+    include_metadata: Annotated[
+        bool, Field(description="Query, params, row count, types... (sidecar, sheet or Parquet metadata)")
+    ] = True,
+    params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
+    source: SourceArg = None,
+) -> Annotated[CallToolResult, ExportResult]:
+    """Export the FULL result of one read-only query (no row cap) to a file; returns where it is, not rows.
+
+    Over HTTP: download_url (signed, expiring); else file_path and resource_uri (export://id, up to 20 MB).
+    """
+    app = app_of(ctx, source)
+    exports = _exports_of(ctx, app)
+    result = await run_export(
+        app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
     )
-    async def export_file(export_id: str, ctx: Context[App]) -> bytes:
-        """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json)."""
-        exports = exports_of(app_of(ctx))
-        found = exports.store.resolve(export_id, owner=identity_of(ctx).name)  # another key: "No such export"
-        if found is None:
-            raise ResourceNotFoundError(
-                "No such export: the id is unknown or the export expired (exports are deleted after "
-                "export_ttl_hours). Run export_results again."
-            )
-        path, _ = found
-        size = path.stat().st_size
-        if size > RESOURCE_MAX_BYTES:
-            raise ResourceError(
-                f"The export is {human_bytes(size)}; files over {human_bytes(RESOURCE_MAX_BYTES)} are not served "
-                f"as MCP resources. Read it at {path} on the server's machine, or download it over HTTP "
-                "(serve with --transport http and use download_url)."
-            )
-        return await anyio.to_thread.run_sync(path.read_bytes)
+    out = respond(result)
+    out.content.append(
+        ResourceLink(
+            type="resource_link",
+            name=result.file_name,
+            uri=result.resource_uri,
+            mime_type=MIME_TYPES[format],
+            size=result.file_size_bytes,
+            description=f"{result.row_count:,} rows, expires {result.expires_at}",
+        )
+    )
+    return out
+
+
+TOOLS = (ToolDef(export_results, EXPORT),)
+
+
+async def export_file(export_id: str, ctx: Context[App]) -> bytes:
+    """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json)."""
+    exports = _exports_of(ctx, app_of(ctx))
+    found = exports.store.resolve(export_id, owner=identity_of(ctx).name)  # another key: "No such export"
+    if found is None:
+        raise ResourceNotFoundError(
+            "No such export: the id is unknown or the export expired (exports are deleted after "
+            "export_ttl_hours). Run export_results again."
+        )
+    path, _ = found
+    size = path.stat().st_size
+    if size > RESOURCE_MAX_BYTES:
+        raise ResourceError(
+            f"The export is {human_bytes(size)}; files over {human_bytes(RESOURCE_MAX_BYTES)} are not served "
+            f"as MCP resources. Read it at {path} on the server's machine, or download it over HTTP "
+            "(serve with --transport http and use download_url)."
+        )
+    return await anyio.to_thread.run_sync(path.read_bytes)
+
+
+def install(server: MCPServer[App]) -> None:
+    """Wire what export_results needs besides the tool itself (call once per server, at build time).
+
+    The export:// resource template and the /exports/ download route; the server lifespan enters
+    `serving(server, app)`.
+    """
+    state = _server_exports(server)
+    server.resource(
+        "export://{export_id}", mime_type="application/octet-stream", title="Exported file (export_results)"
+    )(export_file)
 
     @server.custom_route("/exports/{export_id}", methods=["GET"])  # type: ignore[untyped-decorator]
     async def download(request: Request) -> Response:
-        name = str(request.path_params.get("export_id", ""))
-        if not running:
-            return PlainTextResponse("Not Found", status_code=404)
-        exports = running[-1]
-        verdict = verify(exports.secret, name, request.query_params.get("expires"), request.query_params.get("sig"))
-        if verdict == "forbidden":
-            return PlainTextResponse("Forbidden", status_code=403)
-        found = exports.store.resolve(name) if verdict == "ok" else None
-        if found is None:
-            return PlainTextResponse("Gone", status_code=410)
-        path, record = found
-        is_meta = name.endswith(".meta.json")
-        return FileResponse(
-            path,
-            media_type="application/json" if is_meta else record.mime_type,
-            filename=(record.file_name.rsplit(".", 1)[0] + ".meta.json") if is_meta else record.file_name,
-            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-        )
+        return _download(state.running, request)
 
 
-def _hook_lifespan(server: MCPServer[App], running: list[Exports]) -> None:
-    """Wrap the server lifespan: Exports per run, cleanup at start and every CLEANUP_INTERVAL_S, stopped at exit.
+def _download(running: list[Exports], request: Request) -> Response:
+    """GET /exports/{export_id}: the file behind a signed, unexpired link."""
+    name = str(request.path_params.get("export_id", ""))
+    if not running:
+        return PlainTextResponse("Not Found", status_code=404)
+    exports = running[-1]
+    verdict = verify(exports.secret, name, request.query_params.get("expires"), request.query_params.get("sig"))
+    if verdict == "forbidden":
+        return PlainTextResponse("Forbidden", status_code=403)
+    found = exports.store.resolve(name) if verdict == "ok" else None
+    if found is None:
+        return PlainTextResponse("Gone", status_code=410)
+    path, record = found
+    is_meta = name.endswith(".meta.json")
+    return FileResponse(
+        path,
+        media_type="application/json" if is_meta else record.mime_type,
+        filename=(record.file_name.rsplit(".", 1)[0] + ".meta.json") if is_meta else record.file_name,
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
-    MCPServer has no public lifespan hook for a tool family, so this wraps the low-level server's lifespan
-    (what stdio, HTTP and the in-process Client all enter). Without it, exports still work (lazy Exports,
-    cleanup at every export call) but /exports/ links answer 404.
-    """
-    low: Any = getattr(server, "_lowlevel_server", None)
-    inner = getattr(low, "lifespan", None)
-    if inner is None:
-        log.warning("export_results: no lifespan to hook; download links are disabled")
-        return
 
-    @asynccontextmanager
-    async def lifespan(s: Any) -> AsyncIterator[Any]:
-        async with inner(s) as app:
-            exports = Exports.from_settings(app.settings)
-            running.append(exports)
-            task = asyncio.create_task(_cleanup_loop(exports.store))
-            try:
-                yield app
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                running.remove(exports)
+_Lifespan: TypeAlias = Callable[[object], AbstractAsyncContextManager[App]]
 
-    low.lifespan = lifespan
+
+class _LowLevel(Protocol):
+    """The low-level server's lifespan attribute (the only part of it this module touches)."""
+
+    lifespan: _Lifespan
+
+
+@asynccontextmanager
+async def serving(server: MCPServer[App], app: App) -> AsyncIterator[Exports]:
+    """The server's Exports while it runs: cleanup at start and every CLEANUP_INTERVAL_S, /exports/ links live."""
+    running = _server_exports(server).running
+    exports = Exports.from_settings(app.settings)
+    running.append(exports)
+    task = asyncio.create_task(_cleanup_loop(exports.store))
+    try:
+        yield exports
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        running.remove(exports)
 
 
 async def _cleanup_loop(store: ExportStore) -> None:
@@ -285,7 +314,7 @@ async def run_export(
     exports: Exports,
     ctx: Context[App],
     query: str,
-    fmt: Literal["csv", "json", "jsonl", "excel", "parquet"],
+    fmt: Format,
     *,
     filename: str | None,
     include_metadata: bool,

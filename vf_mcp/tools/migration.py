@@ -12,21 +12,23 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field, ValidationError
 
 from vf_mcp.app import App
-from vf_mcp.compute.schema_diff import (
-    MigrationPlan,
-    TablePair,
-    changed_columns,
-    default_table_pairs,
-    pair_table,
-    plan_migration,
-    render_script,
+from vf_mcp.compute.schema_diff import MigrationPlan, plan_migration, render_script
+from vf_mcp.compute.validation import TablePair, changed_columns, default_table_pairs, pair_table
+from vf_mcp.db.migration_check import (
+    CHUNK_ROWS,
+    CheckOptions,
+    DifferingRange,
+    Key,
+    Progress,
+    TableCheck,
+    check_tables,
+    resolve_table,
 )
-from vf_mcp.db.migration_check import CHUNK_ROWS, CheckOptions, Key, Progress, TableCheck, check_tables, resolve_table
 from vf_mcp.db.schema_snapshot import LoadedSchema, load_snapshot
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
 from vf_mcp.models.migration import (
@@ -39,8 +41,7 @@ from vf_mcp.models.migration import (
     TableMapping,
     TableValidation,
 )
-from vf_mcp.tools.common import app_of, respond, tool_errors
-from vf_mcp.tools.core import READ_ONLY
+from vf_mcp.tools.common import ToolDef, app_of, respond, tool_errors
 
 NOT_COMPARED = "functions, triggers, policies, grants, comments, statistics and table data (see validate_migration)"
 
@@ -49,7 +50,7 @@ TargetName = Annotated[str, Field(description="Migrated source (see list_sources
 MAPPING_DOC = 'Renames: {"tables": {"schema.old": "schema.new"}, "columns": {"schema.old": {"old_col": "new_col"}}}'
 
 
-def parse_mapping(mapping: dict[str, Any] | None) -> TableMapping:
+def parse_mapping(mapping: dict[str, object] | None) -> TableMapping:
     """The mapping argument, checked (unknown keys and non-string names are refused)."""
     try:
         return TableMapping.model_validate(mapping or {})
@@ -58,52 +59,51 @@ def parse_mapping(mapping: dict[str, Any] | None) -> TableMapping:
         raise InvalidArgumentError(f"Bad mapping ({problems}). Expected {MAPPING_DOC}.") from None
 
 
-def register(server: MCPServer[App]) -> None:
-    """Register compare_schemas and validate_migration on `server`."""
+@tool_errors
+async def compare_schemas(
+    ctx: Context[App],
+    source: SourceName,
+    target: TargetName,
+    schemas: Annotated[list[str] | None, Field(description="Schemas to compare (default: all)")] = None,
+) -> Annotated[CallToolResult, SchemaComparison]:
+    """Schema differences between two sources, with DDL making target match source, and its rollback.
 
-    @server.tool(annotations=READ_ONLY, structured_output=True)
-    @tool_errors
-    async def compare_schemas(
-        ctx: Context[App],
-        source: SourceName,
-        target: TargetName,
-        schemas: Annotated[list[str] | None, Field(description="Schemas to compare (default: all)")] = None,
-    ) -> Annotated[CallToolResult, SchemaComparison]:
-        """Schema differences between two sources, with DDL making target match source, and its rollback.
+    Tables, columns, constraints, indexes, views, enums, sequences, domains. change: added = only in
+    source, removed = only in target. The scripts are for a human to review and run (never run here);
+    warnings list destructive steps.
+    """
+    base = app_of(ctx)
+    src, tgt = base.for_source(source), base.for_source(target)
+    return respond(await schema_comparison(src, tgt, source, target, schemas))
 
-        Tables, columns, constraints, indexes, views, enums, sequences, domains. change: added = only in
-        source, removed = only in target. The scripts are for a human to review and run (never run here);
-        warnings list destructive steps.
-        """
-        base = app_of(ctx)
-        src, tgt = base.for_source(source), base.for_source(target)
-        return respond(await schema_comparison(src, tgt, source, target, schemas))
 
-    @server.tool(annotations=READ_ONLY, structured_output=True)
-    @tool_errors
-    async def validate_migration(
-        ctx: Context[App],
-        source: SourceName,
-        target: TargetName,
-        tables: Annotated[list[str] | None, Field(description="Tables to check (default: all)")] = None,
-        mapping: Annotated[dict[str, Any] | None, Field(description=MAPPING_DOC)] = None,
-        sample_rows: Annotated[int, Field(ge=0, le=100, description="Samples per kind of difference")] = 5,
-    ) -> Annotated[CallToolResult, MigrationValidation]:
-        """Row-level check of a migration: per table, rows missing in target, extra in target, changed.
+@tool_errors
+async def validate_migration(
+    ctx: Context[App],
+    source: SourceName,
+    target: TargetName,
+    tables: Annotated[list[str] | None, Field(description="Tables to check (default: all)")] = None,
+    mapping: Annotated[dict[str, Any] | None, Field(description=MAPPING_DOC)] = None,
+    sample_rows: Annotated[int, Field(ge=0, le=100, description="Samples per kind of difference")] = 5,
+) -> Annotated[CallToolResult, MigrationValidation]:
+    """Row-level check of a migration: per table, rows missing in target, extra in target, changed.
 
-        Checksums are computed in each database by primary-key range; differing ranges are narrowed to rows,
-        with samples. Tables match by schema.name (mapping: renames). Compares columns present in both, a
-        retyped one cast to the source type. No primary key: counts and a whole-table checksum only.
-        """
-        base = app_of(ctx)
-        src, tgt = base.for_source(source), base.for_source(target)
+    Checksums are computed in each database by primary-key range; differing ranges are narrowed to rows,
+    with samples. Tables match by schema.name (mapping: renames). Compares columns present in both, a
+    retyped one cast to the source type. No primary key: counts and a whole-table checksum only.
+    """
+    base = app_of(ctx)
+    src, tgt = base.for_source(source), base.for_source(target)
 
-        async def progress(done: int, total: int, message: str) -> None:
-            await ctx.report_progress(done, total, message=message)
+    async def progress(done: int, total: int, message: str) -> None:
+        await ctx.report_progress(done, total, message=message)
 
-        renames = parse_mapping(mapping)
-        result = await migration_validation(src, tgt, source, target, tables, renames, sample_rows, progress=progress)
-        return respond(result)
+    renames = parse_mapping(mapping)
+    result = await migration_validation(src, tgt, source, target, tables, renames, sample_rows, progress=progress)
+    return respond(result)
+
+
+TOOLS = (ToolDef(compare_schemas), ToolDef(validate_migration))
 
 
 async def schema_comparison(
@@ -278,32 +278,7 @@ def _table_validation(c: TableCheck) -> TableValidation:
     p = c.pair
     key_names = [k.source for k in p.key]
     col_names = tuple(col.source for col in p.columns)
-
-    def row(values: tuple[str | None, ...] | None) -> dict[str, str | None] | None:
-        return None if values is None else dict(zip(col_names, values, strict=True))
-
-    samples = None
-    if c.missing_samples or c.extra_samples or c.changed_samples:
-        samples = Samples(
-            missing_in_target=[
-                RowSample(key=_key_dict(key_names, r.key) or {}, source=row(r.source)) for r in c.missing_samples
-            ],
-            extra_in_target=[
-                RowSample(key=_key_dict(key_names, r.key) or {}, target=row(r.target)) for r in c.extra_samples
-            ],
-            changed=[
-                RowSample(
-                    key=_key_dict(key_names, r.key) or {},
-                    changes={
-                        n: [a, b]
-                        for n, (a, b) in changed_columns(
-                            col_names, r.source or (None,) * len(col_names), r.target or (None,) * len(col_names)
-                        ).items()
-                    },
-                )
-                for r in c.changed_samples
-            ],
-        )
+    samples = _samples(c, key_names, col_names)
     retyped = [
         f"{col.source}: {col.source_type} in source, {col.target_type} in target"
         + (" (compared as text)" if col.source in c.compared_as_text else f" (compared as {col.source_type})")
@@ -327,25 +302,56 @@ def _table_validation(c: TableCheck) -> TableValidation:
         columns_missing_in_target=list(p.missing_in_target),
         columns_missing_in_source=list(p.missing_in_source),
         retyped_columns=retyped,
-        differing_ranges=[
-            KeyRange(
-                after=_key_dict(key_names, r.after),
-                upto=_key_dict(key_names, r.upto),
-                source_rows=r.source_rows,
-                target_rows=r.target_rows,
-                missing_in_target=r.missing_in_target,
-                extra_in_target=r.extra_in_target,
-                changed=r.changed,
-                first_differing_key=_key_dict(key_names, r.first_key),
-                last_differing_key=_key_dict(key_names, r.last_key),
-            )
-            for r in c.ranges
-        ],
+        differing_ranges=[_key_range(key_names, r) for r in c.ranges],
         samples=samples,
         chunks=c.chunks,
         statements=c.statements,
         elapsed_ms=round(c.elapsed_s * 1000.0, 1),
         note=c.note,
+    )
+
+
+def _samples(c: TableCheck, key_names: list[str], col_names: tuple[str, ...]) -> Samples | None:
+    """Sample rows of each kind of difference, keyed by column name (None when there are none)."""
+
+    def row(values: tuple[str | None, ...] | None) -> dict[str, str | None] | None:
+        return None if values is None else dict(zip(col_names, values, strict=True))
+
+    if not (c.missing_samples or c.extra_samples or c.changed_samples):
+        return None
+    return Samples(
+        missing_in_target=[
+            RowSample(key=_key_dict(key_names, r.key) or {}, source=row(r.source)) for r in c.missing_samples
+        ],
+        extra_in_target=[
+            RowSample(key=_key_dict(key_names, r.key) or {}, target=row(r.target)) for r in c.extra_samples
+        ],
+        changed=[
+            RowSample(
+                key=_key_dict(key_names, r.key) or {},
+                changes={
+                    n: [a, b]
+                    for n, (a, b) in changed_columns(
+                        col_names, r.source or (None,) * len(col_names), r.target or (None,) * len(col_names)
+                    ).items()
+                },
+            )
+            for r in c.changed_samples
+        ],
+    )
+
+
+def _key_range(key_names: list[str], r: DifferingRange) -> KeyRange:
+    return KeyRange(
+        after=_key_dict(key_names, r.after),
+        upto=_key_dict(key_names, r.upto),
+        source_rows=r.source_rows,
+        target_rows=r.target_rows,
+        missing_in_target=r.missing_in_target,
+        extra_in_target=r.extra_in_target,
+        changed=r.changed,
+        first_differing_key=_key_dict(key_names, r.first_key),
+        last_differing_key=_key_dict(key_names, r.last_key),
     )
 
 

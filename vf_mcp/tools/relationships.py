@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -25,8 +25,7 @@ from vf_mcp.compute.graph import (
 from vf_mcp.db.relationships import Coverage, load_foreign_keys, load_tables, measure_coverage
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError
 from vf_mcp.models.relationships import Edge, JoinPath, Relationships
-from vf_mcp.tools.common import SourceArg, app_of, respond, tool_errors
-from vf_mcp.tools.core import READ_ONLY
+from vf_mcp.tools.common import SourceArg, ToolDef, app_of, respond, tool_errors
 
 MAX_VERIFIED = 100
 """Most inferred candidates whose coverage one call measures (all in one statement); the rest say unverified."""
@@ -50,25 +49,27 @@ class Links:
     note: str
 
 
-def register(server: MCPServer[App]) -> None:
-    """Register get_table_relationships on `server`."""
+CoverageKey = tuple[str, tuple[str, ...], str]
 
-    @server.tool(annotations=READ_ONLY, structured_output=True)
-    @tool_errors
-    async def get_table_relationships(
-        ctx: Context[App],
-        table_name: OptTable = None,
-        to_table: Annotated[str | None, Field(description="With table_name: join paths to this table")] = None,
-        source: SourceArg = None,
-    ) -> Annotated[CallToolResult, Relationships]:
-        """Foreign keys both ways: declared, and inferred from column names (coverage measured in the data).
 
-        Edges are table(columns) -> ref_table(ref_columns), one-to-many or one-to-one; many_to_many lists
-        junction tables. No arguments: whole graph, isolated tables, Mermaid erDiagram. table_name: its edges.
-        Plus to_table: up to 3 shortest join paths as a ready FROM ... JOIN clause.
-        """
-        app = app_of(ctx, source)
-        return await relationships(app, table_name, to_table)
+@tool_errors
+async def get_table_relationships(
+    ctx: Context[App],
+    table_name: OptTable = None,
+    to_table: Annotated[str | None, Field(description="With table_name: join paths to this table")] = None,
+    source: SourceArg = None,
+) -> Annotated[CallToolResult, Relationships]:
+    """Foreign keys both ways: declared, and inferred from column names (coverage measured in the data).
+
+    Edges are table(columns) -> ref_table(ref_columns), one-to-many or one-to-one; many_to_many lists
+    junction tables. No arguments: whole graph, isolated tables, Mermaid erDiagram. table_name: its edges.
+    Plus to_table: up to 3 shortest join paths as a ready FROM ... JOIN clause.
+    """
+    app = app_of(ctx, source)
+    return await relationships(app, table_name, to_table)
+
+
+TOOLS = (ToolDef(get_table_relationships),)
 
 
 async def relationships(app: App, table_name: str | None, to_table: str | None) -> CallToolResult:
@@ -134,7 +135,10 @@ def _respond(
     done: Links,
     message: str,
     started: float,
-    **extra: Any,
+    *,
+    isolated: list[str] | None = None,
+    paths: list[JoinPath] | None = None,
+    mermaid_text: str | None = None,
 ) -> CallToolResult:
     unverified = sum(not lk.declared and lk.checked is None for lk in links)
     message += f" ({(time.perf_counter() - started) * 1000.0:.0f} ms){done.note}"
@@ -147,9 +151,9 @@ def _respond(
         tables=len(graph.tables),
         edges=[_edge(lk) for lk in links],
         many_to_many=m2m,
-        isolated=extra.get("isolated"),
-        paths=extra.get("paths"),
-        mermaid=extra.get("mermaid_text"),
+        isolated=isolated,
+        paths=paths,
+        mermaid=mermaid_text,
         exact=all(lk.exact for lk in links),
         unverified=unverified,
         message=message,
@@ -209,7 +213,7 @@ async def _graph(app: App) -> Graph:
 async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
     """Declared edges plus candidates with measured coverage (one statement for the ones not yet measured)."""
 
-    async def new_store() -> dict[Any, Coverage | None]:  # None: timed out, not retried until the TTL
+    async def new_store() -> dict[CoverageKey, Coverage | None]:  # None: timed out, not retried until the TTL
         return {}
 
     store = await app.catalog.cached(("relationships", "coverage"), new_store)

@@ -1,0 +1,114 @@
+"""Pure helpers of the analytics tools: labels, the one-line summaries, and series grouping (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Literal, Protocol
+
+from vf_mcp.compute.periods import CalendarUnit
+
+
+class Point(Protocol):
+    """One bucket of one series, as the trend statement returns it."""
+
+    @property
+    def group(self) -> object: ...
+    @property
+    def period_start(self) -> str: ...
+    @property
+    def value(self) -> float | None: ...
+
+
+def applied(metric: str, column: str | None) -> str:
+    """How a metric reads in messages: `sum(amount)`, `count(*)`."""
+    return f"{metric}({column or '*'})"
+
+
+def metrics_message(
+    applied_metric: str, qualified: str, total: int, total_groups: int | None, first: object, shown: int, limit: int
+) -> str:
+    """calculate_metrics' summary (`total_groups` None: ungrouped, `first` is the value)."""
+    if not total:
+        return f"No rows match the filters in {qualified}."
+    if total_groups is None:
+        return f"{applied_metric} = {first} over {total:,} rows"
+    return f"{applied_metric} over {total:,} rows in {total_groups} group(s)" + (
+        f", showing {shown} (limit {limit})" if shown < total_groups else ""
+    )
+
+
+def rank_message(
+    direction: str, shown: int, total: int, entity: str, applied_metric: str, lead: tuple[object, object] | None
+) -> str:
+    """rank_entities' summary; `lead` = (label or entity, value) of #1."""
+    return f"{direction} {shown} of {total} {entity} values by {applied_metric}" + (
+        f"; #1 {lead[0]} with {lead[1]}" if lead else ""
+    )
+
+
+def insight_sentence(
+    applied_metric: str,
+    groups: tuple[tuple[str, object], tuple[str, object]],
+    pct: float | None,
+    note: str | None,
+    trend: str | None,
+) -> str:
+    """compare_data's insight; `groups` = ((label, value), (label, value))."""
+    (l1, v1), (l2, v2) = groups
+    if trend is None:
+        return f"Cannot compare {applied_metric}: {note}."
+    if pct is None:
+        return f"{applied_metric} is {v1} for {l1} and {v2} for {l2}; {note}."
+    if trend == "stable":
+        return f"{applied_metric} is stable: {v1} for {l1} vs {v2} for {l2} ({pct:+.1f}%)."
+    word = "higher" if trend == "up" else "lower"
+    return f"{applied_metric} is {abs(pct):.1f}% {word} for {l1} ({v1}) than for {l2} ({v2})."
+
+
+def window_labels(
+    period: CalendarUnit,
+    against: Literal["previous_period", "last_year"],
+    windows: tuple[tuple[datetime, datetime], tuple[datetime, datetime]],
+) -> tuple[str, str]:
+    """The labels of a period-to-date window and the one it is compared against."""
+    (c_start, c_end), (p_start, p_end) = windows
+    before = f"previous {period}" if against == "previous_period" else "last year"
+    return (
+        f"{period} to {c_end - timedelta(days=1):%Y-%m-%d} ({c_start:%Y-%m-%d}..{c_end - timedelta(days=1):%Y-%m-%d})",
+        f"{before} to {p_end - timedelta(days=1):%Y-%m-%d} ({p_start:%Y-%m-%d}..{p_end - timedelta(days=1):%Y-%m-%d})",
+    )
+
+
+def group_series(points: Sequence[Point]) -> list[tuple[object, list[str], list[float | None]]]:
+    """(group, period starts, values) per group, in the order the groups first appear."""
+    grouped: dict[str, tuple[object, list[str], list[float | None]]] = {}
+    for p in points:
+        entry = grouped.setdefault(json.dumps(p.group, default=str), (p.group, [], []))
+        entry[1].append(p.period_start)
+        entry[2].append(p.value)
+    return list(grouped.values())
+
+
+def as_dates(periods: Sequence[str]) -> list[date]:
+    return [date.fromisoformat(p) for p in periods]
+
+
+def trend_message(
+    applied_metric: str,
+    unit: str,
+    span: tuple[date, date],
+    time_column: str,
+    head: tuple[str, float | None] | None,
+    series: int | None,
+) -> str:
+    """analyze_trends' summary; `head` = (direction, total change %) of the first series, `series` = their count
+    when grouped."""
+    if head is None:
+        described = "no data"
+    else:
+        described = head[0] + (f", {head[1]:+.1f}% over the range" if head[1] is not None else "")
+    return f"{applied_metric} per {unit} from {span[0]} to {span[1]} on {time_column}: {described}" + (
+        f" ({series} series)" if series is not None else ""
+    )

@@ -1,0 +1,1 @@
+"""Statement builders per tool family: pure functions returning `db.builder.Statement(sql, params)`."""
