@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -151,6 +152,7 @@ def _match_at(t: list[str], i: int) -> tuple[str | None, int, bool] | None:
     return (weak, i + 1, True) if weak else None
 
 
+@lru_cache(maxsize=8192)  # pure and called for every key of every result: names repeat
 def pii_kind(column_name: str, table: str | None = None) -> str | None:
     """The kind of personal data a column holds by its name, or None.
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
+from vf_mcp.identifiers import quote_ident
+
 REJECT_BELOW = 0.5
 """Inferred edges whose values are found in the target less often than this are dropped."""
 
@@ -354,8 +356,7 @@ def path_tables(links: Sequence[Link], src: str, path: Sequence[int]) -> list[st
     return out
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = quote_ident  # the one quoting rule (vf_mcp.identifiers)
 
 
 def _alias(name: str, used: set[str], counters: dict[str, int]) -> str:

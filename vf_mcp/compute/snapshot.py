@@ -6,10 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-
-def quote_ident(name: str) -> str:
-    """Always-quoted identifier (the same rule as vf_mcp.db.catalog.quote_ident; compute imports no I/O)."""
-    return '"' + name.replace('"', '""') + '"'
+from vf_mcp.identifiers import quote_ident as quote_ident
 
 
 def qualified_sql(schema: str, name: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
+from vf_mcp.identifiers import quote_ident as quote_ident
 
 T = TypeVar("T")
 
@@ -22,11 +23,6 @@ KIND_NAMES = {
     "m": "materialized view",
     "f": "foreign table",
 }
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier the way PostgreSQL's quote_ident does when needed (always quoting is also valid)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

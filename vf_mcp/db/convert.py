@@ -65,6 +65,7 @@ import asyncpg
 
 from vf_mcp.db.codecs import install_codecs, interval_iso
 from vf_mcp.errors import QueryError
+from vf_mcp.identifiers import quote_ident
 from vf_mcp.jsontypes import JSONValue
 
 Converter: TypeAlias = Callable[[object], JSONValue]
@@ -614,7 +615,7 @@ _PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 def _quote_ident(name: str) -> str:
-    return name if _PLAIN_IDENT.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+    return name if _PLAIN_IDENT.fullmatch(name) else quote_ident(name)
 
 
 _VECTOR_TYPES = {22: "int2vector", 30: "oidvector"}  # asyncpg reports these as arrays named "...[]"

@@ -39,6 +39,7 @@ from vf_mcp.compute.dba import (
 from vf_mcp.db.pool import Database
 from vf_mcp.db.runner import _coerce_param
 from vf_mcp.errors import InvalidArgumentError, VfError, db_errors
+from vf_mcp.identifiers import quote_ident
 
 Row = dict[str, Any]
 """One row of a DBA statement as a dict (column name -> converted value)."""
@@ -490,7 +491,7 @@ async def hypopg_measure(
 
     Hypothetical indexes live in the backend, not the transaction: they are reset before the connection
     goes back to the pool (and the connection is closed if that fails)."""
-    ext = '"' + schema.replace('"', '""') + '"'
+    ext = quote_ident(schema)
     out: dict[MeasureKey, Measure] = {}
     if not per_query:
         return out
@@ -544,7 +545,7 @@ SORT_EXPR = {
 def slow_queries_sql(schema: str, sort_by: str, *, legacy: bool = False) -> str:
     """The statement for get_slow_queries; `legacy`: pg_stat_statements before 1.8 (total_time, max_time)."""
     order = SORT_EXPR[sort_by]  # a fixed whitelist, never user text
-    ext = '"' + schema.replace('"', '""') + '"'
+    ext = quote_ident(schema)
     total, mx = ("total_time", "max_time") if legacy else ("total_exec_time", "max_exec_time")
     return f"""{MARK}
 WITH s AS (
@@ -578,7 +579,7 @@ async def _pgss_shape(db: Database, ext: str) -> tuple[bool, bool]:
 
 
 async def slow_queries(db: Database, schema: str, sort_by: str, limit: int) -> list[Row]:
-    ext = '"' + schema.replace('"', '""') + '"'
+    ext = quote_ident(schema)
     current, _ = await _pgss_shape(db, ext)
     rows = await db.fetch(slow_queries_sql(schema, sort_by, legacy=not current), limit)
     return [dict(r.items()) for r in rows]
@@ -586,7 +587,7 @@ async def slow_queries(db: Database, schema: str, sort_by: str, limit: int) -> l
 
 async def pgss_stats_since(db: Database, schema: str) -> datetime | None:
     """When pg_stat_statements was last reset (pg_stat_statements_info, version 1.9+), else None."""
-    ext = '"' + schema.replace('"', '""') + '"'
+    ext = quote_ident(schema)
     _, has_info = await _pgss_shape(db, ext)
     if not has_info:
         return None

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from vf_mcp.db.pool import recording_sql
 from vf_mcp.errors import RefusedError
+from vf_mcp.identifiers import quote_ident
 
 if TYPE_CHECKING:
     from vf_mcp.db.catalog import Catalog
@@ -138,8 +139,7 @@ _MAX_RESOLVED = 4096
 """Resolved spellings kept per protected set (cleared when full: spellings are attacker-chosen)."""
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_quote = quote_ident
 
 
 def _spelling(schema: str, name: str) -> str:

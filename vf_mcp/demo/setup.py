@@ -8,6 +8,7 @@ import time
 import asyncpg
 
 from vf_mcp.db.embedded import EmbeddedPostgres
+from vf_mcp.identifiers import quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ async def _ensure_loaded(server: EmbeddedPostgres, scale: int) -> str:
         if comment == marker:
             return server.dsn(name)
         log.info("creating demo database %s (scale %d)", name, scale)
-        ident = '"' + name.replace('"', '""') + '"'
+        ident = quote_ident(name)
         await admin.execute(f"DROP DATABASE IF EXISTS {ident} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {ident}")
     finally:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from vf_mcp.db.lineage import QueryLineage
 from vf_mcp.export.columns import ExportColumn
+from vf_mcp.identifiers import quote_ident
 from vf_mcp.pii import ColumnMask, PiiPolicy
 
 if TYPE_CHECKING:
@@ -76,8 +77,8 @@ def text_cast_sql(statement: str, columns: Sequence[ExportColumn], positions: Se
     cells = []
     for i, col in enumerate(columns):
         value = f'q."{i + 1}"'
-        name = col.name.replace('"', '""')
-        cells.append(f'{value}::text AS "{name}"' if i in positions else f'{value} AS "{name}"')
+        name = quote_ident(col.name)
+        cells.append(f"{value}::text AS {name}" if i in positions else f"{value} AS {name}")
     return f"SELECT {', '.join(cells)} FROM (\n{statement}\n) AS q({aliases})"
 
 

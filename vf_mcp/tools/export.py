@@ -44,7 +44,7 @@ from vf_mcp.export.excel import ExcelWriter
 from vf_mcp.export.jsonout import JsonWriter
 from vf_mcp.export.masking import with_lineage
 from vf_mcp.export.parquet import ParquetWriter
-from vf_mcp.export.runner import stream_export
+from vf_mcp.export.runner import Streamed, stream_export
 from vf_mcp.export.signing import signed_url, verify
 from vf_mcp.export.store import (
     MIME_TYPES,
@@ -352,24 +352,11 @@ async def run_export(
             reserve=functools.partial(store.reserve, export_id),  # the quota, enforced chunk by chunk
             pii=await with_lineage(app.catalog, query, pii_policy_for(ctx, app)),  # PII by lineage
         )
-        metadata: dict[str, Any] | None = None
-        if include_metadata:
-            metadata = {
-                "export_id": export_id,
-                "format": fmt,
-                "file_name": file_name,
-                "created_at": iso(created),
-                "expires_at": iso(expires),
-                "query": query,
-                "parameters": params,
-                "row_count": streamed.row_count,
-                "columns": [{"name": c.name, "type": c.type} for c in streamed.columns],
-                "server_version": streamed.server_version,
-                "database": streamed.database,
-                "requested_by": _requested_by(ctx),
-                "generator": f"vf-mcp {__version__}",
-                "values": _VALUES[fmt],
-            }
+        metadata = (
+            _metadata(ctx, export_id, fmt, file_name, created, expires, query, params, streamed)
+            if include_metadata
+            else None
+        )
         try:
             await anyio.to_thread.run_sync(functools.partial(writer.close, metadata))
         except BaseException:
@@ -397,6 +384,52 @@ async def run_export(
         raise
     finally:
         store.release(export_id)
+    return _result(exports, export_id, fmt, file_name, final, size, expires, include_metadata, streamed, writer)
+
+
+def _metadata(
+    ctx: Context[App],
+    export_id: str,
+    fmt: Format,
+    file_name: str,
+    created: float,
+    expires: int,
+    query: str,
+    params: list[Any],
+    streamed: Streamed,
+) -> dict[str, Any]:
+    """The export's metadata (sidecar, Excel sheet or Parquet key-value metadata)."""
+    return {
+        "export_id": export_id,
+        "format": fmt,
+        "file_name": file_name,
+        "created_at": iso(created),
+        "expires_at": iso(expires),
+        "query": query,
+        "parameters": params,
+        "row_count": streamed.row_count,
+        "columns": [{"name": c.name, "type": c.type} for c in streamed.columns],
+        "server_version": streamed.server_version,
+        "database": streamed.database,
+        "requested_by": _requested_by(ctx),
+        "generator": f"vf-mcp {__version__}",
+        "values": _VALUES[fmt],
+    }
+
+
+def _result(
+    exports: Exports,
+    export_id: str,
+    fmt: Format,
+    file_name: str,
+    final: Path,
+    size: int,
+    expires: int,
+    include_metadata: bool,
+    streamed: Streamed,
+    writer: Writer,
+) -> ExportResult:
+    """Where the export is (signed links over HTTP, the path and export:// otherwise) and a one-line message."""
     sidecar = fmt in ("csv", "json", "jsonl") and include_metadata
     url = signed_url(exports.base_url, exports.secret, export_id, expires) if exports.base_url else None
     meta_url = (
@@ -422,7 +455,7 @@ async def run_export(
         row_count=rows,
         download_url=url,
         resource_uri=f"export://{export_id}",
-        metadata_path=str(store.meta_path(export_id)) if sidecar else None,
+        metadata_path=str(exports.store.meta_path(export_id)) if sidecar else None,
         metadata_url=meta_url,
         expires_at=iso(expires),
         warnings=writer.warnings,

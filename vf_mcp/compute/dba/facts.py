@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pglast import keywords as _kw
+from vf_mcp.identifiers import ident as ident
 
 # --------------------------------------------------------------------------------------------------
 # Thresholds
@@ -36,16 +36,6 @@ DEFAULT_RANGE_SEL = 1.0 / 3.0  # PostgreSQL's DEFAULT_INEQ_SEL, for a range agai
 # --------------------------------------------------------------------------------------------------
 # Identifiers
 # --------------------------------------------------------------------------------------------------
-
-_SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_RESERVED = frozenset(_kw.RESERVED_KEYWORDS) | frozenset(_kw.TYPE_FUNC_NAME_KEYWORDS)
-
-
-def ident(name: str) -> str:
-    """An identifier as SQL: bare when PostgreSQL would read it back unchanged, else double-quoted."""
-    if _SIMPLE_IDENT.match(name) and name not in _RESERVED:
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def qualified(schema: str, name: str) -> str:

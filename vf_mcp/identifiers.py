@@ -1,0 +1,24 @@
+"""SQL identifiers: the one home for quoting names (pure: used by db/, compute/, export/ and the demo)."""
+
+from __future__ import annotations
+
+import re
+
+from pglast import keywords as _kw
+
+__all__ = ["ident", "quote_ident"]
+
+_SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_RESERVED = frozenset(_kw.RESERVED_KEYWORDS) | frozenset(_kw.TYPE_FUNC_NAME_KEYWORDS)
+
+
+def quote_ident(name: str) -> str:
+    """An always double-quoted identifier (valid for any name, including reserved words and odd characters)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ident(name: str) -> str:
+    """An identifier as SQL: bare when PostgreSQL would read it back unchanged, else double-quoted."""
+    if _SIMPLE_IDENT.match(name) and name not in _RESERVED:
+        return name
+    return quote_ident(name)
