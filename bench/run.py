@@ -240,7 +240,7 @@ async def ensure_wide_database(admin_dsn: str, wide_dsn: str) -> str:
         await admin.execute(f'CREATE DATABASE "{WIDE_DB}"')
     finally:
         await admin.close()
-    conn = await asyncpg.connect(wide_dsn)
+    conn = await asyncpg.connect(with_database(admin_dsn, WIDE_DB))  # DDL as the admin, not the served role
     try:
         async with conn.transaction():
             for start in range(1, WIDE_TABLES + 1, 100):
@@ -255,6 +255,14 @@ async def ensure_wide_database(admin_dsn: str, wide_dsn: str) -> str:
                     )
                 await conn.execute("\n".join(sql))
         await conn.execute("ANALYZE")
+        reader = urlsplit(wide_dsn).username
+        if reader:  # the served (least-privilege) role reads these tables like the demo's
+            grant = await conn.fetchval(
+                "SELECT format('GRANT CONNECT ON DATABASE %I TO %I; GRANT USAGE ON SCHEMA public TO %I; "
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO %I', current_database(), $1::text, $1::text, $1::text)",
+                reader,
+            )
+            await conn.execute(grant)
         await conn.execute(f"COMMENT ON DATABASE \"{WIDE_DB}\" IS '{WIDE_MARKER}'")
     finally:
         await conn.close()
