@@ -356,9 +356,6 @@ def path_tables(links: Sequence[Link], src: str, path: Sequence[int]) -> list[st
     return out
 
 
-quote = quote_ident  # the one quoting rule (vf_mcp.identifiers)
-
-
 def _alias(name: str, used: set[str], counters: dict[str, int]) -> str:
     """A short, unused, non-keyword alias: initials (invoice_line -> il), else 2-3 letters, else a number."""
     words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
@@ -385,7 +382,7 @@ def join_clause(tables: Mapping[str, Table], links: Sequence[Link], src: str, pa
 
     def qname(key: str) -> str:
         t = tables[key]
-        return f"{quote(t.schema)}.{quote(t.name)}"
+        return f"{quote_ident(t.schema)}.{quote_ident(t.name)}"
 
     cur = src
     cur_alias = _alias(tables[src].name, used, counters)
@@ -396,9 +393,9 @@ def join_clause(tables: Mapping[str, Table], links: Sequence[Link], src: str, pa
         nxt_alias = _alias(tables[nxt].name, used, counters)
         pairs = zip(link.columns, link.ref_columns, strict=True)
         if nxt == link.table:
-            conds = [f"{nxt_alias}.{quote(c)} = {cur_alias}.{quote(r)}" for c, r in pairs]
+            conds = [f"{nxt_alias}.{quote_ident(c)} = {cur_alias}.{quote_ident(r)}" for c, r in pairs]
         else:
-            conds = [f"{nxt_alias}.{quote(r)} = {cur_alias}.{quote(c)}" for c, r in pairs]
+            conds = [f"{nxt_alias}.{quote_ident(r)} = {cur_alias}.{quote_ident(c)}" for c, r in pairs]
         lines.append(f"JOIN {qname(nxt)} {nxt_alias} ON {' AND '.join(conds)}")
         cur, cur_alias = nxt, nxt_alias
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from vf_mcp.db.catalog import Catalog, quote_ident
 from vf_mcp.db.pool import Database
 from vf_mcp.db.runner import fetch_converted
 from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery, label_join
-from vf_mcp.jsontypes import JSONValue
+from vf_mcp.jsontypes import JSONValue, as_float, as_int
 
 LABEL_NAMES = ("name", "full_name", "display_name", "title", "label", "company_name", "company", "description")
 
@@ -132,18 +132,3 @@ async def entity_label(catalog: Catalog, table: Table, column: str) -> EntityLab
             return EntityLabel()
         return label_join(ref.sql_name, c["ref_columns"][0], label, f"{ref.qualified}.{label}")
     return EntityLabel()
-
-
-def as_int(v: JSONValue) -> int:
-    """A count from a converted value (NULL counts as 0)."""
-    return 0 if isinstance(v, (list, dict)) else int(v or 0)
-
-
-def as_float(v: JSONValue) -> float | None:
-    """A converted value as a float, or None when it is NULL or not numeric."""
-    if v is None or isinstance(v, (list, dict)):
-        return None
-    try:
-        return float(v)
-    except ValueError:
-        return None

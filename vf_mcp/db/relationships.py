@@ -11,8 +11,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vf_mcp.compute.graph import Link, Table, quote
+from vf_mcp.compute.graph import Link, Table
 from vf_mcp.db.pool import Database
+from vf_mcp.identifiers import quote_ident
 
 _USER_SCHEMA = r"""{n}.nspname NOT IN ('pg_catalog', 'information_schema')
   AND {n}.nspname NOT LIKE 'pg\_toast%' AND {n}.nspname NOT LIKE 'pg\_temp%'"""
@@ -130,20 +131,20 @@ def coverage_sql(
     sampled: list[bool] = []
     for i, c in enumerate(cands):
         src, tgt = tables[c.table], tables[c.ref_table]
-        col, pk = quote(c.columns[0]), quote(c.ref_columns[0])
+        col, pk = quote_ident(c.columns[0]), quote_ident(c.ref_columns[0])
         big = (src.rows or 0) > exact_rows
         if big:
             pct = min(100.0, 100.0 * 1.5 * sample_rows / max(src.rows or 1, 1))
-            scan = f"{quote(src.schema)}.{quote(src.name)} x TABLESAMPLE SYSTEM ({pct:.6f})"
+            scan = f"{quote_ident(src.schema)}.{quote_ident(src.name)} x TABLESAMPLE SYSTEM ({pct:.6f})"
             cap = sample_rows
         else:
-            scan = f"{quote(src.schema)}.{quote(src.name)} x"
+            scan = f"{quote_ident(src.schema)}.{quote_ident(src.name)} x"
             cap = exact_rows + 1
         sampled.append(big)
         parts.append(
             f"SELECT {i} AS i, count(*) AS checked, count(y.{pk}) AS matched "
             f"FROM (SELECT x.{col} AS v FROM {scan} WHERE x.{col} IS NOT NULL LIMIT {int(cap)}) s "
-            f"LEFT JOIN {quote(tgt.schema)}.{quote(tgt.name)} y ON y.{pk} = s.v"
+            f"LEFT JOIN {quote_ident(tgt.schema)}.{quote_ident(tgt.name)} y ON y.{pk} = s.v"
         )
     return "\nUNION ALL\n".join(parts), sampled
 

@@ -139,12 +139,9 @@ _MAX_RESOLVED = 4096
 """Resolved spellings kept per protected set (cleared when full: spellings are attacker-chosen)."""
 
 
-_quote = quote_ident
-
-
 def _spelling(schema: str, name: str) -> str:
     """The exact, quoted text to_regclass resolves for a parsed (schema, relation) reference."""
-    return f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name)
+    return f"{quote_ident(schema)}.{quote_ident(name)}" if schema else quote_ident(name)
 
 
 @dataclass

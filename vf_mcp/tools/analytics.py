@@ -35,6 +35,7 @@ from vf_mcp.db.statements.analytics import (
     value_statement,
 )
 from vf_mcp.errors import InvalidArgumentError
+from vf_mcp.jsontypes import as_float
 from vf_mcp.models.analytics import (
     AnomalyPoint,
     CompareResult,
@@ -58,7 +59,6 @@ from vf_mcp.tools.common import (
     TableName,
     ToolDef,
     app_of,
-    as_float,
     compact_json,
     respond,
     tool_errors,

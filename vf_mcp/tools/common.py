@@ -330,16 +330,3 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
     if body is None:
         body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
     return CallToolResult(content=[TextContent(type="text", text=_wrap(message, body))], structured_content=data)
-
-
-def as_int(v: Any) -> int:
-    """A count from a converted row value (NULL counts as 0)."""
-    return int(v or 0)
-
-
-def as_float(v: Any) -> float | None:
-    """A converted row value as a float, or None when it is NULL or not numeric."""
-    try:
-        return None if v is None else float(v)
-    except (TypeError, ValueError):
-        return None

@@ -25,8 +25,9 @@ from vf_mcp.compute.periods import (
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.kpi import current_database, default_dashboard, default_kpi_dir, load_dashboard, measure
 from vf_mcp.errors import ConfigError, VfError
+from vf_mcp.jsontypes import as_float
 from vf_mcp.models.kpi import Dashboard, KpiSpec, KpiValue
-from vf_mcp.tools.common import DateArg, SourceArg, ToolDef, app_of, as_float, compact_json, respond, tool_errors
+from vf_mcp.tools.common import DateArg, SourceArg, ToolDef, app_of, compact_json, respond, tool_errors
 
 HealthScore = Callable[[App], Awaitable[float]]
 
