@@ -108,3 +108,68 @@ def chinook_dsn(pg: PgCluster) -> str:
 def pagila_dsn(pg: PgCluster) -> str:
     text = (DATASETS / "pagila" / "pagila-schema.sql").read_text(encoding="utf-8")
     return pg.create_database("pagila_test", text)
+
+
+NYCFLIGHTS_TZ = "Africa/Johannesburg"  # the database's default TimeZone: deliberately neither UTC nor New York
+
+
+@pytest.fixture(scope="session")
+def nycflights_dsn(pg: PgCluster) -> str:
+    """nycflights13 (CC0): `flights` partitioned by New York month with keys declared on the parent, hourly `weather`.
+
+    The database's default TimeZone is Africa/Johannesburg; `time_hour` values are UTC instants across New
+    York's daylight-saving changes (2013-03-10 and 2013-11-03).
+    """
+    import csv
+    import gzip
+    import io
+
+    folder = DATASETS / "nycflights13"
+
+    def read(name: str) -> tuple[list[str], bytes]:
+        data = gzip.decompress((folder / f"{name}.csv.gz").read_bytes())
+        header = next(csv.reader(io.StringIO(data[: data.index(b"\n")].decode())))
+        return header, data
+
+    ny = "00:00 America/New_York"
+    months = "\n".join(
+        f"CREATE TABLE flights_2013_{m:02d} PARTITION OF flights FOR VALUES FROM "
+        f"('2013-{m:02d}-01 {ny}') TO ('{2013 + m // 12}-{m % 12 + 1:02d}-01 {ny}');"
+        for m in range(1, 13)
+    )
+    schema = f"""
+    ALTER DATABASE nycflights_test SET timezone = '{NYCFLIGHTS_TZ}';
+    CREATE TABLE airlines (carrier text PRIMARY KEY, name text NOT NULL);
+    CREATE TABLE airports (faa text PRIMARY KEY, name text, lat double precision, lon double precision,
+        alt integer, tz integer, dst text, tzone text);
+    CREATE TABLE planes (tailnum text PRIMARY KEY, year integer, type text, manufacturer text, model text,
+        engines integer, seats integer, speed integer, engine text);
+    CREATE TABLE weather (origin text NOT NULL REFERENCES airports(faa), year integer, month integer,
+        day integer, hour integer, temp numeric(6,2), dewp numeric(6,2), humid numeric(6,2), wind_dir integer,
+        wind_speed double precision, wind_gust double precision, precip numeric(5,2), pressure numeric(6,1),
+        visib numeric(4,1), time_hour timestamptz NOT NULL, PRIMARY KEY (origin, time_hour));
+    CREATE TABLE flights (id bigint GENERATED ALWAYS AS IDENTITY, year integer, month integer, day integer,
+        dep_time integer, sched_dep_time integer, dep_delay integer, arr_time integer, sched_arr_time integer,
+        arr_delay integer, carrier text NOT NULL REFERENCES airlines(carrier), flight integer, tailnum text,
+        origin text NOT NULL REFERENCES airports(faa), dest text, air_time integer, distance integer,
+        hour integer, minute integer, time_hour timestamptz NOT NULL, PRIMARY KEY (id, time_hour))
+        PARTITION BY RANGE (time_hour);
+    {months}
+    """
+    dsn = pg.create_database("nycflights_test")
+
+    async def go() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(schema)
+            for table in ("airlines", "airports", "planes", "weather", "flights"):
+                header, data = read(table)
+                await conn.copy_to_table(
+                    table, source=io.BytesIO(data), columns=header, format="csv", header=True, null="NA"
+                )
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+    return dsn
