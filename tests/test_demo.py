@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
 from vf_mcp.demo.generator import PLANTED_DEFECTS, SCALE1_ROW_COUNTS, DemoSummary, load_demo
+from vf_mcp.demo.spec import SAST, demo_today
 
 PHONE_OK = r"^(\+27 \d{2} \d{3} \d{4}|0\d{2} \d{3} \d{4})$"
 EMAIL_OK = r"^[a-z0-9._-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$"
@@ -139,8 +141,13 @@ def test_drops_history_and_distributions(demo_dsn: str) -> None:
           FROM drops""",
     )[0]
     assert row["long_enough"]
-    assert row["last"].year == 2026 and row["last"].month == 11
-    assert row["last_done"] <= row["last"].replace(day=21)
+    # The demo is today's company: its newest drops are from its anchor day (the day it was made), and
+    # nothing happened after 17:00 SAST that day.
+    anchor = value(demo_dsn, "SELECT max(report_date) + 1 FROM ops.daily_reports")
+    assert anchor in (demo_today(), demo_today() - timedelta(days=1))  # made today (or just before midnight)
+    close_of_day = datetime.combine(anchor, time(17), SAST)
+    assert close_of_day - timedelta(days=1) < row["last"] < close_of_day
+    assert row["last_done"] <= close_of_day
     statuses = {r[0]: r[1] for r in fetch(demo_dsn, "SELECT status::text, count(*) FROM drops GROUP BY 1")}
     assert set(statuses) == {"completed", "in_progress", "scheduled", "failed", "cancelled"}
     assert statuses["completed"] > 0.7 * sum(statuses.values())
@@ -212,7 +219,7 @@ def test_no_unplanned_defects(demo_dsn: str) -> None:
 
 def test_same_seed_gives_identical_data(pg: Any, demo_dsn: str) -> None:
     again = pg.create_database("vf_demo_again")
-    load(again, scale=1)
+    load(again, scale=1, anchor=value(demo_dsn, "SELECT max(report_date) + 1 FROM ops.daily_reports"))
     for table, order in FINGERPRINTED.items():
         assert fingerprint(again, table, order) == fingerprint(demo_dsn, table, order), table
 

@@ -382,7 +382,7 @@ async def test_resource_link_and_template(export_dsn: str, tmp_path: Path, monke
         assert base64.b64decode(blob.blob) == Path(out["file_path"]).read_bytes()  # type: ignore[union-attr]
         csv = await export(client, ALL, "csv")
         meta = await client.read_resource(f"export://{csv['export_id']}.meta.json")
-        assert json.loads(base64.b64decode(meta.contents[0].blob))["metadata"]["row_count"] == 3  # type: ignore[union-attr]
+        assert json.loads(meta.contents[0].text)["metadata"]["row_count"] == 3  # type: ignore[union-attr]  # JSON: text
         templates = await client.list_resource_templates()
         assert "export://{export_id}" in [t.uri_template for t in templates.resource_templates]
         with pytest.raises(MCPError) as missing:

@@ -227,10 +227,7 @@ async def test_exports_and_resources_are_owner_only_rate_limited_and_audited(peo
             assert export is not None
             uri = export["resource_uri"]
             own = await analyst.read_resource(uri)
-            text = own.contents[0].blob  # type: ignore[union-attr]
-            import base64
-
-            csv = base64.b64decode(text).decode()
+            csv = own.contents[0].text  # type: ignore[union-attr]  # CSV reads back as text (issue 16)
             assert "t***@velocityfibre.co.za" in csv and "thandi.mokoena@" not in csv
             assert (await analyst.read_resource(f"{uri}.meta.json")).contents
         missing_uri = "export://" + "0" * 32

@@ -19,10 +19,14 @@ class VfError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = False, sqlstate: str | None = None, subject: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable  # a transient failure: the same call may succeed when retried
+        self.sqlstate = sqlstate  # the PostgreSQL error it was translated from
+        self.subject = subject  # the unknown relation or column, or the enum type, the error is about
 
 
 class ConfigError(VfError):
@@ -89,6 +93,23 @@ class ResourceLimitError(VfError):
     """The statement hit a server resource limit (temp_file_limit, memory, disk)."""
 
     code = "resource_limit"
+
+
+LOOKUP_HINT = " (use list_tables / get_table_schema to see what exists)"
+"""Appended to unknown-name errors; replaced by the closest names when they can be found (db/name_hints.py)."""
+_UNKNOWN_RELATION = re.compile(r'relation "((?:[^"]|"")+)" does not exist')
+_UNKNOWN_COLUMN = re.compile(r'column (?:"((?:[^"]|"")+)"|(\S+)) (?:of relation \S+ )?does not exist')
+_BAD_ENUM = re.compile(r"invalid input value for enum ([^:\s]+):")
+
+
+def _subject(state: str, message: str) -> str | None:
+    """The name an unknown-relation, unknown-column or bad-enum-value error is about (for suggestions)."""
+    pattern = {"42P01": _UNKNOWN_RELATION, "42703": _UNKNOWN_COLUMN, "22P02": _BAD_ENUM}.get(state)
+    found = pattern.search(message) if pattern is not None else None
+    if found is None:
+        return None
+    name = next(g for g in found.groups() if g is not None)
+    return name.replace('""', '"')
 
 
 _VALUE_CLASSES = ("22", "23", "21", "27", "2F", "38", "39", "44", "P0", "XX")
@@ -161,8 +182,9 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
             return PermissionDeniedError(f"Refused: this server is read-only. {text}")
         if state in ("42501",) or state.startswith("28"):
             return PermissionDeniedError(f"Permission denied: {text}")
+        subject = _subject(state, str(getattr(exc, "message", None) or exc))
         if state in ("42P01", "42703", "42883", "3F000", "42704"):
-            return QueryError(f"{text} (use list_tables / get_table_schema to see what exists)")
+            return QueryError(f"{text}{LOOKUP_HINT}", sqlstate=state, subject=subject)
         if state.startswith(("08", "57P")):
             return DatabaseUnavailableError(f"Database connection problem: {text}. Retry in a moment.", retryable=True)
         if state == "53400" and "temp_file_limit" in text:  # configuration_limit_exceeded
@@ -178,10 +200,8 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
         if state.startswith("53"):
             return DatabaseUnavailableError(f"Database out of resources: {text}", retryable=state == "53300")
         if state in ("40001", "40P01"):
-            return QueryError(f"PostgreSQL error {state}: {text}", retryable=True)
-        if state.startswith(("42", "22", "21", "23", "2F", "38", "39", "0A", "54", "P0", "XX", "25", "40")):
-            return QueryError(f"PostgreSQL error {state}: {text}")
-        return QueryError(f"PostgreSQL error {state}: {text}")
+            return QueryError(f"PostgreSQL error {state}: {text}", retryable=True, sqlstate=state)
+        return QueryError(f"PostgreSQL error {state}: {text}", sqlstate=state, subject=subject)
     if isinstance(exc, InternalClientError):  # the driver's protocol state broke (a connection killed mid-use)
         return DatabaseUnavailableError(f"The database connection broke: {exc}. Retry in a moment.", retryable=True)
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):

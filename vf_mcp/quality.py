@@ -15,10 +15,12 @@ from typing import Literal
 
 from vf_mcp.app import App
 from vf_mcp.compute import quality as cq
+from vf_mcp.compute.graph import Link
 from vf_mcp.compute.severity import SEVERITY_ORDER
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db import quality as dq
 from vf_mcp.db.catalog import Relation, quote_ident, rows_with_partitions
+from vf_mcp.db.relationships import graph_links, load_graph, root_table
 from vf_mcp.errors import VfError
 from vf_mcp.models.quality import Finding, QualityReport, TableQuality
 
@@ -40,6 +42,7 @@ CHECKS: tuple[str, ...] = (
 class Config:
     null_warning: float
     null_critical: float
+    optional_null_severity: str
     fresh_hours: float
     stale_hours: float
     sigma: float
@@ -54,6 +57,7 @@ class Config:
         return cls(
             null_warning=get("quality_null_warning"),
             null_critical=get("quality_null_critical"),
+            optional_null_severity=str(app.settings.quality_optional_null_severity),
             fresh_hours=get("quality_fresh_hours"),
             stale_hours=get("quality_stale_hours"),
             sigma=get("quality_outlier_sigma"),
@@ -82,7 +86,20 @@ async def check_quality(
         targets = [await app.catalog.resolve(table_name)]
     else:
         targets = [r for r in rels if r.kind in ("r", "p") and r.parent is None]
-    keys = await dq.load_keys(app.db) if "referential_integrity" in wanted else []
+    inferred: list[Link] = []
+    if "referential_integrity" in wanted:  # the inferred edges get_table_relationships reports, measured alike
+        graph = await load_graph(app.catalog)
+        roots = {root_table(r, rels).qualified for r in targets}
+        focus = roots if table_name else None
+        found = await graph_links(app.catalog, graph, focus)
+        for _ in range(20):  # each call measures at most MAX_VERIFIED candidates: measure them all
+            if not any(lk.checked is None and not lk.declared for lk in found.links):
+                break
+            again = await graph_links(app.catalog, graph, focus)
+            if again.links == found.links:
+                break  # the rest timed out: they stay unverified
+            found = again
+        inferred = [lk for lk in found.links if not lk.declared]
     gate = asyncio.Semaphore(max(1, app.settings.pool_max_size))
     done = 0
 
@@ -90,7 +107,7 @@ async def check_quality(
         nonlocal done
         async with gate:
             try:
-                result = await _check_table(app, cfg, rel, wanted, keys, by_name, rels)
+                result = await _check_table(app, cfg, rel, wanted, inferred, by_name, rels)
             except VfError as exc:
                 result = (_failed(rel, exc.message), 0)
         done += 1
@@ -133,11 +150,12 @@ async def _check_table(
     cfg: Config,
     rel: Relation,
     wanted: frozenset[str],
-    keys: list[dq.Key],
+    inferred: list[Link],
     by_name: dict[str, Relation],
     rels: tuple[Relation, ...],
 ) -> tuple[TableQuality, int]:
     detail = await app.catalog.table_info(rel)
+    root = root_table(rel, rels).qualified
     plan = dq.build_plan(
         rel,
         detail,
@@ -145,7 +163,7 @@ async def _check_table(
         estimate=rows_with_partitions(rel, rels),
         large_rows=app.settings.large_table_rows,
         sample_rows=app.settings.stats_sample_rows,
-        keys=keys,
+        inferred=[lk for lk in inferred if lk.table == root],
         relations=by_name,
     )
     async with app.db.read_only() as conn:
@@ -218,11 +236,15 @@ class _Table:
             share = nulls / self.n
             sev = cq.null_severity(share, self.cfg.null_warning, self.cfg.null_critical)
             fix = "expected if optional; else backfill from the source and add NOT NULL"
+            what = f"{share:.1%} NULL"
+            if "key" not in c.roles:  # optional: nullable and not a key, so NULL is an allowed value
+                sev = cq.capped(sev, self.cfg.optional_null_severity)
+                what += f" (optional column: nullable, not a key; at most {self.cfg.optional_null_severity})"
             self.add(
                 "completeness",
                 sev,
                 c.name,
-                f"{share:.1%} NULL",
+                what,
                 nulls,
                 f"SELECT * FROM {self.t} WHERE {quote_ident(c.name)} IS NULL; {fix}",
             )
@@ -458,11 +480,12 @@ class _Table:
                     f"{quote_ident(ref.constraint)}",
                 )
             else:
+                conf = "not yet measured" if ref.confidence is None else f"confidence {ref.confidence}"
                 self.add(
                     "referential_integrity",
                     "warning",
                     ", ".join(ref.columns),
-                    f"{what}; inferred reference, no foreign key",
+                    f"{what}; inferred reference ({conf}, as get_table_relationships reports it), no foreign key",
                     k,
                     f"{inspect}; fix or NULL them, then ALTER TABLE {t} ADD FOREIGN KEY ({cols}) "
                     f"REFERENCES {ref.target.sql_name} ({refs}) NOT VALID",

@@ -16,7 +16,7 @@ from vf_mcp import __version__
 from vf_mcp.app import App, Hub, Ops
 from vf_mcp.db.cache import ResultCache, family_ttls
 from vf_mcp.db.catalog import Catalog, quote_ident
-from vf_mcp.db.pool import StatementCounter
+from vf_mcp.db.pool import RoleSafety, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, shallow_output_schema
 from vf_mcp.redaction import install_log_redaction, register_settings
@@ -25,12 +25,14 @@ from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
 from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
 from vf_mcp.tools import sources as sources_tools
-from vf_mcp.tools.common import ToolDef, app_of
+from vf_mcp.tools.common import ToolDef, VfTool, app_of
 
 TOOL_MODULES = (core, quality, relationships, analytics, kpi, dba_tools, export_tools, migration, sources_tools)
 """Every tool family; each publishes its tools as `TOOLS` (module-level functions)."""
 
 log = logging.getLogger("vf_mcp")
+startup_log = logging.getLogger("vf_mcp.startup")
+"""The start-up block on stderr: plain lines, no timestamps (see configure_logging)."""
 
 INSTRUCTIONS = (
     "Read-only analytical access to a PostgreSQL database. Start with get_database_overview or list_tables, "
@@ -57,28 +59,29 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
     keyring = KeyRing(settings.api_keys, settings.rate_limit_per_hour)
     metrics = Metrics()
     current: list[Hub] = []  # this server's Hub while it runs (static resources and HTTP routes get no Context)
+    announced: list[bool] = []
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[App]) -> AsyncIterator[App]:
         hub = await _open_hub(settings, counter, keyring, metrics)
         app = hub.apps[hub.default]
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Future[Any]] = []  # the first ones finish by themselves: a grace at exit
         try:
-            if settings.require_readonly_role:
-                safety = await app.db.role_safety()
-                if not safety.is_read_only:
-                    raise StartupRefused(f"--require-readonly-role: {safety.warning()}")
-            else:  # say it loudly, without delaying start-up
-                tasks.append(asyncio.create_task(_warm_up(app)))
+            check = asyncio.ensure_future(app.catalog.cached("role_safety", app.db.role_safety))
+            tasks.append(check)
+            verdict = await _role_verdict(settings, check)  # refuses to start on a setting that cannot work
+            if not announced:  # once per server (an SSE server enters this for every connection)
+                announced.append(True)
+                _announce(settings)
+            _report_role(verdict)
+            tasks.append(asyncio.create_task(_warm_up(app, check)))
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
             current.append(hub)
             async with export_tools.serving(server, app):  # the exports store, its cleanup, live download links
                 yield app
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)  # finished before their pools close
+            await _stop_quietly(tasks, finishing=2)  # finished before their pools close
             if hub in current:
                 current.remove(hub)
             await _close_hub(hub)
@@ -105,7 +108,7 @@ def build_server_with_hubs(settings: Settings) -> tuple[MCPServer[App], list[Hub
 
 def _published(t: ToolDef) -> Tool:
     """A tool function as the SDK publishes it, with compact input and output schemas."""
-    tool = Tool.from_function(t.fn, annotations=t.annotations, structured_output=True)
+    tool = VfTool.from_function(t.fn, annotations=t.annotations, structured_output=True)
     _compact(tool)
     return tool
 
@@ -234,16 +237,97 @@ async def _close_idle_pools(hub: Hub, idle_s: float) -> None:
                 log.exception("closing the idle pool of %s", app.source_name)
 
 
-async def _warm_up(app: App) -> None:
-    """At start, without delaying it: warn loudly about a writable role and warm the catalog caches."""
+STARTUP_CHECK_S = 3.0
+"""How long start-up waits for the role's safety verdict (longer: serve, and report it when it comes)."""
+EXIT_GRACE_S = 0.25
+"""How long the exit lets an almost finished warm-up query end before cancelling it."""
+
+
+async def _role_verdict(settings: Settings, check: asyncio.Future[RoleSafety]) -> RoleSafety | str:
+    """The role's safety, or why it is not known yet; refuses to start on a setting that cannot work.
+
+    Refused (ConfigError, exit 2 from the command line): a wrong password, user, database or host, and with
+    require_readonly_role a role that is not least-privilege or cannot be checked. A database that is merely
+    unreachable (transient) is served anyway: calls retry and succeed once it is back.
+    """
     try:
-        warning = (await app.catalog.cached("role_safety", app.db.role_safety)).warning()
-        if warning:
-            log.warning("!!! %s", warning)
+        wait = None if settings.require_readonly_role else STARTUP_CHECK_S
+        safety = await asyncio.wait_for(asyncio.shield(check), wait)
+    except TimeoutError:
+        return "the database is slow to answer: the role's safety follows when it does"
+    except ConfigError:
+        raise
+    except VfError as exc:
+        if settings.require_readonly_role:
+            raise StartupRefused(f"--require-readonly-role: cannot check the role: {exc.message}") from None
+        return f"could not reach the database at start (serving anyway, calls retry): {exc.message}"
+    if settings.require_readonly_role and not safety.is_read_only:
+        raise StartupRefused(f"--require-readonly-role: {safety.warning()}")
+    return safety
+
+
+def _announce(settings: Settings) -> None:
+    """The start-up block: what is served and where (the role's verdict follows)."""
+    from vf_mcp.settings import redact_dsn
+
+    if settings.sources:
+        what = "sources " + ", ".join(s.name + (" (default)" if s.default else "") for s in settings.sources)
+    else:
+        what = redact_dsn(settings.dsn_value())
+    startup_log.info("vf-mcp %s serving %s", __version__, what)
+    if settings.transport == "stdio":
+        startup_log.info("MCP over stdio: for an MCP client that launches this command; Ctrl-C stops")
+        return
+    base = settings.public_base_url.rstrip("/") or _base_url(settings)
+    path, kind = ("/sse", "SSE") if settings.transport == "sse" else ("/mcp", "streamable HTTP")
+    startup_log.info("MCP over %s at %s%s (health: %s/health); Ctrl-C stops", kind, base, path, base)
+    if not settings.api_keys:
+        startup_log.warning(
+            "no api_keys: anyone who can reach %s:%s may call the tools (configure [[api_keys]])",
+            settings.host,
+            settings.port,
+        )
+
+
+def _base_url(settings: Settings) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(settings.host, settings.host)
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{'https' if settings.ssl_certfile else 'http'}://{host}:{settings.port}"
+
+
+def _report_role(verdict: RoleSafety | str) -> None:
+    if isinstance(verdict, str):
+        startup_log.warning("%s", verdict)
+    elif (warning := verdict.warning()) is not None:
+        startup_log.warning("!!! %s", warning)
+    else:
+        startup_log.info("role %s: read-only, least privilege", verdict.role)
+
+
+async def _warm_up(app: App, check: asyncio.Future[RoleSafety]) -> None:
+    """After start: the role's verdict if it came late, then the catalog caches; quiet when cancelled at exit."""
+    try:
+        if not check.done():
+            _report_role(await asyncio.shield(check))
+        elif check.cancelled() or check.exception() is not None:
+            return  # already reported at start
         await app.catalog.volatile_functions()
         await app.catalog.relations()
     except VfError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from None  # the server is stopping: nothing to report
         log.warning("could not check the database at start: %s", exc.message)
+
+
+async def _stop_quietly(tasks: list[asyncio.Future[Any]], *, finishing: int) -> None:
+    """Cancel the background tasks and wait for them; the first `finishing` get a short grace to end by themselves."""
+    pending = [t for t in tasks[:finishing] if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=EXIT_GRACE_S)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def build_http_app(settings: Settings, *, counter: StatementCounter | None = None) -> Any:
@@ -281,12 +365,6 @@ def build_http_app(settings: Settings, *, counter: StatementCounter | None = Non
     def metrics() -> str:
         return current[-1].ops.metrics.render() if current and current[-1].ops is not None else ""
 
-    if not settings.api_keys:
-        log.warning(
-            "HTTP without api_keys: anyone who can reach %s:%s may call the tools (configure [[api_keys]])",
-            settings.host,
-            settings.port,
-        )
     return GatewayMiddleware(inner, keyring=keyring, health=health, metrics=metrics)
 
 
@@ -326,11 +404,32 @@ def _register_resources(server: MCPServer[App], current: list[Hub]) -> None:
 
 
 def configure_logging(level: str) -> None:
-    """Log to stderr only (under stdio, stdout is the protocol), through the secret-redacting filter."""
-    logging.basicConfig(
-        stream=sys.stderr, level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Log to stderr only (under stdio, stdout is the protocol), through the secret-redacting filter.
+
+    The start-up block (logger vf_mcp.startup) is plain lines; everything else carries time, level and logger.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(handlers=[handler], level=level.upper())
+    if logging.getLevelName(level.upper()) != logging.DEBUG:  # the SDK's INFO lines: sessions, every request
+        logging.getLogger("mcp").setLevel(logging.WARNING)
     install_log_redaction()
+
+
+class _Formatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not record.exc_info and (
+            record.name == startup_log.name or (record.levelno == logging.INFO and record.name.startswith(_PLAIN_INFO))
+        ):
+            return record.getMessage()
+        return super().format(record)
+
+
+_PLAIN_INFO = ("vf_mcp.db.embedded", "vf_mcp.demo")
+"""Loggers whose INFO lines belong to the start-up block (starting the demo's PostgreSQL, loading its data)."""
 
 
 class ResourceReadGuard:

@@ -146,7 +146,9 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Changes smaller than this percentage count as 'stable' (compare, trends)."
     )
 
-    kpi_dir: str = Field("", description="Directory of KPI TOML files (default: config/kpis beside the package).")
+    kpi_dir: str = Field(
+        "", description="Directory of KPI TOML files (default: the VelocityFibre KPIs shipped in vf_mcp/kpis)."
+    )
 
     exports_dir: str = Field("", description="Where export_results writes files (default: user cache dir/exports).")
     export_ttl_hours: float = Field(24.0, gt=0, description="Exported files and download links expire after this.")
@@ -170,6 +172,11 @@ class Settings(BaseSettings):
 
     quality_null_warning: float = Field(0.05, ge=0, le=1, description="NULL share making a completeness warning.")
     quality_null_critical: float = Field(0.5, ge=0, le=1, description="NULL share making a completeness critical.")
+    quality_optional_null_severity: Literal["info", "warning", "critical"] = Field(
+        "info",
+        description="Highest severity of NULLs in an optional column (nullable, not a key); keys and key-like "
+        "columns use the quality_null_* thresholds alone.",
+    )
     quality_fresh_hours: float = Field(24.0, gt=0, description="Newest row at most this old: freshness 100.")
     quality_stale_hours: float = Field(720.0, gt=0, description="Newest row at least this old: freshness 0, stale.")
     quality_outlier_sigma: float = Field(3.0, gt=0, description="Outlier threshold in standard deviations.")

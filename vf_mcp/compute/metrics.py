@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
@@ -112,3 +113,61 @@ def trend_message(
     return f"{applied_metric} per {unit} from {span[0]} to {span[1]} on {time_column}: {described}" + (
         f" ({series} series)" if series is not None else ""
     )
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """The tie at the last row shown of a ranking or an ordered, limited list of groups."""
+
+    tied: int  # entities (groups) sharing the last shown rank (value)
+    shown: int  # ... of them shown
+    value: object  # the value they share
+    rank: int | None = None
+
+    @property
+    def not_shown(self) -> int:
+        return max(self.tied - self.shown, 0)
+
+
+def cutoff(keys: Sequence[object], last_tied: int, value: object, *, rank: bool = False) -> Cutoff | None:
+    """The tie at the cut-off: `keys` are the ranks (or values) shown in order, `last_tied` how many share the
+    last one, `value` the last value (None: nothing shown)."""
+    if not keys:
+        return None
+    last = keys[-1]
+    shown = sum(1 for k in keys if k == last)
+    return Cutoff(
+        tied=max(last_tied, 1), shown=shown, value=value, rank=last if rank and isinstance(last, int) else None
+    )
+
+
+def cutoff_note(c: Cutoff | None, what: str, limit: int) -> str | None:
+    """A sentence when the limit cuts through a tie (else None)."""
+    if c is None or not c.not_shown:
+        return None
+    at = f"rank {c.rank} (value {short(c.value)})" if c.rank is not None else f"the last value shown ({short(c.value)})"
+    return (
+        f"the limit cuts through a tie: {c.tied} {what} share {at}, {c.shown} shown and {c.not_shown} not; "
+        f"pass limit={limit + c.not_shown} to see them all"
+    )
+
+
+def short(value: object) -> str:
+    """A number rounded for prose: 4 decimals (4 significant digits below 1); exact values stay in the
+    structured output. Anything else as str()."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    try:
+        number = float(value)
+    except ValueError:
+        return str(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return str(value)
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return value  # an exact integer, however long
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    text = f"{number:.4f}" if abs(number) >= 1 else f"{number:.4g}"
+    return text.rstrip("0").rstrip(".") if "." in text and "e" not in text else text

@@ -1,9 +1,14 @@
-"""Pure functions on calendar periods: period-to-date windows and period-over-period changes."""
+"""Pure functions on calendar periods: time zones, period-to-date windows, partial periods and changes."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 CalendarUnit = Literal["day", "week", "month", "quarter", "year"]
 """A date_trunc unit: the periods of compare_data, time buckets and KPI windows."""
@@ -98,11 +103,113 @@ Window = tuple[datetime, datetime]
 """[start, end) of a period."""
 
 
+@lru_cache(maxsize=64)
+def zone_info(name: str) -> tzinfo:
+    """The IANA time zone `name` (the `time_zone` setting; case-insensitive like PostgreSQL), UTC as datetime.UTC.
+
+    Raises ValueError with an actionable message for a name that is not a time zone.
+    """
+    if name.strip().upper() in ("UTC", "ETC/UTC", "Z", "ZULU", "UCT", "ETC/UCT", "GMT", "ETC/GMT"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    folded = {z.lower(): z for z in available_timezones()}.get(name.strip().lower())
+    if folded is None:
+        raise ValueError(
+            f"time_zone {name!r} is not an IANA time zone name: set it to e.g. 'UTC', 'America/New_York' "
+            "or 'Africa/Johannesburg' (VF_MCP_TIME_ZONE)."
+        )
+    return ZoneInfo(folded)
+
+
+def today_in(tz: str) -> date:
+    """Today's date in the time zone `tz` (the default end of trends and as_of of comparisons)."""
+    return datetime.now(zone_info(tz)).date()
+
+
+def window_bounds(w: Window, tz: str) -> tuple[str, str]:
+    """[start, end) local bounds as ISO 8601 instants with the zone's offset on that date (DST-aware)."""
+    zone = zone_info(tz)
+    return w[0].replace(tzinfo=zone).isoformat(), w[1].replace(tzinfo=zone).isoformat()
+
+
+def window_text(w: Window, tz: str) -> str:
+    """'2013-03-01 00:00 to 2013-03-16 00:00 America/New_York (start inclusive, end exclusive)'."""
+    return f"{w[0]:%Y-%m-%d %H:%M} to {w[1]:%Y-%m-%d %H:%M} {tz} (start inclusive, end exclusive)"
+
+
+def next_period_start(start: date, unit: CalendarUnit) -> date:
+    """The start of the period after the one starting at `start` (date.max when past year 9999)."""
+    try:
+        if unit == "day":
+            return start + timedelta(days=1)
+        if unit == "week":
+            return start + timedelta(days=7)
+        months = {"month": 1, "quarter": 3, "year": 12}[unit]
+        total = start.year * 12 + start.month - 1 + months
+        return date(total // 12, total % 12 + 1, 1)
+    except (OverflowError, ValueError):
+        return date.max
+
+
+def days_in_period(start: date, unit: CalendarUnit) -> int:
+    """Calendar days of the period starting at `start`."""
+    if unit == "day":
+        return 1
+    if unit == "week":
+        return 7
+    if unit == "month":
+        return calendar.monthrange(start.year, start.month)[1]
+    months = 3 if unit == "quarter" else 12
+    return sum(calendar.monthrange(start.year, start.month + k)[1] for k in range(months) if start.month + k <= 12)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A bucket that the requested span (or today) cuts: the days it covers out of the period's days."""
+
+    index: int
+    period_start: date
+    days_covered: int
+    days_in_period: int
+    covered_from: date
+    covered_to: date  # exclusive
+    reason: str
+
+
+def partial_buckets(starts: Sequence[date], unit: CalendarUnit, first: date, last: date, today: date) -> list[Coverage]:
+    """The buckets (starting at `starts`) not fully covered by [first, last] (inclusive dates) or not over yet.
+
+    A bucket is partial when `first` is after its start, `last` before its last day, or its last day is today or
+    later (in progress, or not started): its value covers only `days_covered` of its `days_in_period` days.
+    """
+    out: list[Coverage] = []
+    for i, start in enumerate(starts):
+        end = next_period_start(start, unit)
+        full = days_in_period(start, unit)
+        last_day = end - timedelta(days=1) if end != date.max else end
+        reasons = []
+        if first > start:
+            reasons.append(f"the span starts {first.isoformat()}")
+        if last < last_day and last < today:
+            reasons.append(f"the span ends {last.isoformat()}")
+        elif today <= last_day:
+            reasons.append(f"in progress (today is {today.isoformat()})" if today >= start else "not started yet")
+        if not reasons:
+            continue
+        lo = max(start, first)
+        hi = min(last, last_day, today)
+        covered = max(0, (hi - lo).days + 1) if hi >= lo else 0
+        to = hi + timedelta(days=1) if covered and hi < date.max else lo
+        out.append(Coverage(i, start, covered, full, lo, to, "; ".join(reasons)))
+    return out
+
+
 def zoned_windows(current: Window, previous: Window, *, tz: str) -> tuple[Window, Window]:
     """Attach the time zone `tz` to local window bounds (so SQL parameters are unambiguous)."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(tz)
+    zone = zone_info(tz)
 
     def fix(w: Window) -> Window:
         return w[0].replace(tzinfo=zone), w[1].replace(tzinfo=zone)

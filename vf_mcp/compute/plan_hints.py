@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from vf_mcp.compute.dba.aliases import PlanDict
+from vf_mcp.compute.dba.plan import node_label, plan_root, walk_plan
 
 LARGE_SCAN_ROWS = 10_000
 SELECTIVE = 0.1
@@ -67,3 +68,24 @@ def plan_hints(
             "offset, or use export_results for the full result."
         )
     return hints
+
+
+def plan_outline(plan: object, *, max_lines: int = 15) -> list[str]:
+    """The plan tree as indented lines `Node on table (cost=…, rows=…) filter: …`, for the text of a result."""
+    root = plan_root(plan)
+    if root is None:
+        return []
+    lines: list[str] = []
+    nodes = list(walk_plan(root))
+    for node, depth in nodes[:max_lines]:
+        cost = node.get("Total Cost")
+        rows = node.get("Plan Rows")
+        line = f"{'  ' * depth}{node_label(node)} (cost={cost}, rows={rows})"
+        for key in ("Index Cond", "Hash Cond", "Filter", "Sort Key", "Group Key"):
+            if node.get(key):
+                value = node[key]
+                line += f" {key.lower()}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        lines.append(line)
+    if len(nodes) > max_lines:
+        lines.append(f"... {len(nodes) - max_lines} more node(s) in query_plan")
+    return lines

@@ -102,6 +102,15 @@ def is_candidate_key(name: str) -> bool:
     return bool(CANDIDATE_KEY_TOKENS.intersection(tokens(name)))
 
 
+ID_TOKENS = _words("id uuid guid pk key")
+
+
+def is_id_name(name: str) -> bool:
+    """An identifier column by its name: `id`, `order_id`, `OrderId`, `uuid`, `row_key` (a text surrogate key)."""
+    parts = tokens(name)
+    return bool(parts) and parts[-1] in ID_TOKENS
+
+
 def is_planning(name: str) -> bool:
     return bool(PLANNING_TOKENS.intersection(tokens(name)))
 
@@ -188,6 +197,12 @@ def null_severity(share: float, warning: float, critical: float) -> Severity:
     if share >= critical:
         return "critical"
     return "warning" if share >= warning else "info"
+
+
+def capped(severity: Severity, cap: Severity) -> Severity:
+    """`severity`, at most `cap` (critical > warning > info)."""
+    order = ("info", "warning", "critical")
+    return order[min(order.index(severity), order.index(cap))] if cap in order else severity
 
 
 def outlier_severity(max_sigmas: float | None, sigma: float) -> Severity:

@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from vf_mcp.compute.quality import freshness_columns
+
 COMPLETENESS_DEF = "share of non-NULL cells over all columns: 100 x non_null_cells / (rows x columns)"
 CONSISTENCY_DEF = (
     "share of text values that follow their apparent format: no leading/trailing spaces, emails that parse "
@@ -20,7 +22,6 @@ ACCURACY_DEF = (
 )
 
 _CREATED = re.compile(r"^(created|inserted|creation|date_created|created_on|created_at|createdat|registered)", re.I)
-_UPDATED = re.compile(r"(updated|modified|changed|completed|created|inserted|_at$|_on$|date|time)", re.I)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class Freshness:
 
     last_updated: str | None = None
     last_updated_column: str | None = None
+    last_updated_basis: str | None = None
     growth_rate_per_day: float | None = None
     quality_score: float | None = None
 
@@ -178,16 +180,37 @@ def freshness(
     timestamps: Sequence[tuple[str, datetime | None, float]],
     rows: int | None,
     now: datetime,
+    *,
+    future: Mapping[str, float] | None = None,
 ) -> Freshness:
-    """Newest write, growth per day and completeness from (column, newest, share in last 30 days) stamps."""
+    """Newest write, growth per day and completeness from (column, newest, share in last 30 days) stamps.
+
+    The freshness column is chosen by meaning (vf_mcp.compute.quality.freshness_columns: created/updated/
+    inserted-like event times first, never due/expiry/planned/scheduled dates or birth dates); `newest` is
+    already the newest value at most a day ahead of now. `future`: column -> share of rows further ahead.
+    """
     quality = None if avg_null_frac is None else round(100.0 * (1.0 - avg_null_frac), 1)
-    stamps = [s for s in timestamps if s[1] is not None and s[1] <= now.replace(year=now.year + 1)]
-    last, last_col, growth = None, None, None
-    fresh = [s for s in stamps if _UPDATED.search(s[0])]
-    if fresh:
-        col, newest, _ = max(fresh, key=lambda s: s[1] or now)
+    stamps = {s[0]: s for s in timestamps}
+    wanted = freshness_columns(list(stamps))
+    got = [stamps[c] for c in wanted if stamps[c][1] is not None]
+    last, last_col, basis, growth = None, None, None, None
+    if got:
+        col, newest, _ = max(got, key=lambda s: s[1] or now)
         last, last_col = (newest.isoformat() if newest else None), col
-    created = [s for s in stamps if _CREATED.search(s[0])]
+        basis = f"newest {col} in the planner statistics (histogram bounds)"
+        ahead = (future or {}).get(col, 0.0)
+        if ahead > 0:
+            basis += f"; {ahead:.1%} of rows dated more than 1 day ahead ignored"
+        skipped = sorted(set(stamps) - set(wanted))
+        if skipped:
+            basis += f"; not used: {', '.join(skipped)} (planned/due/birth dates or not an event time)"
+    created = [s for s in stamps.values() if _CREATED.search(s[0])]
     if created and rows:
         growth = round(rows * created[0][2] / 30.0, 2)
-    return Freshness(last_updated=last, last_updated_column=last_col, growth_rate_per_day=growth, quality_score=quality)
+    return Freshness(
+        last_updated=last,
+        last_updated_column=last_col,
+        last_updated_basis=basis,
+        growth_rate_per_day=growth,
+        quality_score=quality,
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -132,6 +132,7 @@ class TrendAnalysis:
     anomalies: tuple[Anomaly, ...]  # chronological
     anomaly_method: AnomalyMethod
     insights: tuple[str, ...]
+    excluded: tuple[int, ...] = ()  # positions left out of every statistic (partial periods), values kept
 
 
 @dataclass(frozen=True)
@@ -396,11 +397,23 @@ def _insights(
     ys: Sequence[float],
     threshold_pct: float,
     k: float,
+    excluded: Mapping[int, str],
 ) -> tuple[str, ...]:
     n_total = len(a.periods)
     if n_total == 0:
         return ("No data: the series is empty.",)
+    out: list[str] = []
+    if excluded:
+        parts = "; ".join(f"{_fmt_period(a.periods[i], a.period)} ({why})" for i, why in sorted(excluded.items()))
+        out.append(
+            f"Partial periods left out of the trend, growth, moving averages, anomalies and forecast (their "
+            f"values are shown but cover only part of the period): {parts}."
+        )
     if not ys:
+        if excluded and len(excluded) == n_total:
+            return (*out, f"No complete period: all {n_total} periods are partial, so no trend is estimated.")
+        if excluded:
+            return (*out, f"No data: all {n_total - len(excluded)} complete periods are empty.")
         return (f"No data: all {n_total} periods are empty.",)
     label = a.label[:1].upper() + a.label[1:]
     unit = PERIOD_UNITS[a.period]
@@ -408,7 +421,6 @@ def _insights(
     def fp(i: int) -> str:
         return _fmt_period(a.periods[i], a.period)
 
-    out: list[str] = []
     if len(ys) == 1:
         out.append(f"Only one value ({fp(idx[0])}: {_fmt_num(ys[0])}): no trend can be estimated.")
     elif a.slope_per_period == 0.0 and a.r_squared == 1.0:
@@ -481,7 +493,7 @@ def _insights(
         out.append(
             f"Too few values ({len(ys)}) for a forecast with a prediction interval (need {MIN_FORECAST_POINTS})."
         )
-    missing = n_total - len(ys)
+    missing = n_total - len(ys) - len(excluded)
     if missing:
         out.append(f"{missing} of {n_total} periods have no value; they are skipped in the fit.")
     return tuple(out)
@@ -500,6 +512,7 @@ def analyze_series(
     confidence: float = 0.95,
     anomaly_sigma: float = 2.0,
     label: str = "value",
+    excluded: Mapping[int, str] | None = None,
 ) -> TrendAnalysis:
     """Trend, moving averages, anomalies and forecast of one series of consecutive buckets.
 
@@ -507,6 +520,9 @@ def analyze_series(
     given as a period with value None); the regression uses the position 0..n-1 as x. `values` may be
     any numbers (int, float, Decimal) or None; NaN/inf count as missing. Definitions: TREND_DEF,
     GROWTH_DEF, TOTAL_CHANGE_DEF, VOLATILITY_DEF, DIRECTION_DEF, MOVING_AVERAGE_DEF, ANOMALY_DEF, INTERVAL_DEF.
+
+    `excluded` maps positions (partial periods) to why they are partial: their values are kept in `values` but
+    left out of the fit, growth, moving averages, anomalies and forecast, and an insight says so.
 
     Raises ValueError on mismatched lengths, unordered periods, or out-of-range parameters.
     An empty series (or one without any value) gives an analysis with no fit, direction 'stable' and an
@@ -532,8 +548,10 @@ def analyze_series(
     for v in values:
         f = None if v is None else float(v)
         vals.append(f if f is not None and math.isfinite(f) else None)
-    idx = [i for i, v in enumerate(vals) if v is not None]
-    ys = [v for v in vals if v is not None]
+    left_out = {i: why for i, why in (excluded or {}).items() if 0 <= i < len(vals)}
+    used = [None if i in left_out else v for i, v in enumerate(vals)]
+    idx = [i for i, v in enumerate(used) if v is not None]
+    ys = [v for v in used if v is not None]
     n_fit = len(ys)
 
     fit = _fit([float(i) for i in idx], ys)
@@ -579,7 +597,7 @@ def analyze_series(
         periods=tuple(periods),
         values=tuple(vals),
         n_points=n_fit,
-        moving_averages=_moving_averages(vals, period),
+        moving_averages=_moving_averages(used, period),
         direction=direction,
         slope_per_period=fit.slope,
         intercept=fit.intercept,
@@ -593,6 +611,7 @@ def analyze_series(
         anomalies=tuple(anomalies),
         anomaly_method=method,
         insights=(),
+        excluded=tuple(sorted(left_out)),
     )
-    insights = _insights(analysis, idx, ys, stable_threshold_pct, anomaly_sigma)
+    insights = _insights(analysis, idx, ys, stable_threshold_pct, anomaly_sigma, left_out)
     return replace(analysis, insights=insights)

@@ -56,17 +56,30 @@ class Relation:
 
 
 def rows_with_partitions(rel: Relation, rels: Sequence[Relation]) -> int | None:
-    """The planner's row estimate of `rel`; a partitioned table's is the sum of its partitions'."""
-    if rel.kind != "p":
-        return rel.row_estimate
-    return sum(c.row_estimate or 0 for c in rels if c.parent == rel.qualified)
+    """The planner's row estimate of `rel` (a partitioned table's is already the sum over its leaf partitions)."""
+    return rel.row_estimate
 
 
 def bytes_with_partitions(rel: Relation, rels: Sequence[Relation]) -> int | None:
-    """The total size of `rel` on disk; a partitioned table's is the sum of its partitions'."""
-    if rel.kind != "p":
-        return rel.total_bytes
-    return sum(c.total_bytes or 0 for c in rels if c.parent == rel.qualified)
+    """The total size of `rel` on disk (a partitioned table's is already the sum over its leaf partitions)."""
+    return rel.total_bytes
+
+
+def leaf_partitions(rel: Relation, rels: Sequence[Relation]) -> list[Relation]:
+    """The partitions of a partitioned table that hold rows, at every level of sub-partitioning."""
+    children: dict[str, list[Relation]] = {}
+    for r in rels:
+        if r.parent:
+            children.setdefault(r.parent, []).append(r)
+    out: list[Relation] = []
+    todo = list(children.get(rel.qualified, ()))
+    while todo:
+        r = todo.pop(0)
+        if r.kind == "p":
+            todo += children.get(r.qualified, ())
+        else:
+            out.append(r)
+    return out
 
 
 RELATIONS_SQL = r"""
@@ -76,15 +89,28 @@ SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name, c.relkind::
             JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
            WHERE i.inhrelid = c.oid LIMIT 1) END AS parent,
        CASE WHEN c.relkind IN ('v', 'f') THEN NULL
+            WHEN c.relkind = 'p' THEN tree.rows
             WHEN c.reltuples >= 0 THEN c.reltuples::bigint
             ELSE s.n_live_tup END AS row_estimate,
-       CASE WHEN c.relkind IN ('r', 'm', 'p') THEN pg_total_relation_size(c.oid) END AS total_bytes,
+       CASE WHEN c.relkind = 'p' THEN tree.bytes
+            WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid) END AS total_bytes,
        obj_description(c.oid, 'pg_class') AS comment,
-       greatest(s.last_analyze, s.last_autoanalyze) AS last_analyzed,
-       s.n_dead_tup AS dead_rows
+       CASE WHEN c.relkind = 'p' THEN tree.analyzed
+            ELSE greatest(s.last_analyze, s.last_autoanalyze) END AS last_analyzed,
+       CASE WHEN c.relkind = 'p' THEN tree.dead ELSE s.n_dead_tup END AS dead_rows
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
+LEFT JOIN LATERAL (  -- a partitioned table: the sums over its leaf partitions, at every level
+  SELECT coalesce(sum(CASE WHEN lc.reltuples >= 0 THEN lc.reltuples::bigint ELSE ls.n_live_tup END), 0)::bigint
+           AS rows,
+         coalesce(sum(pg_total_relation_size(pt.relid)), 0)::bigint AS bytes,
+         min(greatest(ls.last_analyze, ls.last_autoanalyze)) AS analyzed,
+         sum(ls.n_dead_tup)::bigint AS dead
+  FROM pg_partition_tree(c.oid) pt JOIN pg_class lc ON lc.oid = pt.relid
+  LEFT JOIN pg_stat_all_tables ls ON ls.relid = pt.relid
+  WHERE c.relkind = 'p' AND pt.isleaf
+) tree ON true
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
@@ -152,17 +178,24 @@ WITH cols AS (
   JOIN pg_namespace n ON n.nspname = s.schemaname
   JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname AND a.attnum > 0 AND NOT a.attisdropped
-  JOIN pg_type t ON t.oid = a.atttypid
-  WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema') AND NOT s.inherited
+  JOIN pg_type bt ON bt.oid = a.atttypid
+  JOIN pg_type t ON t.oid = CASE WHEN bt.typtype = 'd' THEN bt.typbasetype ELSE bt.oid END
+  WHERE s.schemaname NOT IN ('pg_catalog', 'information_schema')
+    AND s.inherited = (c.relkind = 'p')  -- a partitioned table has only statistics over its partitions
 ), ts AS (
   SELECT oid, attname, null_frac, bounds_text::timestamptz[] AS b
   FROM cols WHERE typname IN ('timestamptz', 'timestamp', 'date') AND bounds_text IS NOT NULL
 ), stamps AS (
   SELECT ts.oid, json_agg(json_build_object(
            'column', ts.attname,
-           'newest', (SELECT max(v) FROM unnest(ts.b) v WHERE isfinite(v) AND v >= '0001-01-01'),
+           'newest', (SELECT max(v) FROM unnest(ts.b) v
+                       WHERE isfinite(v) AND v >= '0001-01-01' AND v <= now() + interval '1 day'),
+           'future_share', (1 - ts.null_frac) *
+               (SELECT count(*) FROM unnest(ts.b) v WHERE v > now() + interval '1 day')::float8
+               / greatest(array_length(ts.b, 1), 1),
            'recent_share', (1 - ts.null_frac) *
-               (SELECT count(*) FROM unnest(ts.b) v WHERE v >= now() - interval '30 days')::float8
+               (SELECT count(*) FROM unnest(ts.b) v WHERE v >= now() - interval '30 days'
+                  AND v <= now() + interval '1 day')::float8
                / greatest(array_length(ts.b, 1) - 1, 1))) AS timestamps
   FROM ts GROUP BY ts.oid
 ), agg AS (
@@ -182,11 +215,61 @@ def _finite_stamp(text: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class StampEstimate:
+    """A date/time column read off its histogram: the newest value not in the future, shares of rows."""
+
+    column: str
+    newest: datetime | None  # newest histogram bound at most 1 day ahead of now (future values ignored)
+    recent_share: float  # share of rows in the last 30 days
+    future_share: float = 0.0  # share of rows more than 1 day in the future
+
+
+@dataclass(frozen=True)
 class TableStatsEstimate:
     """Planner-statistics facts about one table (no table scan)."""
 
     avg_null_frac: float | None
-    timestamps: tuple[tuple[str, datetime | None, float], ...]  # (column, newest, share of rows in last 30 days)
+    stamps: tuple[StampEstimate, ...] = ()
+    partitions: int = 0  # > 0: merged from this many leaf partitions
+
+    @property
+    def timestamps(self) -> tuple[tuple[str, datetime | None, float], ...]:
+        """(column, newest, share of rows in the last 30 days) per date/time column."""
+        return tuple((s.column, s.newest, s.recent_share) for s in self.stamps)
+
+
+def merged_estimate(
+    rel: Relation, rels: Sequence[Relation], estimates: dict[int, TableStatsEstimate]
+) -> TableStatsEstimate | None:
+    """`rel`'s estimate; a partitioned table's merges every leaf partition's, weighted by their rows (its own
+    statistics over the partitions, from a manual ANALYZE, only when no partition has been analysed)."""
+    if rel.kind != "p":
+        return estimates.get(rel.oid)
+    parts = [(p, estimates[p.oid]) for p in leaf_partitions(rel, rels) if p.oid in estimates]
+    if not parts:
+        return estimates.get(rel.oid)
+
+    def weight(p: Relation) -> float:
+        return float(max(p.row_estimate or 0, 1))
+
+    total = sum(weight(p) for p, _ in parts)
+    nulls = [(weight(p), e.avg_null_frac) for p, e in parts if e.avg_null_frac is not None]
+    null_w = sum(w for w, _ in nulls)
+    avg_null = sum(w * f for w, f in nulls) / null_w if null_w else None
+    columns: dict[str, list[tuple[float, StampEstimate]]] = {}
+    for p, e in parts:
+        for s in e.stamps:
+            columns.setdefault(s.column, []).append((weight(p), s))
+    stamps = tuple(
+        StampEstimate(
+            column=col,
+            newest=max((s.newest for _, s in got if s.newest is not None), default=None),
+            recent_share=sum(w * s.recent_share for w, s in got) / total,
+            future_share=sum(w * s.future_share for w, s in got) / total,
+        )
+        for col, got in columns.items()
+    )
+    return TableStatsEstimate(avg_null_frac=avg_null, stamps=stamps, partitions=len(parts))
 
 
 @dataclass(frozen=True)
@@ -364,11 +447,12 @@ class Catalog:
                 stamps = _json(r["timestamps"]) or []
                 out[int(r["oid"])] = TableStatsEstimate(
                     avg_null_frac=r["avg_null_frac"],
-                    timestamps=tuple(
-                        (
-                            s["column"],
-                            _finite_stamp(s["newest"]),
-                            float(s["recent_share"] or 0.0),
+                    stamps=tuple(
+                        StampEstimate(
+                            column=s["column"],
+                            newest=_finite_stamp(s["newest"]),
+                            recent_share=float(s["recent_share"] or 0.0),
+                            future_share=float(s.get("future_share") or 0.0),
                         )
                         for s in stamps
                     ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING
 
 from vf_mcp.jsontypes import JSONValue
@@ -375,12 +375,42 @@ _CODECS: tuple[tuple[str, Callable[[object], object], Callable[..., object], str
 )
 
 
-async def install_codecs(conn: asyncpg.Connection) -> None:
+def _timestamptz_in(zone: tzinfo) -> Callable[[tuple[int]], datetime | str]:
+    """The timestamptz decoder giving aware datetimes in `zone` (UTC where the zone's date would overflow)."""
+
+    def decode(t: tuple[int]) -> datetime | str:
+        value = _decode_timestamptz(t)
+        if type(value) is datetime:
+            try:
+                return value.astimezone(zone)
+            except OverflowError:
+                return value
+        return value
+
+    return decode
+
+
+def _encode_timestamptz_in(zone: tzinfo) -> Callable[[object], tuple[int]]:
+    """The timestamptz encoder reading naive datetimes and dates as wall time in `zone` (not the host's zone)."""
+
+    def encode(value: object) -> tuple[int]:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        elif isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day, tzinfo=zone)
+        return _encode_timestamptz(value)
+
+    return encode
+
+
+async def install_codecs(conn: asyncpg.Connection, zone: tzinfo | None = None) -> None:
     """Make `conn` decode values losslessly (use as the pool's ``init``; no server round trip).
 
     After this, on that connection:
       date -> datetime.date, or "infinity" / "-infinity" / PostgreSQL text for years outside 1..9999;
-      timestamp -> naive datetime, timestamptz -> UTC-aware datetime (same exceptions as date);
+      timestamp -> naive datetime, timestamptz -> aware datetime in `zone` (default UTC; the pool passes the
+      `time_zone` setting) (same exceptions as date, in UTC); with `zone`, a naive datetime or a date bound to
+      a timestamptz parameter is wall time in `zone` (without: the host's local time, like asyncpg);
       time -> datetime.time or "24:00:00"; timetz -> aware datetime.time (or "24:00:00+hh:mm");
       interval -> ISO 8601 duration string (PostgreSQL's iso_8601 IntervalStyle), never a lossy timedelta;
       json/jsonb -> parsed Python values; macaddr/macaddr8 -> "08:00:2b:01:02:03" (also inside records).
@@ -388,4 +418,7 @@ async def install_codecs(conn: asyncpg.Connection) -> None:
     These codecs also apply inside arrays, ranges, multiranges and composite values.
     """
     for name, encoder, decoder, fmt in _CODECS:
+        if name == "timestamptz" and zone is not None:
+            encoder = _encode_timestamptz_in(zone)
+            decoder = _timestamptz_in(zone) if zone is not _UTC else decoder
         await conn.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format=fmt)

@@ -21,7 +21,9 @@ How each type comes out (the same answer every time for the same stored value):
   "10.0.0.0/8", "::ffff:1.2.3.4").  macaddr/macaddr8 -> "08:00:2b:01:02:03".
 * bytea -> base64, standard alphabet with padding (see ``format_note``).
 * date -> "YYYY-MM-DD".  timestamp -> "YYYY-MM-DDTHH:MM:SS[.ffffff]" (Python isoformat, no offset).
-  timestamptz -> the same in UTC with "+00:00", whatever the session TimeZone.  time -> "HH:MM:SS[.ffffff]";
+  timestamptz -> the same with the offset of the zone the codecs decode in (vf-mcp's pool: the `time_zone`
+  setting, e.g. "2013-03-10T01:00:00-05:00"; install_codecs' default: UTC "+00:00"), whatever the session
+  TimeZone.  time -> "HH:MM:SS[.ffffff]";
   timetz -> the same plus its own offset ("12:00:00-03:30").  infinity/-infinity -> "infinity"/"-infinity";
   years outside 1..9999 -> "10000-01-01", "0044-03-15T12:00:00 BC" (PostgreSQL accepts both back);
   time 24:00:00 -> "24:00:00".
@@ -103,7 +105,9 @@ __all__ = [
     "converters_for",
     "format_note",
     "install_codecs",
+    "numeric_columns",
     "type_label",
+    "uniform_numerics",
 ]
 
 _MAX_SAFE_INT = 2**53 - 1
@@ -259,10 +263,7 @@ def _date(value: object) -> JSONValue:
 
 def _datetime(value: object) -> JSONValue:
     if type(value) is datetime:
-        tz = value.tzinfo
-        if tz is not None and tz is not _UTC:
-            value = value.astimezone(_UTC)  # decoded values are UTC already; this is for foreign ones
-        return value.isoformat()
+        return value.isoformat()  # an aware value keeps its offset: the codecs decode in the configured zone
     return cast("JSONValue", value)
 
 
@@ -592,6 +593,44 @@ def convert_rows(rows: Iterable[Sequence[object]], converters: Sequence[Converte
 
 
 # --------------------------------------------------------------------------------------------------
+# One JSON type per numeric column.
+
+NUMERIC_AS_TEXT = " (exact decimal strings)"
+"""Appended to the type label of a numeric column whose values all come back as strings (see uniform_numerics)."""
+
+
+def numeric_columns(attributes: Sequence[PgAttribute]) -> tuple[int, ...]:
+    """Positions of the scalar ``numeric`` columns (the only type whose values may be numbers or strings)."""
+    return tuple(i for i, a in enumerate(attributes) if a.type.name == "numeric" and a.type.kind == "scalar")
+
+
+_SPECIAL = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
+def _exact_text(value: JSONValue) -> JSONValue:
+    """A number as converted from numeric, back to its exact decimal text (1.5 -> "1.5", 1e-05 -> "0.00001")."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return format(Decimal(repr(value)), "f")
+    return value
+
+
+def uniform_numerics(rows: list[list[JSONValue]], columns: Sequence[int]) -> tuple[int, ...]:
+    """One JSON type per numeric column, decided over `rows`: JSON numbers when every finite value of the
+    column is exactly a double (integers up to 2**53 - 1, decimals of at most 15-17 digits that read back the
+    same), else exact decimal strings for every value of that column. "NaN", "Infinity" and "-Infinity" stay
+    the strings they are either way, as in double precision columns. Changes `rows` in place; returns the
+    columns turned into strings (their label gets NUMERIC_AS_TEXT). The display scale is not kept: 2.50 ->
+    2.5 or "2.5"."""
+    changed = tuple(j for j in columns if any(type(r[j]) is str and r[j] not in _SPECIAL for r in rows))
+    for r in rows:
+        for j in changed:
+            r[j] = _exact_text(r[j])
+    return changed
+
+
+# --------------------------------------------------------------------------------------------------
 # Labels and notes for columns.
 
 _SQL_NAMES = {
@@ -644,7 +683,7 @@ _NOTES = {
     "interval": "ISO 8601 duration",
     "timestamptz": "UTC",
     "timetz": "offset kept",
-    "numeric": "exact: number when exactly representable, else decimal string",
+    "numeric": "exact: JSON numbers when every value of the column is exactly a double, else decimal strings",
 }
 
 

@@ -1,4 +1,4 @@
-"""KPI definitions (config/kpis/*.toml, or a default dashboard from the catalog) and their measurement."""
+"""KPI definitions (kpi_dir/*.toml, or a default dashboard from the catalog) and their measurement."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ class Measured:
 
 
 def default_kpi_dir() -> Path:
-    """config/kpis beside the package (a source checkout or editable install)."""
-    return Path(__file__).resolve().parent.parent.parent / "config" / "kpis"
+    """The KPI files shipped inside the package (vf_mcp/kpis: package data, in a wheel too)."""
+    return Path(__file__).resolve().parent.parent / "kpis"
 
 
 def load_dashboard(directory: Path, database: str) -> tuple[DashboardFile, Path] | None:

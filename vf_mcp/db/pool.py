@@ -1,7 +1,9 @@
 """The connection pool and read-only sessions (layer 3 of the read-only guarantee).
 
-Every connection starts with default_transaction_read_only=on, statement_timeout, lock_timeout and
-idle_in_transaction_session_timeout as *startup parameters*, so the session defaults themselves are safe.
+Every connection starts with default_transaction_read_only=on, statement_timeout, lock_timeout,
+idle_in_transaction_session_timeout and TimeZone (the `time_zone` setting) as *startup parameters*, so the
+session defaults themselves are safe and one zone governs every statement: literals cast to timestamptz, now(),
+date_trunc on timestamptz, and the rendered timestamps (the codecs render timestamptz in the same zone).
 Every call then runs inside an explicit READ ONLY transaction, and asyncpg resets each connection on
 release (RESET ALL, CLOSE ALL, UNLISTEN *, advisory unlocks), which restores those startup values: nothing
 one call sets survives into the next.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -21,11 +24,14 @@ from dataclasses import dataclass
 import asyncpg
 from asyncpg.exceptions._base import InternalClientError
 
+from vf_mcp.compute.periods import zone_info
 from vf_mcp.errors import (
+    ConfigError,
     DatabaseUnavailableError,
     QueryCancelledError,
     QueryTimeoutError,
     ServerBusyError,
+    VfError,
     db_errors,
 )
 from vf_mcp.settings import Settings, redact_dsn
@@ -219,6 +225,25 @@ _BAD_DSN = (ValueError, ArithmeticError)  # asyncpg's own DSN parsing (a port of
 DsnProvider = Callable[[], Awaitable[str]]
 
 
+def _connect_error(exc: BaseException, dsn: str) -> VfError:
+    """A failed connect as one actionable line: a wrong password, user, database or host is a setting to fix
+    (ConfigError, never retried); anything else may pass (DatabaseUnavailableError, retryable)."""
+    import socket
+
+    where = f"Cannot connect to {redact_dsn(dsn)}"
+    text = _scrub(str(exc), dsn)
+    fix = "in the DSN (--dsn, VF_MCP_DSN or the config file)"
+    if isinstance(exc, asyncpg.InvalidPasswordError):  # 28P01
+        return ConfigError(f"{where}: {text}. Fix the user name or password {fix} (not retried).")
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):  # 28000: unknown role, pg_hba.conf
+        return ConfigError(f"{where}: {text}. Fix the user name {fix} or allow it in pg_hba.conf (not retried).")
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):  # 3D000
+        return ConfigError(f"{where}: {text}. Fix the database name {fix} (not retried).")
+    if isinstance(exc, socket.gaierror):  # DNS: the host name does not resolve
+        return ConfigError(f"{where}: unknown host ({exc.strerror or text}). Fix the host name {fix} (not retried).")
+    return DatabaseUnavailableError(f"{where}: {type(exc).__name__}: {text}", retryable=True)
+
+
 class _Target:
     """One server (primary or a replica): its DSN (possibly through a tunnel) and a lazily created pool."""
 
@@ -274,6 +299,7 @@ class Database:
             "statement_timeout": str(s.statement_timeout_ms),
             "lock_timeout": str(s.lock_timeout_ms),
             "idle_in_transaction_session_timeout": str(s.idle_in_transaction_session_timeout_ms),
+            "TimeZone": s.time_zone,  # a startup value: RESET ALL on release restores it, SET is refused to models
         }
         if s.temp_file_limit_kb > 0 and self._temp_file_limit_ok is not False:
             out["temp_file_limit"] = f"{s.temp_file_limit_kb}kB"
@@ -283,6 +309,10 @@ class Database:
         """A pool whose sessions start with _server_settings; drops temp_file_limit if the role may not set it."""
         from vf_mcp.db.codecs import install_codecs
 
+        try:
+            zone = zone_info(self.settings.time_zone)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         while True:
             server_settings = self._server_settings()
             pool: asyncpg.Pool | None = None
@@ -293,7 +323,7 @@ class Database:
                     max_size=self.settings.pool_max_size,
                     timeout=self.settings.connect_timeout_s,
                     server_settings=server_settings,
-                    init=install_codecs,
+                    init=functools.partial(install_codecs, zone=zone),
                     max_inactive_connection_lifetime=300.0,
                 )
                 if "temp_file_limit" in server_settings and self._temp_file_limit_ok is None:
@@ -327,10 +357,7 @@ class Database:
                 try:
                     target.pool = await self._create_pool(dsn)
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError, *_BAD_DSN) as exc:
-                    raise DatabaseUnavailableError(
-                        f"Cannot connect to {redact_dsn(dsn)}: {type(exc).__name__}: {_scrub(str(exc), dsn)}",
-                        retryable=True,
-                    ) from exc
+                    raise _connect_error(exc, dsn) from exc
         return target.pool
 
     async def pool(self) -> asyncpg.Pool:

@@ -4,7 +4,8 @@
                 outliers (mean/stddev and the phone length mode come from a CTE), candidate-key distincts
   2. duplicates GROUP BY every column but the surrogate key (skipped when a key makes duplicates impossible)
   3. spellings  enum-like text columns: spellings that differ only in case, spaces, '_' or '-'
-  4. orphans    one LEFT JOIN per NOT VALID foreign key and per inferred reference
+  4. orphans    one LEFT JOIN per NOT VALID foreign key and per inferred reference (the inferred edges
+                get_table_relationships reports, vf_mcp.db.relationships.graph_links)
 
 Identifiers come from the catalog and are always quoted; the only literals are this module's constants.
 Each statement runs in its own savepoint, so a failing check is reported and the others still run.
@@ -20,8 +21,9 @@ from datetime import datetime
 import asyncpg
 
 from vf_mcp.compute import quality as cq
-from vf_mcp.db.catalog import ColumnDetail, ConstraintDetail, Relation, TableDetail, quote_ident
-from vf_mcp.db.pool import Database, note_sql
+from vf_mcp.compute.graph import Link
+from vf_mcp.db.catalog import Relation, TableDetail, quote_ident
+from vf_mcp.db.pool import note_sql
 from vf_mcp.errors import translate
 
 NUMERIC_SKIP = {"money", "oid", "regclass", "regtype", "regproc", "regprocedure", "regoper", "regnamespace"}
@@ -32,24 +34,6 @@ NO_EQUALITY = {"json", "xml", "point", "line", "lseg", "box", "path", "polygon",
 _INDEX_COLS = re.compile(r"USING (\w+) \((.*)\)")
 _CHECK = re.compile(r"^CHECK \((?P<expr>.*)\)(?: NO INHERIT)?(?: NOT VALID)?$", re.S)
 
-KEYS_SQL = r"""
-SELECT k.conname AS name, k.contype::text AS type, k.convalidated AS validated,
-       n.nspname || '.' || c.relname AS tbl,
-       CASE WHEN k.contype = 'f' THEN fn.nspname || '.' || fc.relname END AS ref_table,
-       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY x(num, ord)
-             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.num ORDER BY x.ord) AS cols,
-       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY x(num, ord)
-             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.num ORDER BY x.ord) AS ref_cols,
-       (SELECT (CASE WHEN t.typtype = 'd' THEN bt.typcategory ELSE t.typcategory END)::text
-          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
-         WHERE a.attrelid = k.conrelid AND a.attnum = k.conkey[1]) AS category
-FROM pg_constraint k
-JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_class fc ON fc.oid = k.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-WHERE k.contype IN ('p', 'f') AND k.conparentid = 0 AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
-"""
-
 
 def lit(text: str) -> str:
     """A SQL string literal of one of this module's constants (or of catalog/data text shown to users)."""
@@ -57,37 +41,6 @@ def lit(text: str) -> str:
 
 
 # ---------- the plan ----------
-
-
-@dataclass(frozen=True)
-class Key:
-    """A primary or foreign key anywhere in the database (from KEYS_SQL)."""
-
-    name: str
-    type: str
-    table: str
-    columns: tuple[str, ...]
-    ref_table: str | None
-    ref_columns: tuple[str, ...]
-    category: str | None
-    validated: bool
-
-
-async def load_keys(db: Database) -> list[Key]:
-    """Every primary and foreign key of the user schemas, in one catalog query."""
-    return [
-        Key(
-            name=r["name"],
-            type=r["type"],
-            table=r["tbl"],
-            columns=tuple(r["cols"] or ()),
-            ref_table=r["ref_table"],
-            ref_columns=tuple(r["ref_cols"] or ()),
-            category=r["category"],
-            validated=bool(r["validated"]),
-        )
-        for r in await db.fetch(KEYS_SQL)
-    ]
 
 
 @dataclass(frozen=True)
@@ -113,6 +66,7 @@ class Reference:
     target: Relation
     ref_columns: tuple[str, ...]
     constraint: str | None
+    confidence: float | None = None  # inferred: as get_table_relationships reports it (None: not yet measured)
 
 
 @dataclass(frozen=True)
@@ -181,10 +135,13 @@ def build_plan(
     estimate: int | None,
     large_rows: int,
     sample_rows: int,
-    keys: list[Key],
+    inferred: Sequence[Link],
     relations: dict[str, Relation],
 ) -> TablePlan:
-    """Decide, from the catalog only, which rule applies to which column and what to sample."""
+    """Decide, from the catalog only, which rule applies to which column and what to sample.
+
+    `inferred`: the inferred edges get_table_relationships reports from this table (or its partitioned root).
+    """
     cols_raw = detail.columns
     own = [c for c in detail.constraints if c.table == rel.qualified]
     pk = next((tuple(c.columns or ()) for c in own if c.type == "p"), ())
@@ -203,6 +160,7 @@ def build_plan(
     single_unique = {s[0] for s in unique_sets if len(s) == 1}
     not_null = {c.name for c in cols_raw if not c.nullable}
 
+    inferred_cols = {n for lk in inferred for n in lk.columns}
     times = [c.name for c in cols_raw if c.base_type in TIME_TYPES]
     fresh = set(cq.freshness_columns(times))
     columns: list[Column] = []
@@ -211,7 +169,7 @@ def build_plan(
         text = cat == "S"
         numeric = cat == "N" and base not in NUMERIC_SKIP
         keyish = name in pk or name in fk_cols or cq.is_key_like(name)
-        roles: set[str] = set()
+        roles: set[str] = {"key"} if keyish or name in inferred_cols else set()
         if text and cq.is_email(name):
             roles.add("email")
         elif text and cq.is_phone(name):
@@ -257,6 +215,7 @@ def build_plan(
             or raw.identity
             or "nextval(" in default
             or "uuid" in default
+            or (by_name[pk[0]].category == "S" and (raw.default or cq.is_id_name(pk[0])))  # text ids: 'ord-0001'
         ):
             plan.surrogate = pk[0]
     natural = [s for s in unique_sets if s and s != ((plan.surrogate,) if plan.surrogate else ())]
@@ -274,63 +233,12 @@ def build_plan(
             plan.references.append(
                 Reference(tuple(k.columns or ()), relations[k.ref_table], tuple(k.ref_columns or ()), k.name)
             )
-    plan.references += infer_references(rel, cols_raw, own, keys, relations)
+    for lk in inferred:
+        if lk.ref_table in relations and all(c in by_name for c in lk.columns):
+            plan.references.append(
+                Reference(lk.columns, relations[lk.ref_table], lk.ref_columns, None, confidence=lk.confidence)
+            )
     return plan
-
-
-def infer_references(
-    rel: Relation,
-    cols_raw: Sequence[ColumnDetail],
-    own: Sequence[ConstraintDetail],
-    keys: list[Key],
-    relations: dict[str, Relation],
-) -> list[Reference]:
-    """Columns named `<table>_id` / `<table>_ref` (or like a declared FK column elsewhere) with no FK.
-
-    Target: a table named <stem>, <stem>s, <stem>es or <stem-y>ies with a one-column primary key (same
-    schema first, then public); otherwise the one table that every declared one-column FK of the same
-    column name elsewhere points to. The column and the target key must share a type category.
-    """
-    if not keys:
-        return []
-    declared = {n for c in own if c.type == "f" for n in c.columns or ()}
-    pk_own = {n for c in own if c.type == "p" for n in c.columns or ()}
-    pks = {k.table: k for k in keys if k.type == "p" and len(k.columns) == 1}
-    by_name: dict[str, list[Relation]] = {}
-    for r in relations.values():
-        if r.kind in ("r", "p") and r.parent is None and r.qualified in pks:
-            by_name.setdefault(r.name.lower(), []).append(r)
-    consensus: dict[str, set[tuple[str, str, str | None]]] = {}
-    for k in keys:
-        if k.type == "f" and len(k.columns) == 1 and k.table != rel.qualified and k.ref_table:
-            consensus.setdefault(k.columns[0], set()).add((k.ref_table, k.ref_columns[0], k.category))
-    out: list[Reference] = []
-    for c in cols_raw:
-        name = c.name
-        stem = cq.fk_stem(name)
-        if not stem or name in declared or name in pk_own:
-            continue
-        cands = [r for n in sorted(cq.table_names_for(stem)) for r in by_name.get(n, [])]
-        pick = [r for r in cands if r.schema == rel.schema] or [r for r in cands if r.schema == "public"] or cands
-        target: tuple[Relation, str, str | None] | None = None
-        if len(pick) == 1:
-            key = pks[pick[0].qualified]
-            target = (pick[0], key.columns[0], key.category)
-        else:
-            agreed = consensus.get(name, set())
-            if len(agreed) == 1:
-                ref_table, ref_col, category = next(iter(agreed))
-                if ref_table in relations:
-                    target = (relations[ref_table], ref_col, category)
-        if target is None:
-            continue
-        trel, tcol, tcat = target
-        if trel.qualified == rel.qualified:
-            continue  # self-references need a declared key to be trusted
-        if tcat is not None and tcat != c.category:
-            continue
-        out.append(Reference((name,), trel, (tcol,), None))
-    return out
 
 
 # ---------- SQL ----------

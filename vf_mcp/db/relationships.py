@@ -11,8 +11,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vf_mcp.compute.graph import Link, Table
+from vf_mcp.compute.graph import Link, Table, infer, verified
+from vf_mcp.db.catalog import Catalog, Relation
 from vf_mcp.db.pool import Database
+from vf_mcp.errors import QueryTimeoutError
 from vf_mcp.identifiers import quote_ident
 
 _USER_SCHEMA = r"""{n}.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -163,3 +165,92 @@ async def measure_coverage(
         checked = int(r["checked"])
         out.append(Coverage(checked=checked, matched=int(r["matched"]), exact=not sampled[i] and checked <= exact_rows))
     return out
+
+
+# ---------- the graph shared by get_table_relationships, check_data_quality and rank_entities' labels ----------
+
+MAX_VERIFIED = 100
+"""Most inferred candidates whose coverage one call measures (all in one statement); the rest stay unverified."""
+
+CoverageKey = tuple[str, tuple[str, ...], str]
+
+
+@dataclass(frozen=True)
+class Graph:
+    tables: dict[str, Table]
+    declared: list[Link]
+    candidates: list[Link]
+
+
+@dataclass
+class Links:
+    links: list[Link]
+    rejected: int
+    note: str
+
+
+async def load_graph(catalog: Catalog) -> Graph:
+    """Tables, declared keys and inference candidates: two catalog queries, cached with the catalog."""
+
+    async def load() -> Graph:
+        tables = await load_tables(catalog.db)
+        declared = await load_foreign_keys(catalog.db, tables)
+        return Graph(tables=tables, declared=declared, candidates=infer(tables, declared))
+
+    return await catalog.cached(("relationships", "graph"), load)
+
+
+async def graph_links(catalog: Catalog, graph: Graph, focus: set[str] | None) -> Links:
+    """Declared edges plus inferred candidates with measured coverage (one statement for those not yet measured;
+    the measurements are cached with the catalog), without the candidates rejected on coverage.
+
+    `focus`: measure only candidates from or to these tables (None: all, at most MAX_VERIFIED per call).
+    """
+
+    async def new_store() -> dict[CoverageKey, Coverage | None]:  # None: timed out, not retried until the TTL
+        return {}
+
+    store = await catalog.cached(("relationships", "coverage"), new_store)
+    cands = graph.candidates
+    if focus is not None:
+        cands = [c for c in cands if c.table in focus or c.ref_table in focus]
+    todo = [c for c in sorted(cands, key=lambda c: -c.score) if c.key not in store][:MAX_VERIFIED]
+    note = ""
+    if todo:
+        settings = catalog.db.settings
+        try:
+            found = await measure_coverage(
+                catalog.db,
+                todo,
+                graph.tables,
+                exact_rows=settings.large_table_rows,
+                sample_rows=settings.stats_sample_rows,
+            )
+        except QueryTimeoutError:
+            note = "; the coverage check of inferred edges timed out (they are unverified)"
+            store.update(dict.fromkeys((c.key for c in todo), None))
+        else:
+            store.update({c.key: f for c, f in zip(todo, found, strict=True)})
+    links = list(graph.declared)
+    rejected = 0
+    for c in graph.candidates:
+        f = store.get(c.key)
+        if f is None:
+            links.append(c)
+            continue
+        v = verified(c, f.checked, f.matched, exact=f.exact)
+        if v is None:
+            rejected += 1
+            continue
+        links.append(v)
+    links.sort(key=lambda lk: (lk.table, lk.columns, lk.ref_table))
+    return Links(links=links, rejected=rejected, note=note)
+
+
+def root_table(rel: Relation, rels: Sequence[Relation]) -> Relation:
+    """The top partitioned table of a partition (keys belong to it), else `rel` itself."""
+    by_name = {r.qualified: r for r in rels}
+    seen = 0
+    while rel.parent and rel.parent in by_name and seen < 64:
+        rel, seen = by_name[rel.parent], seen + 1
+    return rel

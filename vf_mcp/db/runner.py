@@ -20,7 +20,17 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from vf_mcp.db.catalog import Catalog
-from vf_mcp.db.convert import Converters, JSONValue, PgAttribute, convert_row, converters_for, type_label
+from vf_mcp.db.convert import (
+    NUMERIC_AS_TEXT,
+    Converters,
+    JSONValue,
+    PgAttribute,
+    convert_row,
+    converters_for,
+    numeric_columns,
+    type_label,
+    uniform_numerics,
+)
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.guard import CheckedStatement
 from vf_mcp.db.masking import mask_by_lineage, masked_json_rows
@@ -381,6 +391,9 @@ async def run_guarded(
                 plan_rows = await conn.fetch(f"EXPLAIN (FORMAT JSON) {sql}", *args, timeout=client_timeout)
                 raw = plan_rows[0][0]
                 plan = json.loads(raw) if isinstance(raw, str) else raw
+    if changed := uniform_numerics(rows, numeric_columns(attrs)):  # one JSON type per numeric column
+        columns = tuple(Column(c.name, c.type + NUMERIC_AS_TEXT) if j in changed else c for j, c in enumerate(columns))
+        row_json = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) for r in rows]
     rows, row_json = await masked_json_rows(catalog, sql, columns, rows, row_json)  # PII by lineage
     return QueryOutcome(
         columns=columns,
@@ -433,6 +446,7 @@ async def fetch_converted(
                 if rec[width + k] is not None:
                     row[j] = rec[width + k]
             rows.append(row)
-    columns = [Column(a.name, type_label(a)) for a in attrs]
+    changed = uniform_numerics(rows, numeric_columns(attrs))  # one JSON type per numeric column
+    columns = [Column(a.name, type_label(a) + (NUMERIC_AS_TEXT if j in changed else "")) for j, a in enumerate(attrs)]
     rows = await mask_by_lineage(None, sql, [c.name for c in columns], rows)  # PII by lineage
     return columns, rows, round((time.perf_counter() - started) * 1000.0, 3)

@@ -13,7 +13,7 @@ import asyncpg
 
 from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
 from vf_mcp.db.catalog import Relation, TableDetail, quote_ident
-from vf_mcp.db.convert import convert_row, converters_for
+from vf_mcp.db.convert import convert_row, converters_for, numeric_columns, uniform_numerics
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.jsontypes import JSONValue
 
@@ -84,6 +84,8 @@ def aggregate_sql(cols: list[ColumnSpec], source: str) -> str:
             parts.append(f"count(DISTINCT {q}) AS nd_{i}")
         if c.base_type == "bool":
             parts.append(f"bool_and({q})::text AS mn_{i}, bool_or({q})::text AS mx_{i}")
+        elif c.is_timestamp:  # ISO 8601 like every other tool (to_json: 'T', offset in the session zone)
+            parts.append(f"to_json(min({q})) #>> '{{}}' AS mn_{i}, to_json(max({q})) #>> '{{}}' AS mx_{i}")
         elif c.orderable:
             parts.append(f"min({q})::text AS mn_{i}, max({q})::text AS mx_{i}")
         if c.numeric:
@@ -120,9 +122,14 @@ def _accuracy_rule(c: ColumnSpec, q: str) -> str | None:
     return None
 
 
+def _as_text(c: ColumnSpec, q: str) -> str:
+    """A value as text; dates and times in ISO 8601 (as run_query shows them)."""
+    return f"(to_json({q}) #>> '{{}}')" if c.is_timestamp else f"{q}::text"
+
+
 def mcv_sql(cols: list[tuple[int, ColumnSpec]], source: str, top: int) -> str:
     """One pass: the `top` most common values of each listed column (as text)."""
-    values = ", ".join(f"({i}, s.{c.q}::text)" for i, c in cols)
+    values = ", ".join(f"({i}, {_as_text(c, f's.{c.q}')})" for i, c in cols)
     return (
         "SELECT k, v, n FROM ("
         " SELECT k, v, n, row_number() OVER (PARTITION BY k ORDER BY n DESC, v) AS rk FROM ("
@@ -134,7 +141,7 @@ def mcv_sql(cols: list[tuple[int, ColumnSpec]], source: str, top: int) -> str:
 
 PG_STATS_SQL = """
 SELECT attname, null_frac::float8 AS null_frac, n_distinct::float8 AS n_distinct
-FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND NOT inherited
+FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND inherited = $3
 """
 
 
@@ -173,7 +180,8 @@ async def collect(
             mcv.setdefault(r["k"], []).append((r["v"], int(r["n"])))
     planner: dict[str, tuple[float, float]] = {}
     if sample_percent is not None or sample_rows is not None:
-        for r in await conn.fetch(PG_STATS_SQL, rel.schema, rel.name, timeout=timeout_s):
+        # a partitioned table has statistics only over all its partitions (inherited), after a manual ANALYZE
+        for r in await conn.fetch(PG_STATS_SQL, rel.schema, rel.name, rel.kind == "p", timeout=timeout_s):
             planner[r["attname"]] = (r["null_frac"], r["n_distinct"])
     return RawStats(agg=agg, mcv=mcv, planner=planner)
 
@@ -212,11 +220,9 @@ async def profile(
         records = await stmt.fetch()
         attributes = stmt.get_attributes()
         convs = converters_for(attributes)
-        return Profile(
-            raw=raw,
-            sample_columns=[a.name for a in attributes],
-            sample_rows=[convert_row(rec, convs) for rec in records],
-        )
+        rows = [convert_row(rec, convs) for rec in records]
+        uniform_numerics(rows, numeric_columns(attributes))  # one JSON type per numeric column
+        return Profile(raw=raw, sample_columns=[a.name for a in attributes], sample_rows=rows)
 
 
 DATABASE_INFO_SQL = (

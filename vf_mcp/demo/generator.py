@@ -1,10 +1,13 @@
 """Create and load the VelocityFibre demo database: 89 tables in three schemas, seeded and deterministic.
 
-    summary = await load_demo(conn, scale=1)   # ~59.7K rows; scale=N multiplies the high-volume tables
+    summary = await load_demo(conn, scale=1)   # ~60.3K rows; scale=N multiplies the high-volume tables
 
 The connected database must be empty (no `ops`/`finance` schema, no demo tables). Everything runs
 in one transaction: schema, binary COPY of generated rows, then keys, indexes, foreign keys, comments,
-views and ANALYZE. The same seed and scale always give the same rows.
+views and ANALYZE. The same seed and scale always give the same rows, except for the dates: the data is
+generated around a canonical day (spec.ANCHOR) and every date and timestamp is then moved by whole days so
+that the company's 'now' is 17:00 SAST on the anchor date (default: today), and `shift_dates` moves an
+existing demo database forward the same way. So "this month" and "this week" always have data.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from types import MappingProxyType
 
 import asyncpg
 
-from vf_mcp.demo.spec import Chunk, Ctx, Table
+from vf_mcp.demo.spec import Chunk, Ctx, Table, demo_today, shift_days
 from vf_mcp.demo.tables import DROPS, POST_SQL, PRE_SQL, TABLES, drop_status_counts, drops_missing_completed_at
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "TABLES",
     "DemoSummary",
     "load_demo",
+    "shift_dates",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,26 +79,34 @@ Valid phones match ^(\\+27 \\d{2} \\d{3} \\d{4}|0\\d{2} \\d{3} \\d{4})$; valid e
 
 @dataclass(frozen=True)
 class DemoSummary:
-    """What load_demo created: number of tables, total rows and rows per table (regclass-style names)."""
+    """What load_demo created: tables, total rows, rows per table (regclass-style names) and the anchor date."""
 
     tables: int
     rows: int
     row_counts: Mapping[str, int] = field(repr=False)
+    anchor: date
 
 
-async def load_demo(conn: asyncpg.Connection, *, scale: int = 1, seed: int = DEFAULT_SEED) -> DemoSummary:
-    """Create the demo schema in the connected (empty) database and load it; return what was loaded."""
+async def load_demo(
+    conn: asyncpg.Connection, *, scale: int = 1, seed: int = DEFAULT_SEED, anchor: date | None = None
+) -> DemoSummary:
+    """Create the demo schema in the connected (empty) database and load it; return what was loaded.
+
+    `anchor` is the company's 'today' (default: today in South Africa): the newest events are on that day.
+    """
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
+    anchor = anchor or demo_today()
     counts = {t.name: t.rows(scale) for t in TABLES}
     ctx = Ctx(seed, scale, counts)
+    offset = timedelta(days=shift_days(anchor))
     started = time.perf_counter()
     async with conn.transaction():
         await conn.execute("SET LOCAL synchronous_commit = off; SET LOCAL maintenance_work_mem = '256MB'")
         await conn.execute(PRE_SQL + "\n".join(_create_table(t) for t in TABLES))
         for table in TABLES:
             status = await conn.copy_records_to_table(
-                table.bare, schema_name=table.schema, columns=table.column_names, records=_rows(table, ctx)
+                table.bare, schema_name=table.schema, columns=table.column_names, records=_rows(table, ctx, offset)
             )
             loaded = int(re.sub(r"\D", "", status) or -1)
             if loaded != counts[table.name]:
@@ -103,12 +116,47 @@ async def load_demo(conn: asyncpg.Connection, *, scale: int = 1, seed: int = DEF
         await conn.execute(POST_SQL)
         t_keys = time.perf_counter()
         await conn.execute("ANALYZE " + ", ".join(_qualified(t) for t in TABLES))
-    log.info(
+    log.debug(
         "demo loaded: %d tables, %d rows (scale %d) in %.1fs (copy %.1fs, keys %.1fs, analyze %.1fs)",
         len(TABLES), sum(counts.values()), scale, time.perf_counter() - started, t_copy - started,
         t_keys - t_copy, time.perf_counter() - t_keys,
     )  # fmt: skip
-    return DemoSummary(tables=len(TABLES), rows=sum(counts.values()), row_counts=MappingProxyType(counts))
+    return DemoSummary(
+        tables=len(TABLES), rows=sum(counts.values()), row_counts=MappingProxyType(counts), anchor=anchor
+    )
+
+
+_DATE_TYPES = ("date", "timestamp", "timestamptz")
+
+
+async def shift_dates(conn: asyncpg.Connection, days: int) -> list[str]:
+    """Move every date and timestamp in the connected demo database by `days` whole days; return the tables.
+
+    Run it inside a transaction: one UPDATE per table (readers see the old or the new data, never a mix);
+    a timestamp moves by exactly 24 h a day, as load_demo's offset does, so a shifted database equals one
+    generated on the later anchor. Planted defects, row counts and every other column stay as they are.
+    """
+    if days == 0:
+        return []
+    rows = await conn.fetch(
+        """
+        SELECT c.oid::regclass::text AS rel,
+               array_agg(format(CASE WHEN a.atttypid = 'date'::regtype THEN '%1$I = %1$I + $1::int'
+                                     ELSE '%1$I = %1$I + make_interval(days => $1::int)' END, a.attname)
+                         ORDER BY a.attnum) AS sets
+          FROM pg_attribute a
+          JOIN pg_class c ON c.oid = a.attrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+           AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+           AND a.atttypid = ANY ($1::regtype[]) AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+         GROUP BY c.oid ORDER BY 1""",
+        list(_DATE_TYPES),
+    )
+    await conn.execute("SET LOCAL TimeZone = 'UTC'")  # + interval '1 day' is then exactly 24 h
+    for r in rows:
+        await conn.execute(f"UPDATE {r['rel']} SET {', '.join(r['sets'])}", days)
+    return [str(r["rel"]) for r in rows]
 
 
 def _qualified(table: Table) -> str:
@@ -121,9 +169,10 @@ def _create_table(table: Table) -> str:
     return f"CREATE TABLE {_qualified(table)} (\n  " + ",\n  ".join(cols) + "\n);"
 
 
-def _rows(table: Table, ctx: Ctx) -> Iterator[tuple[object, ...]]:
-    """The table's rows, generated a chunk at a time (column by column, then planted defects)."""
+def _rows(table: Table, ctx: Ctx, offset: timedelta) -> Iterator[tuple[object, ...]]:
+    """The table's rows, generated a chunk at a time (column by column, planted defects, dates moved by offset)."""
     total = ctx.counts[table.name]
+    dated = [c.name for c in table.cols if c.type.split()[0] in _DATE_TYPES] if offset else []
     rng = ctx.rng("rows", table.name)
     size = max(total, 1) if table.whole else CHUNK_ROWS
     names = table.column_names
@@ -143,6 +192,8 @@ def _rows(table: Table, ctx: Ctx) -> Iterator[tuple[object, ...]]:
                 raise RuntimeError(f"{table.name}.{col.name}: generator gave the wrong number of values")
         for post in table.post:
             post(chunk)
+        for name in dated:
+            chunk.cols[name] = [None if v is None else v + offset for v in chunk.cols[name]]
         yield from zip(*(chunk.cols[name] for name in names), strict=True)
 
 

@@ -23,9 +23,20 @@ _T = TypeVar("_T")
 
 SAST = timezone(timedelta(hours=2), "SAST")
 ANCHOR = datetime(2026, 11, 20, 17, 0, tzinfo=SAST)
-"""The demo's 'now': every timestamp is at or before it."""
+"""The canonical 'now' the generators work in: every event is at or before it. load_demo moves every
+date and timestamp by whole days so that it falls on the anchor date (the day the database is made)."""
 HISTORY_START = datetime(2025, 1, 6, 7, 0, tzinfo=SAST)
 """Start of the drop-installation history (about 22.5 months before ANCHOR)."""
+
+
+def demo_today() -> date:
+    """Today where the demo company works (South Africa): the anchor date of a demo made now."""
+    return datetime.now(SAST).date()
+
+
+def shift_days(anchor: date) -> int:
+    """Whole days that move the canonical ANCHOR onto `anchor` (negative for an earlier date)."""
+    return (anchor - ANCHOR.date()).days
 
 
 class Ctx:
@@ -154,9 +165,9 @@ class Table:
 # --- value helpers ---------------------------------------------------------------------------------
 
 
-def office_hours(rng: random.Random, day: date) -> datetime:
-    """A time on `day` between 07:00 and 17:00 SAST; Sundays move to Monday."""
-    if day.weekday() == 6:
+def office_hours(rng: random.Random, day: date, *, sundays: bool = False) -> datetime:
+    """A time on `day` between 07:00 and 17:00 SAST; Sundays move to Monday unless `sundays`."""
+    if day.weekday() == 6 and not sundays:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, 7, tzinfo=SAST) + timedelta(seconds=rng.randrange(36_000))
 

@@ -287,10 +287,14 @@ def _drops(c: Chunk) -> dict[str, list[object]]:
         "drop_number", "property_id", "project_id", "contractor_id", "assigned_staff_id", "status",
         "scheduled_for", "started_at", "completed_at", "completion_hours", "cable_length_m",
         "ont_serial", "failure_reason", "notes", "created_at", "updated_at")}  # fmt: skip
-    span_days = (ANCHOR - HISTORY_START).days
+    # More drops per month as the build ramps up (density ~ t ** 0.8), crews out seven days a week. The days
+    # come from a quantile grid, not random draws: from two months before ANCHOR on, the grid is denser than
+    # one drop a day, so every day up to and including the anchor day has new drops (and "this week",
+    # "this month" and the same span of the month before are never empty, whatever day the demo is made).
+    first_day, span_days = HISTORY_START.date(), (ANCHOR - HISTORY_START).days + 1
     for i in range(n):
-        frac = ((i + rng.random()) / n) ** (1 / 1.6)  # more drops per month as the build ramps up
-        created = office_hours(rng, (HISTORY_START + timedelta(days=span_days * frac)).date())
+        frac = ((i + 0.5) / n) ** (1 / 1.8)
+        created = office_hours(rng, first_day + timedelta(days=int(span_days * frac)), sundays=True)
         created = min(created, ANCHOR - timedelta(hours=1))
         st = status[i]
         lead = timedelta(days=min(rng.expovariate(1 / 6), 60), hours=rng.uniform(0, 8))
@@ -523,7 +527,7 @@ SOW = Table(
 )
 
 DROPS = Table(
-    "drops", 400, scaled=True, id_type="bigint", whole=True,
+    "drops", 1_000, scaled=True, id_type="bigint", whole=True,
     comment="Field installations: one fibre drop from the pole to a home, done by a contractor.",
     cols=(
         Col("drop_number", "text NOT NULL", None),

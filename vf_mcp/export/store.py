@@ -43,6 +43,9 @@ MIME_TYPES: dict[str, str] = {
     "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }
+TEXT_FORMATS = frozenset({"csv", "json", "jsonl"})
+"""Formats read back over MCP as text (TextResourceContents), not as a base64 blob."""
+META_MIME_TYPE = "application/json"
 _OURS = re.compile(r"^([0-9a-f]{32})(\.meta\.json|\.[a-z]+|\.[a-z]+\.part|\.meta\.json\.tmp)$")
 NAME_RE = re.compile(r"^[0-9a-f]{32}(\.meta\.json)?$")
 _UNSAFE = re.compile(r"[^\w.\- ()+,=@]+")
@@ -224,6 +227,13 @@ class ExportStore:
             return None
         path = self.meta_path(export_id) if name.endswith(".meta.json") else self.directory / record.data_file
         return (path, record) if path.is_file() else None
+
+    @staticmethod
+    def content_type(name: str, record: StoredExport) -> tuple[str, bool]:
+        """The MIME type of `<id>` or `<id>.meta.json`, and whether it is text."""
+        if name.endswith(".meta.json"):
+            return META_MIME_TYPE, True
+        return record.mime_type, record.format in TEXT_FORMATS
 
     def cleanup(self, now: float | None = None) -> int:
         """Delete expired exports, and leftovers (orphans, unfinished .part files) older than the TTL."""

@@ -6,7 +6,9 @@ conversation, so schemas are published without titles, null defaults or `anyOf [
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
+
+from vf_mcp.models.lenient import lenient_fields
 
 
 def compact_schema(node: object, *, output: bool) -> None:
@@ -71,3 +73,20 @@ def shallow_output_schema(schema: dict[str, object] | None) -> None:
 
 class Out(BaseModel):
     """A tool output model."""
+
+
+class In(BaseModel):
+    """A tool input model (nested in arguments): accepts the common shapes and spellings (models/lenient.py).
+
+    The tool arguments themselves get the same treatment from the registered tool (tools/common.VfTool).
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lenient(cls, data: object) -> object:
+        return lenient_fields(cls, data)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, object]) -> list[dict[str, object]] | None:
+        """Objects for a list of this model sent as one mapping, e.g. {"status": "done"} (None: not such a shape)."""
+        return None

@@ -73,8 +73,12 @@ class OverviewTable(Out):
     row_count: int | None = Field(None, description="Planner estimate")
     size: str | None = None
     size_bytes: int | None = None
-    last_updated: str | None = Field(None, description="Newest value of a timestamp column (statistics)")
+    partitions: int | None = Field(None, description="Partitioned table: leaf partitions its figures sum over")
+    last_updated: str | None = Field(
+        None, description="Newest value (not in the future) of a created/updated-like column (statistics)"
+    )
     last_updated_column: str | None = None
+    last_updated_basis: str | None = Field(None, description="How last_updated was chosen")
     growth_rate_per_day: float | None = Field(None, description="Rows/day over the last 30 days (estimate)")
     quality_score: float | None = Field(None, description="0-100, completeness from planner statistics")
 

@@ -7,7 +7,7 @@ and bound values (db/statements/analytics.py); Python only sees the aggregated r
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -19,16 +19,32 @@ from vf_mcp.compute import metrics as text
 from vf_mcp.compute.periods import (
     PERIOD_UNITS,
     CalendarUnit,
+    Coverage,
     TrendPeriod,
+    Window,
     approx_buckets,
     compare_values,
     comparison_windows,
+    partial_buckets,
+    today_in,
+    window_bounds,
+    window_text,
 )
 from vf_mcp.compute.trends import TrendAnalysis, analyze_series
 from vf_mcp.concurrency import gather_all
-from vf_mcp.db.analytics import entity_label, fetch_metrics, fetch_ranking, fetch_trend, fetch_value, load_table
+from vf_mcp.db.analytics import (
+    Ranking,
+    entity_label,
+    fetch_metrics,
+    fetch_ranking,
+    fetch_trend,
+    fetch_value,
+    load_table,
+)
 from vf_mcp.db.builder import Col, Statement, Table
 from vf_mcp.db.statements.analytics import (
+    EntityLabel,
+    conventions,
     metrics_statement,
     rank_statement,
     trend_statement,
@@ -46,6 +62,8 @@ from vf_mcp.models.analytics import (
     Metric,
     MetricsResult,
     MetricsSummary,
+    NullEntity,
+    PartialPeriod,
     RankAggregation,
     RankedEntity,
     RankResult,
@@ -66,6 +84,13 @@ from vf_mcp.tools.common import (
 
 Filters = Annotated[list[Filter], Field(description="AND-ed conditions {column, operator, value}")]
 Refresh = Annotated[bool, Field(description="Bypass the 5-minute result cache")]
+MetricArg = Annotated[
+    Metric,
+    Field(
+        description="count, sum, avg, min, max, distinct (count of distinct values), median/p90/p95 (continuous "
+        "percentiles: percentile_cont, interpolated between the two nearest values), stddev (sample)"
+    ),
+]
 MAX_TREND_POINTS = 10_000  # points per answer (periods x groups): the same cap as calculate_metrics
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,7 +98,7 @@ M = TypeVar("M", bound=BaseModel)
 @tool_errors
 async def calculate_metrics(
     table_name: TableName,
-    metric: Metric,
+    metric: MetricArg,
     ctx: Context[App],
     column: Annotated[str | None, Field(description="Column to aggregate (count: optional)")] = None,
     group_by: Annotated[
@@ -99,8 +124,19 @@ async def calculate_metrics(
     applied = text.applied(metric, col.name if col else None)
     first = found.results[0][0] if found.results else None
     msg = text.metrics_message(
-        applied, table.rel.qualified, found.total_records, found.total_groups, first, len(found.results), limit
+        applied,
+        table.rel.qualified,
+        found.total_records,
+        found.total_groups,
+        text.short(first),
+        len(found.results),
+        limit,
     )
+    value_at = found.columns.index("value") if "value" in found.columns else -1
+    values = [r[value_at] for r in found.results]
+    tie = text.cutoff(values, found.tied[-1], values[-1]) if found.tied and values else None
+    if note := text.cutoff_note(tie, "groups", limit):
+        msg += f"; {note}"
     result = MetricsResult(
         columns=found.columns,
         results=found.results,
@@ -111,6 +147,12 @@ async def calculate_metrics(
             metric_applied=applied,
         ),
         time_column=query.time_column,
+        time_zone=app.settings.time_zone,
+        conventions=conventions(
+            table, metric, filters or [], app.settings.time_zone, times=query.time_column is not None
+        ),
+        tied_at_cutoff=tie.tied if tie else None,
+        tied_not_shown=tie.not_shown if tie else 0,
         sql=query.statement.sql,
         params=list(query.statement.params),
         message=msg + f" ({found.ms:.1f} ms)",
@@ -132,7 +174,12 @@ async def rank_entities(
     refresh: Refresh = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, RankResult]:
-    """Rank entities by an aggregate (top or bottom N, ties share a rank) with share of total and labels."""
+    """Rank entities by an aggregate (top or bottom N, ties share a rank) with share of total and labels.
+
+    NULL entities are never ranked: their rows are reported apart (null_entity). When the limit cuts through a
+    tie, tied_at_cutoff/tied_not_shown say so. Labels follow declared keys (also on a partitioned parent or its
+    partitions), else inferred ones (label_key says which).
+    """
     app = app_of(ctx, source)
     key = cache_key(
         "rank_entities", t=table_name, e=entity_column, r=rank_by, a=aggregation, d=direction, n=limit, f=filters
@@ -143,37 +190,77 @@ async def rank_entities(
     ent, measure = table.col(entity_column), table.col(rank_by)
     label = await entity_label(app.catalog, table, ent.name)
     stmt = rank_statement(table, ent, measure, aggregation, direction, limit, filters or [], label)
-    rows, ms = await fetch_ranking(app.db, stmt)
-    ranking = [
-        RankedEntity(rank=r.rank, entity=r.entity, label=r.label, value=r.value, percent_of_total=r.percent_of_total)
-        for r in rows
-    ]
-    total = rows[0].total_entities if rows else 0
-    applied = text.applied(aggregation, measure.name)
-    lead = (ranking[0].label or ranking[0].entity, ranking[0].value) if ranking else None
-    msg = text.rank_message(direction, len(ranking), total, ent.name, applied, lead) + f" ({ms:.1f} ms)"
-    result = RankResult(
-        ranking=ranking,
-        total_entities=total,
-        ranking_method="RANK(): ties share a rank and the next rank is skipped (1, 1, 3)",
-        label_column=label.column,
-        calculation_time_ms=ms,
-        sql=stmt.sql,
-        params=list(stmt.params),
-        message=msg if ranking else f"No rows match the filters in {table.rel.qualified}.",
-    )
+    found = await fetch_ranking(app.db, stmt)
+    result = _rank_result(found, label, (table, ent.name, text.applied(aggregation, measure.name)), direction, limit)
+    result.time_zone = app.settings.time_zone
+    result.conventions = conventions(table, aggregation, filters or [], app.settings.time_zone, times=False)
+    result.sql, result.params = stmt.sql, list(stmt.params)
     await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
     return respond(result, _rank_body(result))
+
+
+def _rank_result(
+    found: Ranking, label: EntityLabel, what: tuple[Table, str, str], direction: str, limit: int
+) -> RankResult:
+    """rank_entities' answer: the ranking, the tie at the cut-off and the NULL group, said in the message."""
+    table, entity, applied = what
+    rows, ms = found.rows, found.ms
+    ranking = [
+        RankedEntity(
+            rank=r.rank,
+            entity=r.entity,
+            label=r.label,
+            value=r.value,
+            percent_of_total=r.percent_of_total,
+            records=r.records,
+        )
+        for r in rows
+    ]
+    total = rows[0].total_entities if rows else (found.null_group.total_entities if found.null_group else 0)
+    lead = (ranking[0].label or ranking[0].entity, text.short(ranking[0].value)) if ranking else None
+    msg = text.rank_message(direction, len(ranking), total, entity, applied, lead)
+    tie = text.cutoff([r.rank for r in rows], rows[-1].tied, rows[-1].value, rank=True) if rows else None
+    notes = [text.cutoff_note(tie, f"{entity} values", limit)]
+    nul = found.null_group
+    if nul is not None:
+        notes.append(
+            f"{nul.records:,} row(s) with {entity} NULL are not ranked (their {applied} = {text.short(nul.value)}"
+            + (f", {nul.percent_of_total}% of the total" if nul.percent_of_total is not None else "")
+            + "): see null_entity"
+        )
+    if label.key:
+        notes.append(f"labels from {label.column} via {label.key}")
+    if not ranking:
+        msg = f"No rows with a non-NULL {entity} match the filters in {table.rel.qualified}"
+    return RankResult(
+        ranking=ranking,
+        total_entities=total,
+        ranking_method="RANK(): ties share a rank and the next rank is skipped (1, 1, 3); NULL entities not ranked",
+        label_column=label.column,
+        label_key=label.key,
+        tied_at_cutoff=tie.tied if tie else None,
+        tied_not_shown=tie.not_shown if tie else 0,
+        null_entity=None
+        if nul is None
+        else NullEntity(records=nul.records, value=nul.value, percent_of_total=nul.percent_of_total),
+        time_zone=None,
+        calculation_time_ms=ms,
+        sql="",
+        params=[],
+        message="; ".join([msg, *(n for n in notes if n)]) + f" ({ms:.1f} ms)",
+    )
 
 
 @tool_errors
 async def compare_data(
     table_name: TableName,
-    metric: Metric,
+    metric: MetricArg,
     ctx: Context[App],
     column: str | None = None,
     group1: Annotated[Group | None, Field(description="{label, filters}; with compare_by=time: omit")] = None,
-    group2: Group | None = None,
+    group2: Annotated[
+        Group | None, Field(description="{label, filters}: the baseline percent_change is relative to")
+    ] = None,
     compare_by: Annotated[
         Literal["time", "entity", "status"] | None, Field(description="time: this period vs the previous")
     ] = None,
@@ -183,12 +270,21 @@ async def compare_data(
     ),
     time_column: str | None = None,
     filters: Annotated[list[Filter] | None, Field(description="Applied to both groups")] = None,
-    as_of: Annotated[DateArg | None, Field(description="Reference date for compare_by=time; default today")] = None,
+    as_of: Annotated[
+        DateArg | None, Field(description="Last day (inclusive) of the period-to-date; default today in time_zone")
+    ] = None,
     refresh: Refresh = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, CompareResult]:
-    """Compare a metric between two groups, or this period-to-date vs the previous period or last year."""
+    """Compare a metric between two groups, or this period-to-date vs the previous period or last year.
+
+    percent_change = (group1 - group2) / |group2| x 100: group2 is the baseline (with compare_by=time, the
+    earlier window). compare_by=time windows run from the period start to the end of as_of, against the same
+    number of days of the previous period (or a year earlier), in the server's time zone; each group states its
+    exact window (start inclusive, end exclusive).
+    """
     app = app_of(ctx, source)
+    tz = app.settings.time_zone
     key = cache_key(
         "compare_data", t=table_name, m=metric, c=column, g1=group1, g2=group2, cb=compare_by, p=period,
         a=against, tc=time_column, f=filters, d=str(as_of),
@@ -197,22 +293,25 @@ async def compare_data(
         return respond(hit)
     table = await load_table(app.catalog, table_name)
     col = table.col(column) if column else None
-    when = (period, against, as_of or datetime.now(UTC).date(), time_column)
+    when = (period, against, as_of or today_in(tz), time_column)
     by_time = compare_by == "time" or (group1 is None and group2 is None and period is not None)
-    time_col_name, specs = _compare_statements(
-        table, metric, col, filters or [], app.settings.time_zone, by_time, when, (group1, group2)
-    )
+    time_col_name, specs = _compare_statements(table, metric, col, filters or [], tz, by_time, when, (group1, group2))
     started = asyncio.get_running_loop().time()
-    values = await gather_all(*(fetch_value(app.db, stmt) for _, stmt in specs))
+    values = await gather_all(*(fetch_value(app.db, stmt) for _, stmt, _ in specs))
     ms = round((asyncio.get_running_loop().time() - started) * 1000.0, 3)
     g1, g2 = (
-        GroupValue(label=label, value=v.value, records=v.records) for (label, _), v in zip(specs, values, strict=True)
+        GroupValue(label=label, value=v.value, records=v.records, **_window_fields(w, tz))
+        for (label, _, w), v in zip(specs, values, strict=True)
     )
     diff, pct, note, trend = compare_values(
         as_float(g1.value), as_float(g2.value), app.settings.compare_stable_threshold_pct
     )
     applied = text.applied(metric, col.name if col else None)
     insight = text.insight_sentence(applied, ((g1.label, g1.value), (g2.label, g2.value)), pct, note, trend)
+    every_filter = (filters or []) + [f for g in (group1, group2) if g is not None and not by_time for f in g.filters]
+    notes = conventions(table, metric, every_filter, tz, times=by_time)
+    notes.append(f"percent_change = (group1 - group2) / |group2| x 100: the baseline is group2 ({g2.label!r})")
+    windows = f" Windows: {g1.period}; against {g2.period}." if by_time else ""
     result = CompareResult(
         group1=g1,
         group2=g2,
@@ -221,10 +320,14 @@ async def compare_data(
         percent_change_note=note,
         trend=trend,
         insight=insight,
+        baseline=g2.label,
         time_column=time_col_name,
+        time_zone=tz,
+        conventions=notes,
         calculation_time_ms=ms,
-        sql=[stmt.sql for _, stmt in specs],
-        message=insight + f" ({ms:.1f} ms, both queries concurrently)",
+        sql=[stmt.sql for _, stmt, _ in specs],
+        message=f"{insight}{windows} Baseline: {g2.label} (percent_change relative to it). "
+        f"({ms:.1f} ms, both queries concurrently)",
     )
     await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
     return respond(result)
@@ -233,62 +336,77 @@ async def compare_data(
 @tool_errors
 async def analyze_trends(
     table_name: TableName,
-    metric: Metric,
+    metric: MetricArg,
     period: TrendPeriod,
     start_date: DateArg,
     ctx: Context[App],
     column: str | None = None,
     time_column: Annotated[str | None, Field(description="Default: a created_at-like column")] = None,
-    end_date: Annotated[DateArg | None, Field(description="Inclusive; default today")] = None,
+    end_date: Annotated[DateArg | None, Field(description="Inclusive; default today in time_zone")] = None,
     group_by: Annotated[str | None, Field(description="One series per value (top groups)")] = None,
     top_groups: Annotated[int, Field(ge=1, le=20)] = 5,
     forecast_periods: Annotated[int, Field(ge=0, le=60)] = 3,
     filters: Filters | None = None,
+    partial_periods: Annotated[
+        Literal["exclude", "include"],
+        Field(description="Periods cut by start_date, end_date or today: left out of the statistics (default)"),
+    ] = "exclude",
     refresh: Refresh = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, TrendResult]:
-    """Trend of a metric per day/week/month: moving averages, direction, growth, forecast, anomalies."""
+    """Trend of a metric per day/week/month: moving averages, direction, growth, forecast, anomalies.
+
+    Buckets are calendar days/weeks (Monday)/months in the server's time zone. A first or last bucket that
+    start_date, end_date or today cuts is marked partial (days covered of the period's days) and, by default,
+    left out of the trend, growth, moving averages, anomalies and forecast (its value is still shown).
+    """
     app = app_of(ctx, source)
-    end = end_date or datetime.now(UTC).date()
+    tz = app.settings.time_zone
+    today = today_in(tz)
+    end = end_date or today
     _check_trend_size(period, start_date, end, top_groups if group_by else None)
     key = cache_key(
         "analyze_trends", t=table_name, m=metric, p=period, s=str(start_date), e=str(end), c=column,
-        tc=time_column, g=group_by, n=top_groups, fp=forecast_periods, f=filters,
+        tc=time_column, g=group_by, n=top_groups, fp=forecast_periods, f=filters, pp=partial_periods, d=str(today),
     )  # fmt: skip
     if (hit := await cached(app, key, TrendResult, refresh)) is not None:
         return respond(hit, _trend_body(hit))
     table = await load_table(app.catalog, table_name)
     col = table.col(column) if column else None
     tcol = table.time_column(time_column)
-    span = (
-        datetime.combine(start_date, datetime.min.time()),
-        datetime.combine(end + timedelta(days=1), datetime.min.time()),
-    )
+    span = (datetime.combine(start_date, time()), datetime.combine(end + timedelta(days=1), time()))
     group = (group_by, top_groups) if group_by else None
-    stmt = trend_statement(table, metric, col, period, tcol, span, filters or [], app.settings.time_zone, group)
+    stmt = trend_statement(table, metric, col, period, tcol, span, filters or [], tz, group)
     points, ms = await fetch_trend(app.db, stmt)
     applied = text.applied(metric, col.name if col else None)
+    unit = PERIOD_UNITS[period]
+    grouped = text.group_series(points)
+    cuts = partial_buckets(text.as_dates(grouped[0][1]) if grouped else [], unit, start_date, end, today)
+    excluded, partial_note = _partial_handling(cuts, partial_periods)
     stable_pct = app.settings.compare_stable_threshold_pct
     analyses = [
-        (g, periods, values, _analyze(periods, values, period, forecast_periods, stable_pct, applied))
-        for g, periods, values in text.group_series(points)
+        (g, periods, values, _analyze(periods, values, period, forecast_periods, stable_pct, applied, excluded))
+        for g, periods, values in grouped
     ]
-    series = [_series_model(g, periods, values, a) for g, periods, values, a in analyses]
+    series = [_series_model(g, periods, values, a, cuts) for g, periods, values, a in analyses]
     head = (series[0].direction, series[0].total_change_pct) if series else None
-    unit = PERIOD_UNITS[period]
     msg = text.trend_message(applied, unit, (start_date, end), tcol.name, head, len(series) if group_by else None)
+    notes = conventions(table, metric, filters or [], tz, times=True) + ([partial_note] if partial_note else [])
     result = TrendResult(
         period=period,
         time_column=tcol.name,
         metric_applied=applied,
         start_date=str(start_date),
         end_date=str(end),
+        time_zone=tz,
+        partial_periods=[_partial_model(c, bool(excluded)) for c in cuts],
+        conventions=notes,
         confidence_level=analyses[-1][3].confidence_level if analyses else 0.95,
         series=series,
         calculation_time_ms=ms,
         sql=stmt.sql,
         params=[str(p) for p in stmt.params],
-        message=msg + f" ({ms:.1f} ms)",
+        message=f"{msg} ({ms:.1f} ms). " + (f"{partial_note}. " if partial_note else "") + f"Buckets in {tz}.",
     )
     await app.query_cache.put(key, result.model_dump(mode="json"), family="aggregation")
     return respond(result, _trend_body(result))
@@ -319,25 +437,42 @@ def _compare_statements(
     by_time: bool,
     when: tuple[CalendarUnit | None, Literal["previous_period", "last_year"], date, str | None],
     groups: tuple[Group | None, Group | None],
-) -> tuple[str | None, list[tuple[str, Statement]]]:
-    """compare_data's (time column, [(label, statement)] x 2): two period-to-date windows, or two filter groups."""
+) -> tuple[str | None, list[tuple[str, Statement, Window | None]]]:
+    """compare_data's (time column, [(label, statement, window)] x 2): two period-to-date windows [start, end)
+    in local time, or two filter groups (no window)."""
     if by_time:
         period, against, as_of, time_column = when
         tcol = table.time_column(time_column)
         windows = comparison_windows(period or "month", against, as_of)
         labels = text.window_labels(period or "month", against, windows)
         return tcol.name, [
-            (label, value_statement(table, metric, col, filters, tz, (tcol, start, end)))
+            (label, value_statement(table, metric, col, filters, tz, (tcol, start, end)), (start, end))
             for label, (start, end) in zip(labels, windows, strict=True)
         ]
     group1, group2 = groups
     if group1 is None or group2 is None:
         raise InvalidArgumentError("Pass group1 and group2 ({label, filters}), or compare_by='time' with period.")
-    return None, [(g.label, value_statement(table, metric, col, filters + g.filters, tz)) for g in (group1, group2)]
+    return None, [
+        (g.label, value_statement(table, metric, col, filters + g.filters, tz), None) for g in (group1, group2)
+    ]
+
+
+def _window_fields(w: Window | None, tz: str) -> dict[str, str | None]:
+    """GroupValue's period/start/end for a compare_by=time window (all None for a filter group)."""
+    if w is None:
+        return {"period": None, "start": None, "end": None}
+    start, end = window_bounds(w, tz)
+    return {"period": window_text(w, tz), "start": start, "end": end}
 
 
 def _analyze(
-    periods: list[str], values: list[float | None], period: TrendPeriod, forecast: int, stable_pct: float, label: str
+    periods: list[str],
+    values: list[float | None],
+    period: TrendPeriod,
+    forecast: int,
+    stable_pct: float,
+    label: str,
+    excluded: dict[int, str],
 ) -> TrendAnalysis:
     return analyze_series(
         text.as_dates(periods),
@@ -346,6 +481,29 @@ def _analyze(
         forecast_periods=forecast,
         stable_threshold_pct=stable_pct,
         label=label,
+        excluded=excluded,
+    )
+
+
+def _partial_handling(cuts: list[Coverage], mode: Literal["exclude", "include"]) -> tuple[dict[int, str], str | None]:
+    """{position: why} of the partial buckets to leave out of the statistics, and the sentence saying what was done."""
+    if not cuts:
+        return {}, None
+    done = "left out of the statistics" if mode == "exclude" else "included as they are (partial_periods='include')"
+    listed = ", ".join(f"{c.period_start} ({c.days_covered}/{c.days_in_period} days)" for c in cuts)
+    excluded = {c.index: f"{c.days_covered} of {c.days_in_period} days: {c.reason}" for c in cuts}
+    return (excluded if mode == "exclude" else {}), f"Partial periods {done}: {listed}"
+
+
+def _partial_model(c: Coverage, excluded: bool) -> PartialPeriod:
+    return PartialPeriod(
+        period_start=str(c.period_start),
+        days_covered=c.days_covered,
+        days_in_period=c.days_in_period,
+        covered_from=str(c.covered_from),
+        covered_to=str(c.covered_to),
+        reason=c.reason,
+        excluded=excluded,
     )
 
 
@@ -358,14 +516,18 @@ async def cached(app: App, key: tuple[str, str], model: type[M], refresh: bool) 
     return None if hit is None else model.model_validate({**hit, "from_cache": True})
 
 
-def _series_model(group: object, periods: list[str], values: list[float | None], a: TrendAnalysis) -> Series:
+def _series_model(
+    group: object, periods: list[str], values: list[float | None], a: TrendAnalysis, cuts: list[Coverage]
+) -> Series:
     def r(x: float | None) -> float | None:
         return None if x is None else round(x, 4)
 
+    cut = {c.index for c in cuts}
     return Series(
         group=group,
         periods=periods,
         values=values,
+        partial=[i in cut for i in range(len(periods))],
         moving_averages={k: [r(x) for x in v] for k, v in a.moving_averages.items()},
         direction=a.direction,
         growth_rate_pct=r(a.growth_rate_pct),
@@ -416,7 +578,12 @@ def _trend_body(result: TrendResult) -> str:
     for s in result.series:
         prefix = f"[{s.group}] " if s.group is not None else ""
         lines.append(prefix + "; ".join(s.insights))
-        lines.append(compact_json(list(zip(s.periods, s.values, strict=True))))
+        marks = s.partial or [False] * len(s.periods)
+        lines.append(
+            compact_json(
+                [[p, v, "partial"] if cut else [p, v] for p, v, cut in zip(s.periods, s.values, marks, strict=True)]
+            )
+        )
         if s.forecast:
             lines.append("forecast " + compact_json([[f.period_start, f.value, f.lower, f.upper] for f in s.forecast]))
         if s.anomalies:

@@ -15,15 +15,17 @@ from datetime import date
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from vf_mcp.app import App, Ops
 from vf_mcp.db.cache import claims
 from vf_mcp.db.gate import Caller, calling_as
 from vf_mcp.db.pool import recording_sql
 from vf_mcp.errors import VfError
+from vf_mcp.models.lenient import describe_errors, lenient_arguments
 from vf_mcp.redaction import neutralise_wrapper, redact_json, redact_text
 from vf_mcp.settings import Settings
 
@@ -49,6 +51,28 @@ class ToolDef:
 
     fn: Callable[..., Awaitable[CallToolResult]]
     annotations: ToolAnnotations = field(default_factory=lambda: READ_ONLY)
+
+
+class VfTool(Tool):
+    """A tool as vf-mcp registers it: forgiving about argument shapes, precise about what is wrong.
+
+    Arguments are reshaped per field (models/lenient.py: bare value for a list, any-case enum values,
+    synonyms such as monthly/month) before the SDK validates them; a validation failure reads one line per
+    problem (argument, what was given, the valid values), never a pydantic dump.
+    """
+
+    async def run(
+        self, arguments: dict[str, object], context: Context[Any, Any], convert_result: bool = False
+    ) -> object:
+        model = self.fn_metadata.arg_model
+        reshaped = lenient_arguments(model, self.fn_metadata.pre_parse_json(arguments))
+        try:
+            return await super().run(reshaped, context, convert_result=convert_result)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {self.name}: {describe_errors(model, cause)}") from cause
 
 
 MIN_DATE = date(1000, 1, 1)

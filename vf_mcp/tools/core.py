@@ -12,7 +12,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from vf_mcp.app import App
-from vf_mcp.compute.plan_hints import plan_hints
+from vf_mcp.compute.plan_hints import plan_hints, plan_outline
 from vf_mcp.compute.table_stats import (
     ACCURACY_DEF,
     COMPLETENESS_DEF,
@@ -32,8 +32,11 @@ from vf_mcp.db.catalog import (
     Relation,
     TableStatsEstimate,
     bytes_with_partitions,
+    leaf_partitions,
+    merged_estimate,
     rows_with_partitions,
 )
+from vf_mcp.db.name_hints import name_hints
 from vf_mcp.db.runner import QueryOutcome, run_guarded
 from vf_mcp.models.core import (
     ColumnInfo,
@@ -94,9 +97,10 @@ async def run_query(
     if cached is not None:
         result = QueryResult.model_validate({**cached, "from_cache": True})
         return respond(result, _rows_body(result))
-    out = await run_guarded(
-        app.db, app.catalog, sql, params, limit=eff_limit, offset=offset, timeout_ms=timeout_ms, explain=explain
-    )
+    async with name_hints(app.catalog, sql):
+        out = await run_guarded(
+            app.db, app.catalog, sql, params, limit=eff_limit, offset=offset, timeout_ms=timeout_ms, explain=explain
+        )
     hints: list[str] = []
     if explain or out.truncated:
         rels = await app.catalog.relations()
@@ -308,8 +312,15 @@ def _query_result(out: QueryOutcome, offset: int, hints: list[str]) -> QueryResu
 
 
 def _rows_body(result: QueryResult, encoded: tuple[str, ...] = ()) -> str:
+    """Column list, one row per line, then (explain=true) the plan outline and hints for text-only clients."""
     head = compact_json([f"{c.name}:{c.type}" for c in result.columns])
-    return head + "\n" + "\n".join(encoded or (compact_json(r) for r in result.rows))
+    body = head + "\n" + "\n".join(encoded or (compact_json(r) for r in result.rows))
+    outline = plan_outline(result.query_plan) if result.query_plan is not None else []
+    if outline:
+        body += "\nplan (EXPLAIN; full JSON in query_plan):\n" + "\n".join(outline)
+    if result.optimization_hints:
+        body += "\nhints:\n" + "\n".join(f"- {h}" for h in result.optimization_hints)
+    return body
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -336,14 +347,16 @@ def _table_entry(r: Relation, rels: tuple[Relation, ...], partitions: list[str] 
 def _overview_table(
     r: Relation, rels: tuple[Relation, ...], estimates: dict[int, TableStatsEstimate], now: datetime
 ) -> OverviewTable:
-    """One table of get_database_overview, from the catalog and planner statistics."""
+    """One table of get_database_overview, from the catalog and planner statistics (a partitioned table's
+    rows, size, freshness and quality over all its partitions)."""
     rows = rows_with_partitions(r, rels)
     size = bytes_with_partitions(r, rels)
-    est = estimates.get(r.oid)
-    if r.kind == "p":  # partitions carry the statistics
-        kids = [estimates[c.oid] for c in rels if c.parent == r.qualified and c.oid in estimates]
-        est = kids[0] if kids else est
-    fresh = freshness(est.avg_null_frac, est.timestamps, rows, now) if est is not None else None
+    est = merged_estimate(r, rels, estimates)
+    fresh = None
+    if est is not None:
+        future = {s.column: s.future_share for s in est.stamps}
+        fresh = freshness(est.avg_null_frac, est.timestamps, rows, now, future=future)
+    parts = len(leaf_partitions(r, rels)) if r.kind == "p" else None
     return OverviewTable(
         name=r.name,
         schema_name=r.schema,
@@ -351,8 +364,10 @@ def _overview_table(
         row_count=rows,
         size=human_bytes(size),
         size_bytes=size,
+        partitions=parts,
         last_updated=fresh.last_updated if fresh else None,
         last_updated_column=fresh.last_updated_column if fresh else None,
+        last_updated_basis=fresh.last_updated_basis if fresh else None,
         growth_rate_per_day=fresh.growth_rate_per_day if fresh else None,
         quality_score=fresh.quality_score if fresh else None,
     )

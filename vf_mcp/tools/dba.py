@@ -24,6 +24,7 @@ from vf_mcp.compute import dba as cd
 from vf_mcp.db import dba as dd
 from vf_mcp.db.catalog import Relation
 from vf_mcp.db.gate import check_user_sql
+from vf_mcp.db.name_hints import name_hints
 from vf_mcp.errors import InvalidArgumentError, RefusedError, VfError
 from vf_mcp.models.dba import (
     DropCandidate,
@@ -59,7 +60,9 @@ async def explain_query(
     costliest nodes, seq scans of large tables, row estimates off >10x, sorts/hashes spilling to disk,
     nested loops over large inputs, and concrete fixes (CREATE INDEX, CREATE STATISTICS, work_mem).
     $n without params: the generic plan (analyze: sample values from column statistics)."""
-    return await _explain(app_of(ctx, source), sql, params, analyze)
+    app = app_of(ctx, source)
+    async with name_hints(app.catalog, sql):
+        return await _explain(app, sql, params, analyze)
 
 
 @tool_errors

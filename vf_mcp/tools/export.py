@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeAlias
 
 import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
@@ -38,6 +39,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from vf_mcp import __version__
 from vf_mcp.app import App
 from vf_mcp.db.convert import Converters
+from vf_mcp.db.name_hints import name_hints
 from vf_mcp.export.columns import ExportColumn, Writer
 from vf_mcp.export.csvout import CsvWriter
 from vf_mcp.export.excel import ExcelWriter
@@ -168,9 +170,10 @@ async def export_results(
     """
     app = app_of(ctx, source)
     exports = _exports_of(ctx, app)
-    result = await run_export(
-        app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
-    )
+    async with name_hints(app.catalog, query):
+        result = await run_export(
+            app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
+        )
     out = respond(result)
     out.content.append(
         ResourceLink(
@@ -188,8 +191,12 @@ async def export_results(
 TOOLS = (ToolDef(export_results, EXPORT),)
 
 
-async def export_file(export_id: str, ctx: Context[App]) -> bytes:
-    """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json)."""
+async def export_file(export_id: str, ctx: Context[App]) -> str | bytes:
+    """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json).
+
+    CSV, JSON, JSON Lines and the sidecar are text; Excel and Parquet bytes (a base64 blob on the wire).
+    The MIME type of each is set by `_ExportContentTypes`.
+    """
     exports = _exports_of(ctx, app_of(ctx))
     found = exports.store.resolve(export_id, owner=identity_of(ctx).name)  # another key: "No such export"
     if found is None:
@@ -197,7 +204,7 @@ async def export_file(export_id: str, ctx: Context[App]) -> bytes:
             "No such export: the id is unknown or the export expired (exports are deleted after "
             "export_ttl_hours). Run export_results again."
         )
-    path, _ = found
+    path, record = found
     size = path.stat().st_size
     if size > RESOURCE_MAX_BYTES:
         raise ResourceError(
@@ -205,7 +212,31 @@ async def export_file(export_id: str, ctx: Context[App]) -> bytes:
             f"as MCP resources. Read it at {path} on the server's machine, or download it over HTTP "
             "(serve with --transport http and use download_url)."
         )
-    return await anyio.to_thread.run_sync(path.read_bytes)
+    data = await anyio.to_thread.run_sync(path.read_bytes)
+    return data.decode("utf-8") if ExportStore.content_type(export_id, record)[1] else data
+
+
+class _ExportContentTypes:
+    """Server middleware: an export:// read carries its file's MIME type (text/csv, application/json...).
+
+    The SDK gives every read of one resource template the template's MIME type; exports differ by format.
+    """
+
+    def __init__(self, state: _ServerExports) -> None:
+        self.state = state
+
+    async def __call__(self, ctx: ServerRequestContext[App, object], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        params = ctx.params if isinstance(ctx.params, dict) else {}
+        uri = str(params.get("uri", ""))
+        if ctx.method != "resources/read" or not uri.startswith("export://") or not self.state.running:
+            return result
+        name = uri.removeprefix("export://")
+        found = self.state.running[-1].store.resolve(name)
+        if found is None or not isinstance(result, dict) or not isinstance(contents := result.get("contents"), list):
+            return result  # (the result is in its wire form here)
+        mime, _ = ExportStore.content_type(name, found[1])
+        return {**result, "contents": [{**c, "mimeType": mime} if isinstance(c, dict) else c for c in contents]}
 
 
 def install(server: MCPServer[App]) -> None:
@@ -218,6 +249,7 @@ def install(server: MCPServer[App]) -> None:
     server.resource(
         "export://{export_id}", mime_type="application/octet-stream", title="Exported file (export_results)"
     )(export_file)
+    server.middleware.append(_ExportContentTypes(state))
 
     @server.custom_route("/exports/{export_id}", methods=["GET"])  # type: ignore[untyped-decorator]
     async def download(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""get_kpi_dashboard: KPIs declared in TOML (config/kpis/*.toml), computed concurrently per period."""
+"""get_kpi_dashboard: KPIs declared in TOML (kpi_dir, default vf_mcp/kpis/*.toml), computed concurrently per period."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def get_kpi_dashboard(
     refresh: bool = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, Dashboard]:
-    """KPI dashboard for this period-to-date vs the previous period or last year (KPIs from config/kpis)."""
+    """KPI dashboard for this period-to-date vs the previous period or last year (KPIs declared in TOML)."""
     app = app_of(ctx, source)
     ref = as_of or datetime.now(UTC).date()
     key = ("kpi", timeframe, compare_with, str(ref))
@@ -80,8 +80,9 @@ async def get_kpi_dashboard(
     )
     if not found:
         msg += (
-            f". No KPI file matches database {database!r}: add one to {kpi_dir} "
-            "(see config/kpis/velocityfibre.toml) to declare real KPIs"
+            f". No KPI file in {kpi_dir} matches database {database!r}: to declare real KPIs, write one (like "
+            f"{default_kpi_dir() / 'velocityfibre.toml'}) into a directory such as config/kpis and point the "
+            "kpi_dir setting (env VF_MCP_KPI_DIR) at it"
         )
     result = Dashboard(
         title=title,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
@@ -13,43 +12,20 @@ from pydantic import Field
 from vf_mcp.app import App
 from vf_mcp.compute.graph import (
     Link,
-    Table,
-    infer,
     join_clause,
     junctions,
     mermaid,
     path_tables,
     shortest_paths,
-    verified,
 )
-from vf_mcp.db.relationships import Coverage, load_foreign_keys, load_tables, measure_coverage
-from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError
+from vf_mcp.db.relationships import MAX_VERIFIED, Graph, Links, graph_links, load_graph
+from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.models.relationships import Edge, JoinPath, Relationships
 from vf_mcp.tools.common import SourceArg, ToolDef, app_of, respond, tool_errors
-
-MAX_VERIFIED = 100
-"""Most inferred candidates whose coverage one call measures (all in one statement); the rest say unverified."""
 
 MAX_MERMAID_EDGES = 400
 
 OptTable = Annotated[str | None, Field(description="Table: name, schema.name or quoted")]
-
-
-@dataclass(frozen=True)
-class Graph:
-    tables: dict[str, Table]
-    declared: list[Link]
-    candidates: list[Link]
-
-
-@dataclass
-class Links:
-    links: list[Link]
-    rejected: int
-    note: str
-
-
-CoverageKey = tuple[str, tuple[str, ...], str]
 
 
 @tool_errors
@@ -200,57 +176,13 @@ def _body(r: Relationships) -> str:
 
 
 async def _graph(app: App) -> Graph:
-    """Tables, declared keys and inference candidates: two catalog queries, cached with the catalog."""
-
-    async def load() -> Graph:
-        tables = await load_tables(app.db)
-        declared = await load_foreign_keys(app.db, tables)
-        return Graph(tables=tables, declared=declared, candidates=infer(tables, declared))
-
-    return await app.catalog.cached(("relationships", "graph"), load)
+    """Tables, declared keys and inference candidates (vf_mcp.db.relationships.load_graph, cached)."""
+    return await load_graph(app.catalog)
 
 
 async def _links(app: App, graph: Graph, focus: set[str] | None) -> Links:
-    """Declared edges plus candidates with measured coverage (one statement for the ones not yet measured)."""
-
-    async def new_store() -> dict[CoverageKey, Coverage | None]:  # None: timed out, not retried until the TTL
-        return {}
-
-    store = await app.catalog.cached(("relationships", "coverage"), new_store)
-    cands = graph.candidates
-    if focus is not None:
-        cands = [c for c in cands if c.table in focus or c.ref_table in focus]
-    todo = [c for c in sorted(cands, key=lambda c: -c.score) if c.key not in store][:MAX_VERIFIED]
-    note = ""
-    if todo:
-        settings = app.settings
-        try:
-            found = await measure_coverage(
-                app.db,
-                todo,
-                graph.tables,
-                exact_rows=settings.large_table_rows,
-                sample_rows=settings.stats_sample_rows,
-            )
-        except QueryTimeoutError:
-            note = "; the coverage check of inferred edges timed out (they are unverified)"
-            store.update(dict.fromkeys((c.key for c in todo), None))
-        else:
-            store.update({c.key: f for c, f in zip(todo, found, strict=True)})
-    links = list(graph.declared)
-    rejected = 0
-    for c in graph.candidates:
-        f = store.get(c.key)
-        if f is None:
-            links.append(c)
-            continue
-        v = verified(c, f.checked, f.matched, exact=f.exact)
-        if v is None:
-            rejected += 1
-            continue
-        links.append(v)
-    links.sort(key=lambda lk: (lk.table, lk.columns, lk.ref_table))
-    return Links(links=links, rejected=rejected, note=note)
+    """Declared edges plus candidates with measured coverage (shared with check_data_quality and rank labels)."""
+    return await graph_links(app.catalog, graph, focus)
 
 
 async def _table_key(app: App, graph: Graph, name: str) -> str:

@@ -6,9 +6,10 @@ one `Statement` whose identifiers are quoted from the catalog and whose values a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from vf_mcp.compute.periods import PERIOD_UNITS, TrendPeriod
@@ -18,6 +19,97 @@ from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
 
 EMPTY_IS_ZERO: tuple[Metric, ...] = ("count", "sum", "distinct")  # a bucket without rows: 0, else NULL
+PERCENTILE_METRICS: tuple[Metric, ...] = ("median", "p90", "p95")
+PERCENTILE_NOTE = (
+    "median/p90/p95 are continuous percentiles (percentile_cont: linear interpolation between the two nearest "
+    "values, so the result need not be a stored value); NULLs are ignored"
+)
+_DATE_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2})\s*")
+_EXCLUDES_NULLS = ("!=", "<>", "NOT IN")
+
+
+def _day(value: object) -> tuple[date, date] | None:
+    """(day, next day) when `value` is a date-only string such as '2013-03-15' (else None)."""
+    found = _DATE_ONLY.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    try:
+        day = date.fromisoformat(found.group(1))
+        return day, day + timedelta(days=1)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _whole_day(table: Table, f: Filter) -> tuple[list[Filter], str | None]:
+    """A filter on a timestamp column with a date-only value, as whole-day bounds (and the sentence saying so)."""
+    col = table.col(f.column)
+    op = str(f.operator).upper().strip()
+    if col.base_type not in ("timestamp", "timestamptz"):
+        return [f], None
+    name = col.name
+    if op == "BETWEEN" and isinstance(f.value, list) and len(f.value) == 2 and f.value[0] is not None:
+        if (hi := _day(f.value[1])) is None:
+            return [f], None
+        return [
+            Filter(column=name, operator=">=", value=f.value[0]),
+            Filter(column=name, operator="<", value=str(hi[1])),
+        ], (f"{name} BETWEEN .. AND {hi[0]}: the date-only upper bound includes the whole day ({name} < {hi[1]} 00:00)")
+    day = _day(f.value)
+    if day is None or op not in ("<=", ">", "="):
+        return [f], None
+    d, nxt = str(day[0]), str(day[1])
+    if op == "<=":
+        return [
+            Filter(column=name, operator="<", value=nxt)
+        ], f"{name} <= {d}: includes the whole day ({name} < {nxt} 00:00)"
+    if op == ">":
+        return [
+            Filter(column=name, operator=">=", value=nxt)
+        ], f"{name} > {d}: after that whole day ({name} >= {nxt} 00:00)"
+    return (
+        [Filter(column=name, operator=">=", value=d), Filter(column=name, operator="<", value=nxt)],
+        f"{name} = {d}: the whole day ({d} 00:00 <= {name} < {nxt} 00:00)",
+    )
+
+
+def day_filters(table: Table, filters: Sequence[Filter]) -> tuple[list[Filter], list[str]]:
+    """`filters` with date-only values on timestamp columns read as whole days (`<=`/BETWEEN include the day,
+    `=` is the day, `>` starts the next day), and one sentence per rewritten filter."""
+    out: list[Filter] = []
+    notes: list[str] = []
+    for f in filters:
+        rewritten, note = _whole_day(table, f)
+        out += rewritten
+        notes += [note] if note else []
+    return out, notes
+
+
+def _filter_sql(table: Table, filters: Sequence[Filter], params: Params, alias: str = "") -> list[str]:
+    return filter_sql(table, day_filters(table, filters)[0], params, alias)
+
+
+def conventions(table: Table, metric: str, filters: Sequence[Filter], tz: str, *, times: bool) -> list[str]:
+    """The conventions behind one answer, in words: time zone, percentile method, whole-day date bounds, and
+    NULL rows that `!=` / NOT IN exclude. `times`: the answer buckets or windows a time column."""
+    out: list[str] = []
+    time_filter = any(table.col(f.column).is_time for f in filters)
+    if times or time_filter:
+        out.append(
+            f"Dates and times are in {tz}: date filters, buckets, windows and timestamps (shown with their "
+            "offset); timestamp-without-time-zone columns are taken as local times in that zone"
+        )
+    if metric in PERCENTILE_METRICS:
+        out.append(PERCENTILE_NOTE)
+    out += day_filters(table, filters)[1]
+    for f in filters:
+        op = str(f.operator).upper().strip()
+        if op in _EXCLUDES_NULLS:
+            name = table.col(f.column).name
+            out.append(
+                f"{name} {op} ..: rows where {name} is NULL are excluded (NULL is neither equal nor unequal "
+                f"to a value); filter {name} IS NULL to count them"
+            )
+    return out
 
 
 @dataclass(frozen=True)
@@ -36,6 +128,7 @@ class EntityLabel:
     join: str = ""
     column: str | None = None  # schema.table.column shown to the user
     expr: str = "NULL"
+    key: str | None = None  # the key followed, e.g. "declared foreign key fk_x" or "inferred key (confidence 0.95)"
 
 
 def metrics_statement(
@@ -63,7 +156,7 @@ def metrics_statement(
         else:
             gcol = table.col(g)
             groups.append((gcol.q, gcol.name))
-    conds = filter_sql(table, filters, params)
+    conds = _filter_sql(table, filters, params)
     if not groups:
         sql = f"SELECT {agg} AS value, count(*) AS records FROM {table.rel.sql_name}{where(conds)}"
         return MetricsQuery(params.statement(sql), (), None)
@@ -71,9 +164,10 @@ def metrics_statement(
     positions = ", ".join(str(i + 1) for i in range(len(groups)))
     direction = "ASC" if order_by == "asc" else "DESC"
     order = f"value {direction} NULLS LAST, {positions}" if order_by else positions
+    tied = f", count(*) OVER (PARTITION BY {agg}) AS tied" if order_by else ""  # groups sharing each value
     sql = (
         f"SELECT {select}, {agg} AS value, count(*) AS records, sum(count(*)) OVER () AS total_records, "
-        f"count(*) OVER () AS total_groups FROM {table.rel.sql_name}{where(conds)} "
+        f"count(*) OVER () AS total_groups{tied} FROM {table.rel.sql_name}{where(conds)} "
         f"GROUP BY {positions} ORDER BY {order} LIMIT {int(limit)}"
     )
     return MetricsQuery(params.statement(sql), tuple(name for _, name in groups), time_col)
@@ -89,19 +183,24 @@ def rank_statement(
     filters: Sequence[Filter],
     label: EntityLabel,
 ) -> Statement:
-    """Entities ranked by an aggregate with RANK() (ties share a rank), their share of the total and a label."""
+    """Non-NULL entities ranked by an aggregate with RANK() (ties share a rank), their share of the total, a label,
+    `tied` (entities sharing each rank) and `records` (rows per entity); plus one row with a NULL rank for the
+    rows whose entity is NULL (never ranked), when there are any."""
     params = Params()
     agg = metric_sql(aggregation, measure, table, alias="t")
-    conds = filter_sql(table, filters, params, alias="t")
+    conds = _filter_sql(table, filters, params, alias="t")
     order = "DESC" if direction == "top" else "ASC"
     share = "100.0 * a.value / NULLIF(sum(a.value) OVER (), 0)" if aggregation in ("count", "sum") else "NULL"
     return params.statement(
-        f"WITH a AS (SELECT t.{entity.q} AS entity, {agg} AS value FROM {table.rel.sql_name} t"
-        f"{where(conds)} GROUP BY 1), r AS (SELECT a.entity, a.value, "
-        f"RANK() OVER (ORDER BY a.value {order} NULLS LAST) AS rank, {share} AS percent_of_total, "
-        f"count(*) OVER () AS total_entities FROM a) "
-        f"SELECT r.rank, r.entity, {label.expr} AS label, r.value, r.percent_of_total, r.total_entities "
-        f"FROM r{label.join} ORDER BY r.rank, r.entity LIMIT {int(limit)}"
+        f"WITH a AS (SELECT t.{entity.q} AS entity, {agg} AS value, count(*) AS records FROM {table.rel.sql_name} t"
+        f"{where(conds)} GROUP BY 1), s AS (SELECT a.entity, a.value, a.records, {share} AS percent_of_total FROM a), "
+        f"k AS (SELECT s.*, RANK() OVER (ORDER BY s.value {order} NULLS LAST) AS rank, "
+        f"count(*) OVER () AS total_entities FROM s WHERE s.entity IS NOT NULL), "
+        f"r AS (SELECT k.*, count(*) OVER (PARTITION BY k.rank) AS tied FROM k) "
+        f"(SELECT r.rank, r.entity, {label.expr} AS label, r.value, r.percent_of_total, r.total_entities, r.tied, "
+        f"r.records FROM r{label.join} ORDER BY r.rank, r.entity LIMIT {int(limit)}) "
+        f"UNION ALL SELECT NULL, NULL, NULL, s.value, s.percent_of_total, (SELECT count(*) FROM k), NULL, s.records "
+        f"FROM s WHERE s.entity IS NULL"
     )
 
 
@@ -119,7 +218,7 @@ def value_statement(
     column when `window` = (column, start, end) is given (local, zone-less bounds)."""
     params = Params()
     conds = range_sql(window[0], window[1], window[2], params, tz) if window is not None else []
-    conds += filter_sql(table, filters, params)
+    conds += _filter_sql(table, filters, params)
     counted = ", count(*) AS records" if records else ""
     return params.statement(
         f"SELECT {metric_sql(metric, col, table)} AS value{counted} FROM {table.rel.sql_name}{where(conds)}"
@@ -144,7 +243,7 @@ def trend_statement(
     params = Params()
     bucket = bucket_sql(tcol, unit, params, tz, alias="t")
     conds = range_sql(tcol, start_ts, end_ts, params, tz, alias="t")
-    conds += filter_sql(table, filters, params, alias="t")
+    conds += _filter_sql(table, filters, params, alias="t")
     agg = metric_sql(metric, col, table, alias="t")
     empty = "0" if metric in EMPTY_IS_ZERO else "NULL"
     first = params.add(start_ts, "timestamp")
@@ -166,7 +265,7 @@ def trend_statement(
     )
 
 
-def label_join(ref_sql_name: str, ref_key: str, label: str, label_column: str) -> EntityLabel:
+def label_join(ref_sql_name: str, ref_key: str, label: str, label_column: str, key: str | None = None) -> EntityLabel:
     """Join the referenced table on its key column to show `label` beside each ranked entity."""
     join = f" LEFT JOIN {ref_sql_name} lbl ON lbl.{quote_ident(ref_key)} = r.entity"
-    return EntityLabel(join=join, column=label_column, expr=f"lbl.{quote_ident(label)}")
+    return EntityLabel(join=join, column=label_column, expr=f"lbl.{quote_ident(label)}", key=key)
