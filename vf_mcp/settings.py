@@ -188,6 +188,11 @@ class Settings(BaseSettings):
         "other sessions' queries and planner statistics.",
     )
     log_level: str = Field("INFO", description="Log level for stderr logging.")
+    tools: tuple[str, ...] = Field(
+        (),
+        description="Tool families to publish (empty: all): core, quality, relationships, analytics, kpi, dba, "
+        "export, migration, sources. Fewer tools cost the model less context.",
+    )
 
     sources: tuple[Source, ...] = Field(
         (), description="Named databases ([[sources]] tables); --dsn alone makes one source called 'default'."
@@ -247,7 +252,7 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(5, ge=1, description="Consecutive connection failures that open the circuit breaker.")
     breaker_cooldown_s: float = Field(10.0, gt=0, description="Seconds the breaker stays open before a trial call.")
 
-    @field_validator("allowed_functions", mode="before")
+    @field_validator("allowed_functions", "tools", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
