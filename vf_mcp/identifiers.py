@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
-
-from pglast import keywords as _kw
+from functools import cache
 
 __all__ = ["ident", "quote_ident"]
 
 _SIMPLE_IDENT = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_RESERVED = frozenset(_kw.RESERVED_KEYWORDS) | frozenset(_kw.TYPE_FUNC_NAME_KEYWORDS)
+
+
+@cache
+def _reserved() -> frozenset[str]:
+    """PostgreSQL's reserved words (pglast loads on first use, not at start-up)."""
+    from pglast import keywords
+
+    return frozenset(keywords.RESERVED_KEYWORDS) | frozenset(keywords.TYPE_FUNC_NAME_KEYWORDS)
 
 
 def quote_ident(name: str) -> str:
@@ -19,6 +25,6 @@ def quote_ident(name: str) -> str:
 
 def ident(name: str) -> str:
     """An identifier as SQL: bare when PostgreSQL would read it back unchanged, else double-quoted."""
-    if _SIMPLE_IDENT.match(name) and name not in _RESERVED:
+    if _SIMPLE_IDENT.match(name) and name not in _reserved():
         return name
     return quote_ident(name)

@@ -366,6 +366,10 @@ _VALUE_KEYS = _w("value values min max mode most_common top_values common_values
 """JSON keys holding a column's values in per-column outputs ({"name": "email", "most_common": [...]})."""
 
 
+TEXT_MEMO_ENTRIES = 8192
+TEXT_MEMO_CHARS = 256
+
+
 @dataclass(frozen=True)
 class PiiPolicy:
     """What to do with personal data: `mode` for detected PII, `columns` for explicit per-column modes.
@@ -380,6 +384,9 @@ class PiiPolicy:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     unmasked: bool = False
     """True for a caller allowed to see PII (admin with unmask_pii): source overrides do not re-mask."""
+
+    _texts: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    """mask_text's answers for short texts seen before (names, labels and values repeat from call to call)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", MappingProxyType({k.lower(): v for k, v in self.columns.items()}))
@@ -523,9 +530,18 @@ class PiiPolicy:
 
     def mask_text(self, text: str) -> str:
         """Free text with each email, phone, SSN, SA ID or card number in it masked by the policy's mode."""
-        if self.mode == "allow" or not _candidates([text]):
+        if self.mode == "allow":
             return text
-        return self._scan(text, self.mode)
+        memo = self._texts
+        known = memo.get(text)
+        if known is not None:
+            return known
+        out = self._scan(text, self.mode) if _candidates([text]) else text
+        if len(text) <= TEXT_MEMO_CHARS:
+            if len(memo) >= TEXT_MEMO_ENTRIES:
+                memo.clear()
+            memo[text] = out
+        return out
 
     def _scan(self, text: str, mode: PiiMode) -> str:
         if "@" in text:

@@ -18,6 +18,7 @@ so a secret configured for any server in the process is redacted from every reco
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import threading
@@ -48,6 +49,7 @@ _WORD = r"[A-Za-z0-9_]"
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_escaped: tuple[str, ...] = ()  # the secrets JSON-escaped (as they appear inside a JSON string)
 _literal: re.Pattern[str] | None = None
 
 
@@ -68,7 +70,30 @@ def redact_text(text: str) -> str:
 
 
 def redact_json(value: _J) -> _J:
-    """redact_text applied to every string (and key) of a JSON-like value; the same object when unchanged."""
+    """redact_text applied to every string (and key) of a JSON-like value; the same object when unchanged.
+
+    A whole document is first checked as one JSON text: with no URL, no password-like key and no registered
+    secret anywhere in it, no string in it can change, and the walk is skipped.
+    """
+    if isinstance(value, (dict, list)) and not _may_hold_secrets(value):
+        return value
+    return _redact_walk(value)
+
+
+def _may_hold_secrets(value: object) -> bool:
+    try:
+        blob = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return True
+    if "://" in blob:
+        return True
+    low = blob.lower()
+    if "pass" in low or "pwd" in low:
+        return True
+    return any(s in blob for s in _escaped)  # each secret as it appears inside a JSON string
+
+
+def _redact_walk(value: _J) -> _J:
     if isinstance(value, str):
         return cast(_J, redact_text(value))
     if isinstance(value, dict):
@@ -76,12 +101,12 @@ def redact_json(value: _J) -> _J:
         out: dict[object, object] = {}
         for k, v in value.items():
             nk = redact_text(k) if isinstance(k, str) else k
-            nv = redact_json(v)
+            nv = _redact_walk(v)
             changed = changed or nk is not k or nv is not v
             out[nk] = nv
         return cast(_J, out) if changed else value  # the same shape, strings redacted
     if isinstance(value, list):
-        items = [redact_json(v) for v in value]
+        items = [_redact_walk(v) for v in value]
         return cast(_J, items) if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
 
@@ -132,13 +157,14 @@ def dsn_parts(dsn: str) -> tuple[set[str], set[str]]:
 
 def register_secrets(secrets: Iterable[str], *, names: Iterable[str] = ()) -> None:
     """Add secrets to the literal registry (those too short or equal to one of `names` are skipped)."""
-    global _literal
+    global _literal, _escaped
     lowered = {n.lower() for n in names}
     fresh = {s for s in secrets if len(s) >= MIN_LITERAL_CHARS and s.lower() not in lowered and s != MASK}
     with _lock:
         if fresh <= _secrets:
             return
         _secrets.update(fresh)
+        _escaped = tuple({e for x in _secrets for e in (x, json.dumps(x, ensure_ascii=False)[1:-1])})
         alternatives = "|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True))
         _literal = re.compile(f"(?<!{_WORD})(?:{alternatives})(?!{_WORD})")
 

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any, cast
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -18,7 +19,7 @@ from vf_mcp.db.cache import ResultCache, family_ttls
 from vf_mcp.db.catalog import Catalog, quote_ident
 from vf_mcp.db.pool import RoleSafety, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
-from vf_mcp.models.base import compact_schema, shallow_output_schema
+from vf_mcp.models.base import compact_schema, compact_text, shallow_output_schema
 from vf_mcp.redaction import install_log_redaction, register_settings
 from vf_mcp.settings import Settings
 from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
@@ -27,8 +28,19 @@ from vf_mcp.tools import export as export_tools
 from vf_mcp.tools import sources as sources_tools
 from vf_mcp.tools.common import ToolDef, VfTool, app_of
 
-TOOL_MODULES = (core, quality, relationships, analytics, kpi, dba_tools, export_tools, migration, sources_tools)
-"""Every tool family; each publishes its tools as `TOOLS` (module-level functions)."""
+TOOL_FAMILIES = {
+    "core": core,
+    "quality": quality,
+    "relationships": relationships,
+    "analytics": analytics,
+    "kpi": kpi,
+    "dba": dba_tools,
+    "export": export_tools,
+    "migration": migration,
+    "sources": sources_tools,
+}
+"""Every tool family by the name the `tools` setting uses; each module publishes its tools as `TOOLS`."""
+TOOL_MODULES = tuple(TOOL_FAMILIES.values())
 
 log = logging.getLogger("vf_mcp")
 startup_log = logging.getLogger("vf_mcp.startup")
@@ -86,7 +98,8 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
                 current.remove(hub)
             await _close_hub(hub)
 
-    tools = [_published(t) for module in TOOL_MODULES for t in getattr(module, "TOOLS", ())]
+    several = len(settings.sources) > 1
+    tools = [_published(t, several_sources=several) for module in _families(settings) for t in module.TOOLS]
     server: MCPServer[App] = MCPServer(
         "vf-mcp",
         version=__version__,
@@ -106,17 +119,41 @@ def build_server_with_hubs(settings: Settings) -> tuple[MCPServer[App], list[Hub
     return server, current
 
 
-def _published(t: ToolDef) -> Tool:
-    """A tool function as the SDK publishes it, with compact input and output schemas."""
+def _families(settings: Settings) -> list[ModuleType]:
+    """The tool modules the `tools` setting publishes (all when it is empty)."""
+    unknown = [f for f in settings.tools if f not in TOOL_FAMILIES]
+    if unknown:
+        raise ConfigError(
+            f"Unknown tool famil{'y' if len(unknown) == 1 else 'ies'} in tools: {', '.join(unknown)}. "
+            f"Valid: {', '.join(TOOL_FAMILIES)}."
+        )
+    chosen = set(settings.tools)
+    return [m for name, m in TOOL_FAMILIES.items() if not chosen or name in chosen]
+
+
+def _published(t: ToolDef, *, several_sources: bool = True) -> Tool:
+    """A tool function as the SDK publishes it, with compact input and output schemas.
+
+    With one database the `source` argument is not published (it is still accepted).
+    """
     tool = VfTool.from_function(t.fn, annotations=t.annotations, structured_output=True)
+    if not several_sources and t.fn.__name__ != "list_sources":
+        props = tool.parameters.get("properties")
+        if isinstance(props, dict) and "source" not in tool.parameters.get("required", ()):
+            props.pop("source", None)
     _compact(tool)
     return tool
 
 
 def _compact(tool: Tool) -> None:
     compact_schema(tool.parameters, output=False)
-    compact_schema(tool.output_schema, output=True)
     shallow_output_schema(tool.output_schema)
+    compact_schema(tool.output_schema, output=True)
+    if tool.description:
+        tool.description = compact_text(tool.description)
+    hints = tool.annotations
+    if hints is not None and hints.read_only_hint:
+        hints.destructive_hint = None  # meaningless for a read-only tool (the spec ignores it)
 
 
 async def _open_hub(settings: Settings, counter: StatementCounter | None, keyring: Any, metrics: Any) -> Hub:

@@ -6,11 +6,12 @@ Every setting is documented in config/vf-mcp.toml (a test checks that the two ag
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -195,6 +196,11 @@ class Settings(BaseSettings):
         "other sessions' queries and planner statistics.",
     )
     log_level: str = Field("INFO", description="Log level for stderr logging.")
+    tools: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Tool families to publish (empty: all): core, quality, relationships, analytics, kpi, dba, "
+        "export, migration, sources. Fewer tools cost the model less context.",
+    )
 
     sources: tuple[Source, ...] = Field(
         (), description="Named databases ([[sources]] tables); --dsn alone makes one source called 'default'."
@@ -254,11 +260,12 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(5, ge=1, description="Consecutive connection failures that open the circuit breaker.")
     breaker_cooldown_s: float = Field(10.0, gt=0, description="Seconds the breaker stays open before a trial call.")
 
-    @field_validator("allowed_functions", mode="before")
+    @field_validator("allowed_functions", "tools", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
-            return tuple(x.strip().lower() for x in v.split(",") if x.strip())
+            text = v.strip().strip("[]")  # "a,b" or a JSON list from the environment
+            return tuple(x.strip().strip("'\"").lower() for x in text.split(",") if x.strip().strip("'\""))
         return v
 
     @classmethod

@@ -20,8 +20,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Literal, SupportsFloat, TypeVar
 
-import polars as pl
-
 from vf_mcp.compute.periods import PERIOD_UNITS, TrendPeriod
 
 Period = TrendPeriod
@@ -272,12 +270,15 @@ def _t_quantile(p: float, df: int) -> float:
 
 
 def _moving_averages(values: Sequence[float | None], period: Period) -> dict[str, tuple[float | None, ...]]:
-    series = pl.Series("v", values, dtype=pl.Float64)
+    """Trailing means over each of the period's windows (None for the first w-1 periods, or when fewer than
+    half the window's values are known)."""
     out: dict[str, tuple[float | None, ...]] = {}
     for w in MOVING_WINDOWS[period]:
-        ma: list[float | None] = series.rolling_mean(window_size=w, min_samples=(w + 1) // 2).to_list()
-        for i in range(min(w - 1, len(ma))):
-            ma[i] = None
+        ma: list[float | None] = [None] * len(values)
+        for i in range(w - 1, len(values)):
+            known = [float(v) for v in values[i - w + 1 : i + 1] if v is not None]
+            if len(known) >= (w + 1) // 2:
+                ma[i] = math.fsum(known) / len(known)
         out[f"ma_{w}"] = tuple(ma)
     return out
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from vf_mcp.db.catalog import Catalog, Relation
@@ -90,12 +91,19 @@ async def check_user_sql(db: Database, catalog: Catalog, sql: str) -> CheckedSta
             check_sql, sql, volatile_functions=volatile, allowed_functions=settings.allowed_functions
         )
     else:
-        checked = check_sql(sql, volatile_functions=volatile, allowed_functions=settings.allowed_functions)
+        checked = _checked(sql, volatile, settings.allowed_functions)
     if not reads_system_secrets(settings):
         admin = current_caller().admin
         refuse_function(checked.functions, admin=admin)
         await refuse_protected(catalog, checked.relation_refs, admin=admin)
     return checked
+
+
+@lru_cache(maxsize=512)
+def _checked(sql: str, volatile: frozenset[str], allowed: tuple[str, ...]) -> CheckedStatement:
+    """check_sql memoised: the verdict depends only on the text, the volatile set and the allow-list (a
+    refusal raises and is not remembered)."""
+    return check_sql(sql, volatile_functions=volatile, allowed_functions=allowed)
 
 
 def reads_system_secrets(settings: Settings) -> bool:

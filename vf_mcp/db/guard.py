@@ -41,11 +41,8 @@ import json
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
-
-from pglast import ast as _pg_ast
-from pglast import parser as _pg_parser
 
 from vf_mcp.errors import RefusedError
 
@@ -329,9 +326,14 @@ def _user_volatile_names(volatile: frozenset[str]) -> frozenset[str]:
 # Statement names, for messages
 # --------------------------------------------------------------------------------------------------
 
-_NESTED_STMT_NODES: frozenset[str] = frozenset(
-    name for name in dir(_pg_ast) if name.endswith("Stmt") and name not in ("SelectStmt", "RawStmt")
-)
+
+@cache
+def _nested_stmt_nodes() -> frozenset[str]:
+    """pglast's statement node names other than SELECT (pglast loads on the first check, not at start-up)."""
+    from pglast import ast
+
+    return frozenset(name for name in dir(ast) if name.endswith("Stmt") and name not in ("SelectStmt", "RawStmt"))
+
 
 _STMT_LABELS: dict[str, str] = {
     "InsertStmt": "INSERT",
@@ -445,10 +447,13 @@ def _stmt_hint(node_type: str) -> str:
 # Parsing: pglast's JSON tree, decoded once; the decoder's object_hook is the tree walk
 # --------------------------------------------------------------------------------------------------
 
-_INTERESTING: frozenset[str] = frozenset(
-    {"FuncCall", "ColumnRef", "A_Indirection", "RangeVar", "CommonTableExpr", "LockingClause", "intoClause"}
-    | _NESTED_STMT_NODES
-)
+
+@cache
+def _interesting() -> frozenset[str]:
+    return frozenset(
+        {"FuncCall", "ColumnRef", "A_Indirection", "RangeVar", "CommonTableExpr", "LockingClause", "intoClause"}
+        | _nested_stmt_nodes()
+    )
 
 
 class _Collector:
@@ -496,17 +501,17 @@ class _Collector:
                     self.locking = _LOCK_LABELS.get(str(value.get("strength")), "FOR UPDATE/SHARE")
             elif key == "intoClause":
                 self.into = True
-            elif key in _NESTED_STMT_NODES:
+            elif key in _nested_stmt_nodes():
                 self.stmts.append((key, value))
 
 
 def _decode(text: str) -> tuple[Any, list[dict[str, Any]]]:
-    """Decode pglast's JSON parse tree; also return its dicts that hold an _INTERESTING key, bottom-up.
+    """Decode pglast's JSON parse tree; also return its dicts that hold an interesting key, bottom-up.
 
     The object_hook sees every dict exactly once, so this is the whole tree walk, done by the decoder.
     """
     found: list[dict[str, Any]] = []
-    isdisjoint = _INTERESTING.isdisjoint
+    isdisjoint = _interesting().isdisjoint
     append = found.append
 
     def hook(d: dict[str, Any]) -> dict[str, Any]:
@@ -631,9 +636,11 @@ def check_sql(
     if "\x00" in sql:
         # The C parser would stop at the NUL and never see what follows it.
         raise RefusedError("Refused: the SQL contains a NUL character (\\x00); remove it.")
+    from pglast import parser  # loaded on the first check, not at start-up
+
     try:
-        text = _pg_parser.parse_sql_json(sql)
-    except _pg_parser.ParseError as exc:
+        text = parser.parse_sql_json(sql)
+    except parser.ParseError as exc:
         raise _parse_error(sql, exc) from None
     tree, found = _decode(text)
     collector = _Collector()

@@ -21,8 +21,6 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pglast import parser as _pg_parser
-
 __all__ = ["Col", "LineageCache", "OutputLineage", "QueryLineage", "Tables", "analyze"]
 
 Col = tuple[str, str, str]
@@ -577,7 +575,9 @@ class _Analyzer:
 
     def statement(self, sql: str) -> tuple[tuple[str, Lin], ...] | None:
         """Output columns of one SELECT / VALUES / TABLE statement; None for anything else (EXPLAIN, SHOW)."""
-        tree = json.loads(_pg_parser.parse_sql_json(sql))
+        from pglast import parser  # loaded on first use, not at start-up
+
+        tree = json.loads(parser.parse_sql_json(sql))
         stmts = tree.get("stmts") or []
         if len(stmts) != 1:
             return None
@@ -645,9 +645,11 @@ class LineageCache:
 
 def analyze_or_none(sql: str, tables: Tables) -> QueryLineage | None:
     """`analyze`, with text PostgreSQL would not parse giving None and over-deep trees an opaque lineage."""
+    from pglast import parser
+
     try:
         return analyze(sql, tables)
     except RecursionError:
         return QueryLineage(columns=(), exact=False, fallback=_output("?", Lin(opaque=True)))
-    except _pg_parser.ParseError:
+    except parser.ParseError:
         return None

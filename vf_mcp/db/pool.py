@@ -4,9 +4,10 @@ Every connection starts with default_transaction_read_only=on, statement_timeout
 idle_in_transaction_session_timeout and TimeZone (the `time_zone` setting) as *startup parameters*, so the
 session defaults themselves are safe and one zone governs every statement: literals cast to timestamptz, now(),
 date_trunc on timestamptz, and the rendered timestamps (the codecs render timestamptz in the same zone).
-Every call then runs inside an explicit READ ONLY transaction, and asyncpg resets each connection on
-release (RESET ALL, CLOSE ALL, UNLISTEN *, advisory unlocks), which restores those startup values: nothing
-one call sets survives into the next.
+A single query runs in its own implicit transaction, READ ONLY by that session default (one round trip);
+anything else (a cursor, a lowered timeout, an export) runs inside an explicit READ ONLY transaction. asyncpg
+resets each connection on release (RESET ALL, CLOSE ALL, UNLISTEN *, advisory unlocks), which restores those
+startup values: nothing one call sets survives into the next.
 """
 
 from __future__ import annotations
@@ -281,6 +282,7 @@ class Database:
         self._next_replica = 0
         self._temp_file_limit_ok: bool | None = None  # may this role set temp_file_limit? (None: not tried yet)
         self._export_slots: asyncio.Semaphore | None = None
+        self._releases: set[asyncio.Future[None]] = set()  # connections being reset after a finished call
 
     @property
     def export_slots(self) -> int:
@@ -403,15 +405,27 @@ class Database:
             slots.release()
 
     @asynccontextmanager
-    async def read_only(self, *, timeout_ms: int | None = None) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection inside a READ ONLY transaction; `timeout_ms` may only lower the timeout."""
-        async with self._connection(self.effective_timeout_ms(timeout_ms), force=False) as conn:
+    async def read_only(
+        self, *, timeout_ms: int | None = None, transaction: bool = True
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled read-only connection; `timeout_ms` may only lower the timeout.
+
+        With `transaction=False` (one statement, no cursor) and the default timeout, no BEGIN/COMMIT is sent:
+        the statement runs in its own implicit transaction, READ ONLY by the session default every connection
+        starts with, and the connection is reset (RESET ALL) after the answer, off the caller's path.
+        """
+        async with self._connection(
+            self.effective_timeout_ms(timeout_ms), force=False, transaction=transaction
+        ) as conn:
             yield conn
 
     @asynccontextmanager
-    async def _connection(self, timeout_ms: int, *, force: bool) -> AsyncIterator[asyncpg.Connection]:
+    async def _connection(
+        self, timeout_ms: int, *, force: bool, transaction: bool = True
+    ) -> AsyncIterator[asyncpg.Connection]:
         self.breaker.before()
         targets = self._pick()
+        explicit = transaction or force or timeout_ms != self.settings.statement_timeout_ms
         for i, target in enumerate(targets):
             last = i == len(targets) - 1
             target.active += 1
@@ -423,24 +437,30 @@ class Database:
                 with db_errors(statement_timeout_ms=timeout_ms):
                     pool = await self._pool_of(target)
                     conn = await self._acquire(pool)
+                    done = False
                     try:
-                        tx = conn.transaction(readonly=True)
-                        await tx.start()
-                        try:
-                            if force or timeout_ms != self.settings.statement_timeout_ms:
-                                await conn.fetchval(
-                                    "SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms"
-                                )
+                        if not explicit:
                             entered = True
                             yield conn
-                        except BaseException:
-                            # keep the call's own error (a killed session makes ROLLBACK fail too); the pool's
-                            # reset on release rolls back whatever is left
-                            if not _is_closed(conn):
-                                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                                    await tx.rollback()
-                            raise
-                        await tx.commit()
+                            done = True
+                        else:
+                            tx = conn.transaction(readonly=True)
+                            await tx.start()
+                            try:
+                                if force or timeout_ms != self.settings.statement_timeout_ms:
+                                    await conn.fetchval(
+                                        "SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}ms"
+                                    )
+                                entered = True
+                                yield conn
+                            except BaseException:
+                                # keep the call's own error (a killed session makes ROLLBACK fail too); the pool's
+                                # reset on release rolls back whatever is left
+                                if not _is_closed(conn):
+                                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                                        await tx.rollback()
+                                raise
+                            await tx.commit()
                     except BaseException:
                         try:
                             lost = conn.is_closed()
@@ -448,7 +468,10 @@ class Database:
                             lost = True
                         raise
                     finally:
-                        await _release(pool, conn)
+                        if done:
+                            self._release_later(pool, conn)
+                        else:
+                            await _release(pool, conn)
                 self.breaker.success()
                 return
             except BaseException as exc:
@@ -477,6 +500,13 @@ class Database:
             finally:
                 target.active -= 1
                 target.last_used = time.monotonic()
+
+    def _release_later(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+        """Reset and return `conn` to the pool in the background (awaited by close())."""
+        release = asyncio.ensure_future(pool.release(conn))
+        self._releases.add(release)
+        release.add_done_callback(self._releases.discard)
+        release.add_done_callback(_observed)
 
     async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
         """A pooled connection within pool_acquire_timeout_ms, else ServerBusyError (not retried)."""
@@ -517,6 +547,8 @@ class Database:
         return {"size": size, "in_use": in_use, "max_size": self.settings.pool_max_size * (1 + len(self._replicas))}
 
     async def close(self) -> None:
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
         for target in [self._primary, *self._replicas]:
             if target.pool is not None:
                 pool, target.pool = target.pool, None

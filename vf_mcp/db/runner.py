@@ -118,12 +118,18 @@ class Bounded:
 
 
 def bounded_sql(
-    statement: str, attrs: Sequence[PgAttribute], *, value_cap: int, row_cap: int | None = None, offset: int = 0
+    statement: str,
+    attrs: Sequence[PgAttribute],
+    *,
+    value_cap: int,
+    row_cap: int | None = None,
+    offset: int = 0,
+    row_limit: int | None = None,
 ) -> Bounded:
     """Wrap `statement` (a SELECT, VALUES or TABLE) to cut values over `value_cap` bytes inside PostgreSQL.
 
     With `row_cap`, rows that start past `row_cap` bytes (counted from `offset`) come back with their
-    variable-length values NULL, so fetching them costs nothing.
+    variable-length values NULL, so fetching them costs nothing. With `row_limit`, at most that many rows.
     """
     n = len(attrs)
     aliases = ", ".join(f"c{i}" for i in range(1, n + 1))
@@ -150,9 +156,10 @@ def bounded_sql(
     if measured:
         inner = f"SELECT q.*, {', '.join(measured)} FROM ({inner}) AS q OFFSET 0"
     layer = f"SELECT {', '.join(cells + cuts)}, ({' + '.join(sizes)})::int8 AS _vf_row FROM ({inner}) AS q OFFSET 0"
+    tail = "" if row_limit is None else f" LIMIT {int(row_limit)}"
     if row_cap is None:
         names = [f"l.c{i + 1}" for i in range(n)] + [f"l.k{i + 1}" for i in var] + ["l._vf_row"]
-        return Bounded(f"SELECT {', '.join(names)} FROM ({layer}) AS l", n, var, False)
+        return Bounded(f"SELECT {', '.join(names)} FROM ({layer}) AS l{tail}", n, var, False)
     window = (
         f"SELECT l.*, sum(l._vf_row) OVER (ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - l._vf_row "
         f"AS _vf_before FROM ({layer}) AS l"
@@ -162,7 +169,7 @@ def bounded_sql(
         names.append(f"CASE WHEN w._vf_before <= {row_cap} THEN w.c{i + 1} END" if i in var else f"w.c{i + 1}")
     names += [f"CASE WHEN w._vf_before <= {row_cap} THEN w.k{i + 1} END" for i in var]
     names += ["w._vf_before", "w._vf_row"]
-    return Bounded(f"SELECT {', '.join(names)} FROM ({window}) AS w", n, var, True)
+    return Bounded(f"SELECT {', '.join(names)} FROM ({window}) AS w{tail}", n, var, True)
 
 
 def cut_json_value(value: JSONValue, limit_chars: int = PREVIEW_CHARS) -> tuple[JSONValue, int]:
@@ -335,7 +342,9 @@ async def run_guarded(
     client_timeout = db.client_timeout_s(timeout_ms)
     plan = None
     cut_values: list[str] = []
-    async with db.read_only(timeout_ms=timeout_ms) as conn:
+    # A query is wrapped with its limit and fetched in one statement: no cursor, so no explicit transaction.
+    wrapped = checked.kind in ("select", "values", "table")
+    async with db.read_only(timeout_ms=timeout_ms, transaction=not wrapped) as conn:
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
@@ -360,16 +369,23 @@ async def run_guarded(
             cap = settings.max_result_bytes
             if attrs:
                 bounded = None
-                if checked.kind in ("select", "values", "table") and any(is_variable_length(a) for a in attrs):
-                    # Values over the cap are cut and rows past the cap are emptied inside PostgreSQL: the
-                    # fetch below never brings more than about one row over max_result_bytes into memory.
+                if wrapped:
                     body = await statement_body(sql)
-                    bounded = bounded_sql(body, attrs, value_cap=cap, row_cap=cap, offset=offset)
-                    stmt = await conn.prepare(bounded.sql, timeout=client_timeout)
-                cursor = await stmt.cursor(*args, timeout=client_timeout)
-                if offset and bounded is None:
-                    await cursor.forward(offset, timeout=client_timeout)
-                batch = await cursor.fetch(limit + 1, timeout=client_timeout)
+                    if any(is_variable_length(a) for a in attrs):
+                        # Values over the cap are cut and rows past the cap are emptied inside PostgreSQL: the
+                        # fetch below never brings more than about one row over max_result_bytes into memory.
+                        bounded = bounded_sql(
+                            body, attrs, value_cap=cap, row_cap=cap, offset=offset, row_limit=limit + 1
+                        )
+                        query = bounded.sql
+                    else:
+                        query = f"SELECT * FROM (\n{body}\n) AS q0 OFFSET {int(offset)} LIMIT {limit + 1}"
+                    batch = await conn.fetch(query, *args, timeout=client_timeout)  # asyncpg caches its plan
+                else:
+                    cursor = await stmt.cursor(*args, timeout=client_timeout)
+                    if offset:
+                        await cursor.forward(offset, timeout=client_timeout)
+                    batch = await cursor.fetch(limit + 1, timeout=client_timeout)
                 taken = _take_rows(
                     batch,
                     limit=limit,
@@ -422,7 +438,7 @@ async def fetch_converted(
     """Run one statement vf-mcp built itself (quoted identifiers, bound values); return JSON-ready rows."""
     effective = db.effective_timeout_ms(timeout_ms)
     cap = db.settings.max_result_bytes
-    async with db.read_only(timeout_ms=timeout_ms) as conn:
+    async with db.read_only(timeout_ms=timeout_ms, transaction=False) as conn:  # one statement
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from pglast import parser as pg_parser
-
 from vf_mcp.db.convert import Converters, JSONValue, convert_row
 from vf_mcp.export.columns import ExportColumn
 
@@ -34,7 +32,9 @@ _PLAIN = frozenset(
 
 def statement_text(sql: str) -> str:
     """The one statement in `sql` without a trailing semicolon (the guard has checked it is exactly one)."""
-    stmt = pg_parser.parse_sql(sql)[0]
+    from pglast import parser  # loaded on first use, not at start-up
+
+    stmt = parser.parse_sql(sql)[0]
     start = stmt.stmt_location or 0
     return sql[start : start + stmt.stmt_len] if stmt.stmt_len else sql[start:]
 

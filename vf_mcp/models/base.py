@@ -25,9 +25,13 @@ def compact_schema(node: object, *, output: bool) -> None:
         del node["items"]  # same meaning, and clients that validate results skip a per-cell walk
     if "default" in node and node["default"] is None:
         del node["default"]
-    if output:
-        node.pop("required", None)
-        node.pop("default", None)
+    if output:  # what a result holds is documented once, in the description: the schema keeps the shape
+        for key in ("required", "default", "description", "format", "examples"):
+            node.pop(key, None)
+        if node.get("type") == "array" or node.get("type") == ["array", "null"]:
+            node.pop("items", None)  # the rows/lists themselves show their elements
+    if node.get("maximum") == 2**31 - 1:
+        del node["maximum"]  # the int4 bound is no advice
     options = node.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
         other = next(o for o in options if o != {"type": "null"})
@@ -48,6 +52,14 @@ def compact_schema(node: object, *, output: bool) -> None:
                 compact_schema(sub, output=output)
         elif key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties", "prefixItems"):
             compact_schema(value, output=output)
+
+
+def compact_text(text: str) -> str:
+    """A docstring as published: dedented, paragraphs kept, lines within a paragraph joined."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
 
 
 def shallow_output_schema(schema: dict[str, object] | None) -> None:

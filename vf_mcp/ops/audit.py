@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from io import TextIOWrapper
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -163,12 +161,44 @@ def same_database(a: str, b: str) -> bool:
 # --- the log ----------------------------------------------------------------------------------------------
 
 
-class _PrivateRotatingFileHandler(RotatingFileHandler):
-    """RotatingFileHandler creating its files readable by the owner only."""
+class _AuditFile:
+    """Appends JSON lines to the audit file (owner-only permissions), rotating at `max_bytes` like
+    logging's RotatingFileHandler (`backups` old files .1 ... .N; 0: never rotate), with one write() per
+    record and no per-record stat."""
 
-    def _open(self) -> TextIOWrapper:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path, self.max_bytes, self.backups = path, max_bytes, backups
+        self._fd: int | None = None
+        self._size = 0
+
+    def write(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8")
+        if self._fd is None:
+            self._open()
+        if self.max_bytes > 0 and self.backups > 0 and self._size > 0 and self._size + len(data) > self.max_bytes:
+            self._rotate()
+        assert self._fd is not None
+        os.write(self._fd, data)
+        self._size += len(data)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._size = os.fstat(self._fd).st_size
+
+    def _rotate(self) -> None:
+        self.close()
+        for i in range(self.backups - 1, 0, -1):
+            older = Path(f"{self.path}.{i}")
+            if older.exists():
+                os.replace(older, f"{self.path}.{i + 1}")
+        if self.path.exists():
+            os.replace(self.path, f"{self.path}.1")
+        self._open()
 
 
 def default_audit_path() -> Path:
@@ -217,8 +247,7 @@ class AuditLog:
 
         raw_path = settings.audit_log_path.strip()
         self.path: Path | None
-        self._logger: logging.Logger | None = None
-        self._handler: RotatingFileHandler | None = None
+        self._file: _AuditFile | None = None
         if raw_path.lower() == "off":
             self.path = None
         else:
@@ -227,18 +256,7 @@ class AuditLog:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(f"Cannot create the audit log directory {self.path.parent}: {exc}") from exc
-            self._handler = _PrivateRotatingFileHandler(
-                self.path,
-                maxBytes=settings.audit_max_bytes,
-                backupCount=settings.audit_backups,
-                encoding="utf-8",
-                delay=True,
-            )
-            self._handler.setFormatter(logging.Formatter("%(message)s"))
-            # A logger object of our own, not registered with logging's manager: no global state, no propagation.
-            self._logger = logging.Logger(f"vf_mcp.audit.{id(self):x}", logging.INFO)
-            self._logger.propagate = False
-            self._logger.addHandler(self._handler)
+            self._file = _AuditFile(self.path, settings.audit_max_bytes, settings.audit_backups)
 
         self._queue: asyncio.Queue[tuple[datetime, str, str, bool, str]] | None = (
             asyncio.Queue(maxsize=max(1, queue_size)) if self._dsn else None
@@ -266,9 +284,9 @@ class AuditLog:
             log.exception("audit: could not serialise a record for tool %r", rec.tool)
             return
         self.records += 1
-        if self._logger is not None:
+        if self._file is not None:
             try:
-                self._logger.info(line)
+                self._file.write(line)
             except Exception:
                 self.file_errors += 1
                 log.exception("audit: file write failed")
@@ -304,10 +322,9 @@ class AuditLog:
                     self._queue.get_nowait()
                     self._queue.task_done()
         await self._close_conn()
-        if self._handler is not None and self._logger is not None:
-            self._logger.removeHandler(self._handler)
-            self._handler.close()
-            self._logger = self._handler = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def stats(self) -> dict[str, float]:
         """Counters for a metrics gauge source."""

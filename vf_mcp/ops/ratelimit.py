@@ -15,10 +15,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # redis loads only when a Redis URL is configured
+    from redis.asyncio import Redis
 
-from vf_mcp.ops._redis import REDIS_ERRORS, RedisGuard, client_for
+    from vf_mcp.ops._redis import RedisGuard
 
 log = logging.getLogger("vf_mcp.ops.ratelimit")
 
@@ -108,6 +110,9 @@ class RedisRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         guard: RedisGuard | None = None,
     ) -> None:
+        from vf_mcp.ops._redis import REDIS_ERRORS, RedisGuard, client_for
+
+        self._errors = REDIS_ERRORS
         self._redis, self._owns_client = client_for(url, client, "RedisRateLimiter")
         self._prefix = prefix
         self._script = self._redis.register_script(_TAKE_LUA)
@@ -125,7 +130,7 @@ class RedisRateLimiter:
             capacity = max(1, per_hour)
             try:
                 raw = await self._script(keys=[self._prefix + name], args=[capacity, repr(capacity / 3600.0)])
-            except REDIS_ERRORS as exc:
+            except self._errors as exc:
                 self.guard.failed(exc)
             else:
                 self.guard.succeeded()

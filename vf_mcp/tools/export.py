@@ -42,10 +42,8 @@ from vf_mcp.db.convert import Converters
 from vf_mcp.db.name_hints import name_hints
 from vf_mcp.export.columns import ExportColumn, Writer
 from vf_mcp.export.csvout import CsvWriter
-from vf_mcp.export.excel import ExcelWriter
 from vf_mcp.export.jsonout import JsonWriter
 from vf_mcp.export.masking import with_lineage
-from vf_mcp.export.parquet import ParquetWriter
 from vf_mcp.export.runner import Streamed, stream_export
 from vf_mcp.export.signing import signed_url, verify
 from vf_mcp.export.store import (
@@ -337,7 +335,11 @@ def _open_writer(
     if fmt in ("json", "jsonl"):
         return JsonWriter(path, columns, converters, lines=fmt == "jsonl")
     if fmt == "excel":
+        from vf_mcp.export.excel import ExcelWriter  # xlsxwriter and pyarrow load on first use
+
         return ExcelWriter(path, columns, converters, tmpdir=tmpdir)
+    from vf_mcp.export.parquet import ParquetWriter
+
     return ParquetWriter(path, columns, converters)
 
 

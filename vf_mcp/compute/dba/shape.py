@@ -6,8 +6,6 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from pglast import parser as _pg_parser
-
 from vf_mcp.compute.dba.aliases import PgNode
 from vf_mcp.compute.dba.facts import TableFacts
 
@@ -57,9 +55,11 @@ def query_shape(sql: str) -> QueryShape | None:
 
     None when the text does not parse or is not one SELECT / UPDATE / DELETE.
     """
+    from pglast import parser  # loaded on first use, not at start-up
+
     try:
-        tree = json.loads(_pg_parser.parse_sql_json(sql))
-    except (_pg_parser.ParseError, ValueError, RecursionError):
+        tree = json.loads(parser.parse_sql_json(sql))
+    except (parser.ParseError, ValueError, RecursionError):
         return None
     stmts = [s.get("stmt", {}) for s in tree.get("stmts", ())]
     if len(stmts) != 1:
