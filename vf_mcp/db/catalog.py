@@ -542,8 +542,9 @@ def suggest(name: str, rels: Sequence[Relation], n: int = 3) -> str:
     """'; did you mean X, Y?' with the nearest relation names, or a pointer to list_tables."""
     pool: dict[str, str] = {}
     for r in rels:
-        pool.setdefault(r.name.lower(), r.qualified if r.schema != "public" else r.name)
-        pool.setdefault(r.qualified.lower(), r.qualified)
+        shown = r.qualified if r.schema != "public" else r.name  # one name per table
+        pool.setdefault(r.name.lower(), shown)
+        pool.setdefault(r.qualified.lower(), shown)
     close = difflib.get_close_matches(name.lower().replace('"', ""), list(pool), n=n, cutoff=0.5)
     seen: list[str] = []
     for c in close:

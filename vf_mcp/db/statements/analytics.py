@@ -259,7 +259,7 @@ def trend_statement(
     return params.statement(
         f"WITH agg AS (SELECT {bucket} AS b, t.{gcol.q} AS g, {agg} AS v FROM {table.rel.sql_name} t"
         f"{where(conds)} GROUP BY 1, 2), top AS (SELECT g FROM agg GROUP BY g "
-        f"ORDER BY sum(v) DESC NULLS LAST, g LIMIT {int(top_groups)}), buckets AS ({buckets}) "
+        f"ORDER BY sum(v) DESC NULLS LAST, g::text LIMIT {int(top_groups)}), buckets AS ({buckets}) "
         f"SELECT top.g, buckets.b, coalesce(agg.v, {empty}) AS v FROM top CROSS JOIN buckets "
         f"LEFT JOIN agg ON agg.b = buckets.b AND agg.g IS NOT DISTINCT FROM top.g ORDER BY 1, 2"
     )
