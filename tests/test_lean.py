@@ -60,7 +60,7 @@ async def test_source_argument_only_with_several_sources() -> None:
 async def test_read_only_tools_are_published_compactly() -> None:
     for tool in await _listed(settings_for(UNUSED_DSN)):
         hints = tool["annotations"]
-        assert hints["readOnlyHint"] is True and "destructiveHint" not in hints  # type: ignore[index,operator]
+        assert hints["readOnlyHint"] is True and "destructiveHint" not in hints and "idempotentHint" not in hints  # type: ignore[index,operator]
         assert "\n    " not in str(tool["description"])  # docstrings are dedented
         text = json.dumps(tool.get("outputSchema") or {})
         assert '"description"' not in text and '"required"' not in text

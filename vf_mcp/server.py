@@ -153,7 +153,8 @@ def _compact(tool: Tool) -> None:
         tool.description = compact_text(tool.description)
     hints = tool.annotations
     if hints is not None and hints.read_only_hint:
-        hints.destructive_hint = None  # meaningless for a read-only tool (the spec ignores it)
+        # meaningful only when readOnlyHint is false (MCP specification): not repeated on every read-only tool
+        hints.destructive_hint = hints.idempotent_hint = None
 
 
 async def _open_hub(settings: Settings, counter: StatementCounter | None, keyring: Any, metrics: Any) -> Hub:

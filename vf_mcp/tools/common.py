@@ -82,9 +82,7 @@ DateArg = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]  # room for period ar
 SourceArg = Annotated[
     str | None, Field(description="Named database to use (see list_sources); default: the default source")
 ]
-TableName = Annotated[
-    str, Field(description='Table or view: name, schema.name, or quoted ("Odd Name"); see list_tables')
-]
+TableName = Annotated[str, Field(description="name or schema.name (see list_tables)")]
 
 
 def app_of(ctx: Context[Any], source: str | None = None) -> App:
