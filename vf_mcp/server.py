@@ -78,6 +78,7 @@ def _build(
     @asynccontextmanager
     async def lifespan(_: MCPServer[App]) -> AsyncIterator[App]:
         hub = await _open_hub(settings, counter, keyring, metrics)
+        hub.exports = exports
         app = hub.apps[hub.default]
         tasks: list[asyncio.Future[Any]] = []  # the first ones finish by themselves: a grace at exit
         try:
@@ -93,7 +94,7 @@ def _build(
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
             current.append(hub)
-            async with export_tools.serving(server, app):  # the exports store, its cleanup, live download links
+            async with export_tools.serving(exports, app):  # the exports store, its cleanup, live download links
                 yield app
         finally:
             await _stop_quietly(tasks, finishing=2)  # finished before their pools close
@@ -111,7 +112,7 @@ def _build(
         tools=tools,
         middleware=[ResourceReadGuard()],
     )
-    export_tools.install(server)  # the export:// resource and the /exports/ download route
+    exports = export_tools.install(server)  # the export:// resource and the /exports/ download route
     _register_resources(server, current)
     return server, current, keyring
 
