@@ -60,7 +60,53 @@ async def test_source_argument_only_with_several_sources() -> None:
 async def test_read_only_tools_are_published_compactly() -> None:
     for tool in await _listed(settings_for(UNUSED_DSN)):
         hints = tool["annotations"]
-        assert hints["readOnlyHint"] is True and "destructiveHint" not in hints  # type: ignore[index,operator]
+        assert hints["readOnlyHint"] is True and "destructiveHint" not in hints and "idempotentHint" not in hints  # type: ignore[index,operator]
         assert "\n    " not in str(tool["description"])  # docstrings are dedented
         text = json.dumps(tool.get("outputSchema") or {})
         assert '"description"' not in text and '"required"' not in text
+
+
+@pytest.mark.anyio
+async def test_http_workers_share_the_port_and_all_answer(demo_dsn: str) -> None:
+    """`--workers 2`: two processes accept on one port (stateless HTTP); every call is answered correctly."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.helpers import call, clean_env, sql
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    command = [sys.executable, "-m", "vf_mcp.cli", "serve", "--dsn", demo_dsn, "--transport", "http"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--workers", "2"],
+        env=clean_env(VF_MCP_AUDIT_LOG_PATH="off"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1  # the parent serves too: two workers in all
+        (want,) = await sql(demo_dsn, "SELECT count(*) AS n FROM drops")
+        for _ in range(3):  # fresh clients: connections land on either worker
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                for _ in range(5):
+                    out = await call(client, "run_query", {"sql": "SELECT count(*) AS n FROM drops"})
+                    assert out["rows"] == [[want["n"]]]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 143, -15), err
+    assert "each keeps its own rate limits" in err  # said at start-up without redis_url
+    assert err.count("serving") <= 1 and "Traceback" not in err

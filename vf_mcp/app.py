@@ -18,6 +18,7 @@ from vf_mcp.settings import Settings
 if TYPE_CHECKING:
     from vf_mcp.db.cache import ResultCache
     from vf_mcp.db.sources import SourceRuntime
+    from vf_mcp.export.service import ServerExports
     from vf_mcp.ops.audit import AuditLog
     from vf_mcp.ops.auth import KeyRing
     from vf_mcp.ops.metrics import Metrics
@@ -48,6 +49,8 @@ class Hub:
     apps: dict[str, App]
     default: str
     ops: Ops | None = None
+    exports: ServerExports | None = None
+    """The server's exports (export_results, export:// and /exports/ links), set by the server."""
 
 
 @dataclass

@@ -126,6 +126,7 @@ def _add_transport(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transport", choices=["stdio", "sse", "http"], help=_setting_help("transport"))
     p.add_argument("--host", help=_setting_help("host"))
     p.add_argument("--port", type=int, help=_setting_help("port"))
+    p.add_argument("--workers", type=int, help=_setting_help("workers"))
 
 
 def _add_demo(p: argparse.ArgumentParser, *, verb: str) -> None:
@@ -233,6 +234,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
         "max_rows",
         "log_level",
         "require_readonly_role",
+        "workers",
     )
     flags = {k: getattr(args, k, None) for k in names}
     flags.update(extra)
@@ -258,9 +260,47 @@ def _serve(settings: Settings) -> int:
         return _serve_stdio(settings)
     sock = _listen(settings.host, settings.port)  # a port in use is refused before anything starts
     try:
+        if settings.workers > 1:
+            return _serve_workers(settings, sock)
         return _serve_http(settings, sock)
     finally:
         sock.close()
+
+
+def _serve_workers(settings: Settings, sock: socket.socket) -> int:
+    """`workers` processes accepting on one socket (forked before any loop or thread starts).
+
+    Streamable HTTP is served stateless, so any worker can answer any request. Rate limits and the result
+    cache are shared through redis_url; without it each worker keeps its own (said at start-up).
+    """
+    import signal
+
+    if settings.transport == "sse":
+        from vf_mcp.errors import ConfigError
+
+        raise ConfigError("--workers needs --transport http: an SSE stream is tied to the process that opened it")
+    settings = settings.model_copy(update={"stateless_http": True})
+    if settings.redis_url is None:
+        log.warning("%d workers without redis_url: each keeps its own rate limits and result cache", settings.workers)
+    children: list[int] = []
+    for _ in range(settings.workers - 1):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve, then leave without running the parent's clean-up
+            code = 1
+            try:
+                code = _serve_http(settings, sock, announce=False)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    try:
+        return _serve_http(settings, sock)
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 class _StoppableStdin(io.RawIOBase):
@@ -420,13 +460,13 @@ class _LifespanErrors:
             raise
 
 
-def _serve_http(settings: Settings, sock: socket.socket) -> int:
+def _serve_http(settings: Settings, sock: socket.socket, *, announce: bool = True) -> int:
     import uvicorn
 
     from vf_mcp.redaction import install_log_redaction
     from vf_mcp.server import build_http_app
 
-    app = _LifespanErrors(build_http_app(settings))
+    app = _LifespanErrors(build_http_app(settings, announce=announce))
     level = settings.log_level.lower()
     if level != "debug" and logging.getLevelName(level.upper()) < logging.WARNING:
         level = "warning"  # the start-up block says where it listens; uvicorn's own lines would repeat it

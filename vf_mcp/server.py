@@ -63,7 +63,9 @@ def build_server(settings: Settings, *, counter: StatementCounter | None = None)
     return _build(settings, counter)[0]
 
 
-def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPServer[App], list[Hub], Any]:
+def _build(
+    settings: Settings, counter: StatementCounter | None, *, announce: bool = True
+) -> tuple[MCPServer[App], list[Hub], Any]:
     from vf_mcp.ops.auth import KeyRing
     from vf_mcp.ops.metrics import Metrics
 
@@ -71,11 +73,12 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
     keyring = KeyRing(settings.api_keys, settings.rate_limit_per_hour)
     metrics = Metrics()
     current: list[Hub] = []  # this server's Hub while it runs (static resources and HTTP routes get no Context)
-    announced: list[bool] = []
+    announced: list[bool] = [] if announce else [False]  # a second worker process stays quiet
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[App]) -> AsyncIterator[App]:
         hub = await _open_hub(settings, counter, keyring, metrics)
+        hub.exports = exports
         app = hub.apps[hub.default]
         tasks: list[asyncio.Future[Any]] = []  # the first ones finish by themselves: a grace at exit
         try:
@@ -85,12 +88,13 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
             if not announced:  # once per server (an SSE server enters this for every connection)
                 announced.append(True)
                 _announce(settings)
-            _report_role(verdict)
+            if announce:
+                _report_role(verdict)
             tasks.append(asyncio.create_task(_warm_up(app, check)))
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
             current.append(hub)
-            async with export_tools.serving(server, app):  # the exports store, its cleanup, live download links
+            async with export_tools.serving(exports, app):  # the exports store, its cleanup, live download links
                 yield app
         finally:
             await _stop_quietly(tasks, finishing=2)  # finished before their pools close
@@ -108,7 +112,7 @@ def _build(settings: Settings, counter: StatementCounter | None) -> tuple[MCPSer
         tools=tools,
         middleware=[ResourceReadGuard()],
     )
-    export_tools.install(server)  # the export:// resource and the /exports/ download route
+    exports = export_tools.install(server)  # the export:// resource and the /exports/ download route
     _register_resources(server, current)
     return server, current, keyring
 
@@ -153,7 +157,8 @@ def _compact(tool: Tool) -> None:
         tool.description = compact_text(tool.description)
     hints = tool.annotations
     if hints is not None and hints.read_only_hint:
-        hints.destructive_hint = None  # meaningless for a read-only tool (the spec ignores it)
+        # meaningful only when readOnlyHint is false (MCP specification): not repeated on every read-only tool
+        hints.destructive_hint = hints.idempotent_hint = None
 
 
 async def _open_hub(settings: Settings, counter: StatementCounter | None, keyring: Any, metrics: Any) -> Hub:
@@ -367,14 +372,14 @@ async def _stop_quietly(tasks: list[asyncio.Future[Any]], *, finishing: int) -> 
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def build_http_app(settings: Settings, *, counter: StatementCounter | None = None) -> Any:
+def build_http_app(settings: Settings, *, counter: StatementCounter | None = None, announce: bool = True) -> Any:
     """The ASGI app for sse/http: the MCP endpoints behind API-key auth, with /health and /metrics."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     from vf_mcp.health import HealthCache, health_report
     from vf_mcp.ops.http import GatewayMiddleware
 
-    server, current, keyring = _build(settings, counter)
+    server, current, keyring = _build(settings, counter, announce=announce)
     loopback = ["127.0.0.1", "localhost", "[::1]"]
     hosts = list(settings.allowed_hosts) or [f"{h}:*" for h in loopback] + (
         [f"{settings.host}:*"] if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::") else []

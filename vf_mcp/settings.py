@@ -220,6 +220,13 @@ class Settings(BaseSettings):
         (), description="Host headers accepted over HTTP (DNS-rebinding protection; default: the bind address)."
     )
     allowed_origins: tuple[str, ...] = Field((), description="Origin headers accepted over HTTP (browsers).")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="HTTP/SSE worker processes sharing the port (stateless HTTP; limits and cache are shared "
+        "only through redis_url).",
+    )
     stateless_http: bool = Field(
         True, description="Streamable HTTP without sessions (several instances can share a load balancer)."
     )

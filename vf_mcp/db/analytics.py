@@ -71,7 +71,7 @@ class TrendPoint:
 async def load_table(catalog: Catalog, table_name: str) -> Table:
     """The relation `table_name` names, with its columns."""
     rel = await catalog.resolve(table_name)
-    return Table.from_detail(rel, await catalog.table_detail(rel))
+    return Table.from_detail(rel, await catalog.table_info(rel))
 
 
 async def fetch_records(db: Database, stmt: Statement) -> tuple[list[Record], float]:

@@ -12,10 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from vf_mcp.compute.periods import PERIOD_UNITS
-from vf_mcp.db.catalog import Relation, quote_ident
+from vf_mcp.db.catalog import Relation, TableDetail, quote_ident
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
 from vf_mcp.models.analytics import Filter, Metric
 
@@ -83,14 +82,8 @@ class Table:
     columns: tuple[Col, ...]
 
     @classmethod
-    def from_detail(cls, rel: Relation, detail: dict[str, Any]) -> Table:
-        return cls(
-            rel,
-            tuple(
-                Col(c["name"], c["type"], c.get("base_type") or "", c.get("category") or "")
-                for c in detail.get("columns") or []
-            ),
-        )
+    def from_detail(cls, rel: Relation, detail: TableDetail) -> Table:
+        return cls(rel, tuple(Col(c.name, c.type, c.base_type, c.category) for c in detail.columns))
 
     def col(self, name: str) -> Col:
         """The column called `name` (exact, else case-insensitive), or an error listing the closest columns."""

@@ -327,7 +327,7 @@ class TableDetail:
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> TableDetail:
-        """From `Catalog.table_detail`'s decoded row."""
+        """From TABLE_DETAIL_SQL's decoded row."""
 
         def names(v: list[str] | None) -> tuple[str, ...] | None:
             return None if v is None else tuple(v)
@@ -421,21 +421,17 @@ class Catalog:
 
         return await self.cached("volatile", load)
 
-    async def table_detail(self, rel: Relation, *, refresh: bool = False) -> dict[str, Any]:
-        """Columns, constraints, indexes and partitioning of one relation, in one query."""
+    async def table_info(self, rel: Relation, *, refresh: bool = False) -> TableDetail:
+        """Columns, constraints, indexes and partitioning of one relation, in one query (typed, cached)."""
 
-        async def load() -> dict[str, Any]:
+        async def load() -> TableDetail:
             row = (await self.db.fetch(TABLE_DETAIL_SQL, rel.oid))[0]
             out = dict(row.items())
             for key in ("columns", "constraints", "indexes", "partitions"):
                 out[key] = _json(out[key])
-            return out
+            return TableDetail.of(out)
 
         return await self.cached(("detail", rel.oid), load, refresh=refresh)
-
-    async def table_info(self, rel: Relation, *, refresh: bool = False) -> TableDetail:
-        """`table_detail` as typed dataclasses (the dict form stays until every reader moves here)."""
-        return TableDetail.of(await self.table_detail(rel, refresh=refresh))
 
     async def stats_estimates(self, *, refresh: bool = False) -> dict[int, TableStatsEstimate]:
         """Planner-statistics estimates for every analysed table, in one query."""

@@ -16,14 +16,8 @@ RankAggregation = Literal["count", "sum", "avg", "min", "max"]
 
 
 class Filter(In):
-    """{column, operator, value}; value is a list for IN, NOT IN and BETWEEN (both ends inclusive).
-
-    Conventions: on a timestamp column a date-only value ('2013-03-15') means that whole day: `<=` and a
-    BETWEEN upper bound include the entire day (up to the next midnight), `=` matches the day, `>` starts the
-    next day. Date and time values are read in the server's time zone (each answer's `time_zone`). `!=`,
-    `<>` and `NOT IN` never match NULL (SQL three-valued logic): rows where the column is NULL are excluded;
-    add an IS NULL filter in a separate call to count them.
-    """
+    """{column, operator, value}; value a list for IN, NOT IN, BETWEEN (inclusive). A date on a timestamp
+    column means the whole day (<=, =, BETWEEN); times are read in time_zone; !=, NOT IN exclude NULLs."""
 
     column: str
     operator: Literal[

@@ -21,6 +21,8 @@ def compact_schema(node: object, *, output: bool) -> None:
         return
     if isinstance(node.get("title"), str):
         del node["title"]
+    if isinstance(node.get("description"), str):
+        node["description"] = compact_text(node["description"])
     if node.get("items") == {}:
         del node["items"]  # same meaning, and clients that validate results skip a per-cell walk
     if "default" in node and node["default"] is None:
@@ -28,8 +30,6 @@ def compact_schema(node: object, *, output: bool) -> None:
     if output:  # what a result holds is documented once, in the description: the schema keeps the shape
         for key in ("required", "default", "description", "format", "examples"):
             node.pop(key, None)
-        if node.get("type") == "array" or node.get("type") == ["array", "null"]:
-            node.pop("items", None)  # the rows/lists themselves show their elements
     if node.get("maximum") == 2**31 - 1:
         del node["maximum"]  # the int4 bound is no advice
     options = node.get("anyOf")
@@ -43,6 +43,8 @@ def compact_schema(node: object, *, output: bool) -> None:
             node["type"] = [other["type"], "null"]
             if isinstance(node.get("enum"), list) and None not in node["enum"]:
                 node["enum"] = [*node["enum"], None]  # null stays allowed by the enum too
+    if output and node.get("type") in ("array", ["array", "null"]):
+        node.pop("items", None)  # the rows/lists themselves show their elements
     for key, value in list(node.items()):
         if key == "properties" and isinstance(value, dict):
             for prop in value.values():
@@ -52,6 +54,10 @@ def compact_schema(node: object, *, output: bool) -> None:
                 compact_schema(sub, output=output)
         elif key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties", "prefixItems"):
             compact_schema(value, output=output)
+
+
+UNLISTED_OUTPUT_FIELDS = ("message", "from_cache", "calculation_time_ms", "execution_time_ms", "sql", "params")
+"""Bookkeeping every answer carries, left out of the published output schemas (context every call pays)."""
 
 
 def compact_text(text: str) -> str:
@@ -68,6 +74,10 @@ def shallow_output_schema(schema: dict[str, object] | None) -> None:
     if not schema:
         return
     schema.pop("$defs", None)
+    props = schema.get("properties")
+    if isinstance(props, dict):
+        for name in UNLISTED_OUTPUT_FIELDS:  # still in every result; a schema without them accepts them
+            props.pop(name, None)
 
     def flatten(node: object) -> None:
         if isinstance(node, dict):

@@ -83,12 +83,11 @@ from vf_mcp.tools.common import (
 )
 
 Filters = Annotated[list[Filter], Field(description="AND-ed conditions {column, operator, value}")]
-Refresh = Annotated[bool, Field(description="Bypass the 5-minute result cache")]
+Refresh = Annotated[bool, Field(description="Skip the 5-minute cache")]
 MetricArg = Annotated[
     Metric,
     Field(
-        description="count, sum, avg, min, max, distinct (count of distinct values), median/p90/p95 (continuous "
-        "percentiles: percentile_cont, interpolated between the two nearest values), stddev (sample)"
+        description="distinct: count of distinct values; median/p90/p95: continuous (percentile_cont); stddev: sample"
     ),
 ]
 MAX_TREND_POINTS = 10_000  # points per answer (periods x groups): the same cap as calculate_metrics
@@ -176,9 +175,8 @@ async def rank_entities(
 ) -> Annotated[CallToolResult, RankResult]:
     """Rank entities by an aggregate (top or bottom N, ties share a rank) with share of total and labels.
 
-    NULL entities are never ranked: their rows are reported apart (null_entity). When the limit cuts through a
-    tie, tied_at_cutoff/tied_not_shown say so. Labels follow declared keys (also on a partitioned parent or its
-    partitions), else inferred ones (label_key says which).
+    NULLs are not ranked but reported apart (null_entity); a tie cut by the limit is counted (tied_not_shown).
+    Labels follow declared keys, else inferred ones (label_key).
     """
     app = app_of(ctx, source)
     key = cache_key(
@@ -278,10 +276,9 @@ async def compare_data(
 ) -> Annotated[CallToolResult, CompareResult]:
     """Compare a metric between two groups, or this period-to-date vs the previous period or last year.
 
-    percent_change = (group1 - group2) / |group2| x 100: group2 is the baseline (with compare_by=time, the
-    earlier window). compare_by=time windows run from the period start to the end of as_of, against the same
-    number of days of the previous period (or a year earlier), in the server's time zone; each group states its
-    exact window (start inclusive, end exclusive).
+    percent_change = (group1 - group2) / |group2| x 100 (group2, or the earlier window, is the baseline).
+    compare_by=time: period start to as_of vs as many days of the previous period or year, in time_zone;
+    each group states its exact window.
     """
     app = app_of(ctx, source)
     tz = app.settings.time_zone
@@ -356,9 +353,8 @@ async def analyze_trends(
 ) -> Annotated[CallToolResult, TrendResult]:
     """Trend of a metric per day/week/month: moving averages, direction, growth, forecast, anomalies.
 
-    Buckets are calendar days/weeks (Monday)/months in the server's time zone. A first or last bucket that
-    start_date, end_date or today cuts is marked partial (days covered of the period's days) and, by default,
-    left out of the trend, growth, moving averages, anomalies and forecast (its value is still shown).
+    Calendar buckets (weeks from Monday) in time_zone. A first/last bucket cut by the dates or today is
+    marked partial and, by default, left out of trend, growth, averages, anomalies and forecast.
     """
     app = app_of(ctx, source)
     tz = app.settings.time_zone

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from vf_mcp.app import App, Ops
 from vf_mcp.db.cache import claims
-from vf_mcp.db.gate import Caller, calling_as
+from vf_mcp.db.gate import Caller, calling_as, current_caller
 from vf_mcp.db.pool import recording_sql
 from vf_mcp.errors import VfError
 from vf_mcp.models.lenient import describe_errors, lenient_arguments
@@ -82,9 +82,7 @@ DateArg = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]  # room for period ar
 SourceArg = Annotated[
     str | None, Field(description="Named database to use (see list_sources); default: the default source")
 ]
-TableName = Annotated[
-    str, Field(description='Table or view: name, schema.name, or quoted ("Odd Name"); see list_tables')
-]
+TableName = Annotated[str, Field(description="name or schema.name (see list_tables)")]
 
 
 def app_of(ctx: Context[Any], source: str | None = None) -> App:
@@ -147,9 +145,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
                 if ops is not None:
                     await _check_rate(ops, ident)
                 result = await _with_retries(fn, args, kwargs, app.settings if app is not None else None)
-                if app is not None and ident is not None:
-                    result = _mask_result(result, app, kwargs.get("source"), ident)  # type: ignore[arg-type]
-                return result  # type: ignore[no-any-return]
+                return result  # type: ignore[no-any-return]  # masked by respond(), under the caller's policy
             except VfError as exc:
                 code, error = exc.code, _masked_error(exc.message, policy)
                 log.info("%s refused: %s", name, error)
@@ -228,26 +224,6 @@ def pii_policy_for(ctx: Context[Any], app: App) -> Any:
     return _policy(app, identity_of(ctx))
 
 
-def _mask_result(result: Any, app: App, source: str | None, ident: Any) -> Any:
-    """Mask personal data in a tool result (structured content, and the text rendered from it)."""
-    policy = _policy(app.for_source(source), ident)
-    if policy is None or not policy.enabled or not isinstance(result, CallToolResult):
-        return result
-    data = result.structured_content
-    if not isinstance(data, dict):
-        return result
-    masked = mask_structured(data, policy)
-    if masked == data:
-        return result
-    text = _render(masked)
-    others = [c for c in result.content if not isinstance(c, TextContent)]
-    return CallToolResult(
-        content=[TextContent(type="text", text=text), *others],
-        structured_content=masked,
-        is_error=result.is_error,
-    )
-
-
 def mask_structured(data: dict[str, Any], policy: Any) -> dict[str, Any]:
     """Rows under a column list are masked by column name and value; everything else by value and key."""
     rows = data.get("rows")
@@ -265,11 +241,22 @@ def _render(data: dict[str, Any]) -> str:
     message = data.get("message")
     rows = data.get("rows")
     if isinstance(rows, list) and isinstance(data.get("columns"), list):
-        head = {k: v for k, v in data.items() if k not in ("rows", "message") and v is not None}
+        head = lean({k: v for k, v in data.items() if k not in ("rows", "message")})
         body = compact_json(head) + "\n" + "\n".join(compact_json(r) for r in rows)
     else:
-        body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
+        body = compact_json(lean({k: v for k, v in data.items() if k != "message"}))
     return _wrap(message, body)
+
+
+def lean(value: Any) -> Any:
+    """A JSON value for the text content: object entries that are null, [] or {} left out, at every depth
+    (list items keep their places: a row's nulls stay)."""
+    if isinstance(value, dict):
+        out = {k: lean(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not None and v != [] and v != {}}
+    if isinstance(value, list):
+        return [lean(v) for v in value]
+    return value
 
 
 def scrub_message(text: str) -> str:
@@ -350,7 +337,10 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
     or, by default, the model without its message field and empty values.
     """
     data: dict[str, Any] = redact_json(model.model_dump(mode="json"))  # configured secrets never leave
-    message = data.get("message")
-    if body is None:
-        body = compact_json({k: v for k, v in data.items() if v is not None and k != "message"})
-    return CallToolResult(content=[TextContent(type="text", text=_wrap(message, body))], structured_content=data)
+    policy = current_caller().pii  # the caller's PII policy, set by the tool pipeline (None: nothing to mask)
+    if policy is not None:
+        masked = mask_structured(data, policy)
+        if masked != data:
+            data, body = masked, None  # a body the tool rendered would show unmasked values
+    text = _render(data) if body is None else _wrap(data.get("message"), body)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)

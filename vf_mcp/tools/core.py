@@ -81,7 +81,7 @@ async def run_query(
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Rows to skip (pagination)")] = 0,
     explain: Annotated[bool, Field(description="Also return the EXPLAIN (FORMAT JSON) plan and hints")] = False,
     timeout_ms: Annotated[int | None, Field(ge=1, description="Lower statement timeout for this call")] = None,
-    refresh: Annotated[bool, Field(description="Bypass the result cache")] = False,
+    refresh: Annotated[bool, Field(description="Skip the result cache")] = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, QueryResult]:
     """Run one read-only SQL query and return capped rows (arrays under one column list) with types.
@@ -218,7 +218,7 @@ async def get_table_stats(
         int | None,
         Field(ge=100, description="Rows to sample on large tables (default: stats_sample_rows)"),
     ] = None,
-    refresh: Annotated[bool, Field(description="Bypass the cache (statistics are cached 10 minutes)")] = False,
+    refresh: Annotated[bool, Field(description="Skip the 10-minute cache")] = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, TableStats]:
     """Profile a table: row count, per-column nulls, distinct, min/max/avg/median/stddev, common values.

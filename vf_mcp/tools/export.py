@@ -17,12 +17,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-import secrets
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeAlias
@@ -45,18 +42,17 @@ from vf_mcp.export.csvout import CsvWriter
 from vf_mcp.export.jsonout import JsonWriter
 from vf_mcp.export.masking import with_lineage
 from vf_mcp.export.runner import Streamed, stream_export
+from vf_mcp.export.service import Exports, ServerExports
 from vf_mcp.export.signing import signed_url, verify
 from vf_mcp.export.store import (
     MIME_TYPES,
     ExportStore,
     Format,
     StoredExport,
-    default_exports_dir,
     iso,
     sanitize_filename,
 )
 from vf_mcp.models.export import ExportResult
-from vf_mcp.settings import Settings
 from vf_mcp.tools.common import SourceArg, ToolDef, app_of, identity_of, pii_policy_for, respond, tool_errors
 from vf_mcp.units import human_bytes
 
@@ -79,73 +75,10 @@ _VALUES = {
 }
 
 
-@dataclass
-class Exports:
-    """Per running server: the exports directory, the link-signing key and the public base URL."""
-
-    store: ExportStore
-    secret: bytes
-    base_url: str | None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Exports:
-        directory = Path(settings.exports_dir).expanduser() if settings.exports_dir else default_exports_dir()
-        secret = (
-            settings.export_secret.get_secret_value().encode()
-            if settings.export_secret is not None
-            else secrets.token_bytes(32)
-        )
-        return cls(
-            store=ExportStore(
-                directory,
-                ttl_s=settings.export_ttl_hours * 3600.0,
-                max_total_bytes=settings.export_max_total_bytes,
-            ),
-            secret=secret,
-            base_url=_base_url(settings),
-        )
-
-
-def _base_url(settings: Settings) -> str | None:
-    """Where HTTP clients reach this server (None under stdio: no download links then)."""
-    if settings.public_base_url:
-        return settings.public_base_url.rstrip("/")
-    if settings.transport == "stdio":
-        return None
-    host = settings.host if settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
-
-
-@dataclass
-class _ServerExports:
-    """One server's exports: its Exports while its lifespan runs, else lazily built ones (by id(App))."""
-
-    running: list[Exports] = field(default_factory=list)
-    lazy: dict[int, Exports] = field(default_factory=dict)  # when the lifespan hook is not in place
-
-    def of(self, app: App) -> Exports:
-        if self.running:
-            return self.running[-1]
-        found = self.lazy.get(id(app))
-        if found is None:
-            found = self.lazy[id(app)] = Exports.from_settings(app.settings)
-        return found
-
-
-_SERVERS: weakref.WeakKeyDictionary[MCPServer[App], _ServerExports] = weakref.WeakKeyDictionary()
-
-
-def _server_exports(server: MCPServer[App]) -> _ServerExports:
-    found = _SERVERS.get(server)
-    if found is None:
-        found = _SERVERS[server] = _ServerExports()
-    return found
-
-
 def _exports_of(ctx: Context[App], app: App) -> Exports:
-    return _server_exports(ctx.mcp_server).of(app)
+    """The running server's Exports (its Hub holds them), or ones of this source's settings outside a server."""
+    holder = app.hub.exports if app.hub is not None else None
+    return holder.of(app) if holder is not None else Exports.from_settings(app.settings)
 
 
 @tool_errors
@@ -220,7 +153,7 @@ class _ExportContentTypes:
     The SDK gives every read of one resource template the template's MIME type; exports differ by format.
     """
 
-    def __init__(self, state: _ServerExports) -> None:
+    def __init__(self, state: ServerExports) -> None:
         self.state = state
 
     async def __call__(self, ctx: ServerRequestContext[App, object], call_next: CallNext) -> HandlerResult:
@@ -237,13 +170,13 @@ class _ExportContentTypes:
         return {**result, "contents": [{**c, "mimeType": mime} if isinstance(c, dict) else c for c in contents]}
 
 
-def install(server: MCPServer[App]) -> None:
+def install(server: MCPServer[App]) -> ServerExports:
     """Wire what export_results needs besides the tool itself (call once per server, at build time).
 
-    The export:// resource template and the /exports/ download route; the server lifespan enters
-    `serving(server, app)`.
+    The export:// resource template and the /exports/ download route; returns the holder the server puts in
+    its Hub, and its lifespan enters `serving(holder, app)`.
     """
-    state = _server_exports(server)
+    state = ServerExports()
     server.resource(
         "export://{export_id}", mime_type="application/octet-stream", title="Exported file (export_results)"
     )(export_file)
@@ -252,6 +185,8 @@ def install(server: MCPServer[App]) -> None:
     @server.custom_route("/exports/{export_id}", methods=["GET"])  # type: ignore[untyped-decorator]
     async def download(request: Request) -> Response:
         return _download(state.running, request)
+
+    return state
 
 
 def _download(running: list[Exports], request: Request) -> Response:
@@ -286,9 +221,9 @@ class _LowLevel(Protocol):
 
 
 @asynccontextmanager
-async def serving(server: MCPServer[App], app: App) -> AsyncIterator[Exports]:
+async def serving(holder: ServerExports, app: App) -> AsyncIterator[Exports]:
     """The server's Exports while it runs: cleanup at start and every CLEANUP_INTERVAL_S, /exports/ links live."""
-    running = _server_exports(server).running
+    running = holder.running
     exports = Exports.from_settings(app.settings)
     running.append(exports)
     task = asyncio.create_task(_cleanup_loop(exports.store))
