@@ -520,8 +520,13 @@ def test_wheel_in_a_fresh_venv_serves_the_demo_kpis(demo_home: Path, tmp_path: P
     ).stdout.strip()
     Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # the deps, not vf_mcp
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, timeout=300)
+    alone = {k: v for k, v in clean_env().items() if k != "PYTHONPATH"}  # only what the venv itself holds
     where = subprocess.run(
-        [str(python), "-c", "import vf_mcp; print(vf_mcp.__file__)"], capture_output=True, text=True, cwd=tmp_path
+        [str(python), "-c", "import vf_mcp; print(vf_mcp.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=alone,
     )
     assert where.stdout.startswith(site), where.stdout + where.stderr  # the wheel's copy, not the checkout
     out = subprocess.run(
@@ -534,7 +539,7 @@ def test_wheel_in_a_fresh_venv_serves_the_demo_kpis(demo_home: Path, tmp_path: P
             "--data-dir",
             str(demo_dir(demo_home)),
         ],
-        env=clean_env(),
+        env=alone,
         capture_output=True,
         text=True,
         timeout=600,

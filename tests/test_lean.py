@@ -63,7 +63,7 @@ async def test_read_only_tools_are_published_compactly() -> None:
         assert hints["readOnlyHint"] is True and "destructiveHint" not in hints and "idempotentHint" not in hints  # type: ignore[index,operator]
         assert "\n    " not in str(tool["description"])  # docstrings are dedented
         text = json.dumps(tool.get("outputSchema") or {})
-        assert '"description"' not in text and '"required"' not in text
+        assert '"required"' not in text and '"message"' not in text
 
 
 @pytest.mark.anyio

@@ -27,8 +27,8 @@ def compact_schema(node: object, *, output: bool) -> None:
         del node["items"]  # same meaning, and clients that validate results skip a per-cell walk
     if "default" in node and node["default"] is None:
         del node["default"]
-    if output:  # what a result holds is documented once, in the description: the schema keeps the shape
-        for key in ("required", "default", "description", "format", "examples"):
+    if output:  # the shape and what each field means; validation details are for inputs
+        for key in ("required", "default", "format", "examples"):
             node.pop(key, None)
     if node.get("maximum") == 2**31 - 1:
         del node["maximum"]  # the int4 bound is no advice
