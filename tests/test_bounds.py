@@ -352,16 +352,25 @@ async def test_export_runs_under_its_timeouts_and_yields_to_ddl(dsn: str, tmp_pa
 
 
 async def _kill_when_running(dsn: str, marker: str, fn: str) -> None:
+    """Cancel (or terminate) the session running `marker`'s query, as a DBA would: again if a cancel landed
+    between two of its protocol steps (a cancel reaching an idle backend is ignored by PostgreSQL)."""
     admin = await asyncpg.connect(dsn)
+    active = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'vf-mcp' AND state = 'active' "
+        "AND query LIKE $1 AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
+    )
     try:
+        killed = 0
         for _ in range(100):
-            pid = await admin.fetchval(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'vf-mcp' AND state = 'active' "
-                "AND query LIKE $1 AND pid <> pg_backend_pid()",
-                f"%{marker}%",
-            )
+            pid = await admin.fetchval(active, f"%{marker}%")
             if pid:
                 assert await admin.fetchval(f"SELECT {fn}($1)", pid) is True
+                killed += 1
+                await asyncio.sleep(0.3)
+                if await admin.fetchval(active, f"%{marker}%") is None:
+                    return
+                continue
+            if killed:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError("the query never showed up in pg_stat_activity")
