@@ -85,11 +85,12 @@ def _may_hold_secrets(value: object) -> bool:
         blob = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         return True
-    if "://" in blob:
+    if "://" in blob and _URL_USERINFO.search(blob):  # a URL with a password (plain URLs need no walk)
         return True
     low = blob.lower()
-    if "pass" in low or "pwd" in low:
+    if ("pass" in low or "pwd" in low) and _KEY_VALUE.search(blob):
         return True
+    # JSON escaping only adds backslashes inside strings: whatever matches in a string still matches here
     return any(s in blob for s in _escaped)  # each secret as it appears inside a JSON string
 
 

@@ -96,5 +96,8 @@ async def masked_json_rows(
     masked = await mask_by_lineage(catalog, sql, [c.name for c in columns], rows)
     if masked is rows:
         return rows, row_json
-    encoded = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) for r in masked]
+    encoded = [
+        enc if new == old else json.dumps(new, ensure_ascii=False, separators=(",", ":"), default=str)
+        for new, old, enc in zip(masked, rows, row_json, strict=True)
+    ]  # only the rows masking changed are encoded again
     return masked, encoded
