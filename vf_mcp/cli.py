@@ -708,6 +708,8 @@ def entry() -> NoReturn:
     own teardown of a large heap would add up to a second between Ctrl-C and the exit.
     """
     code = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(code)  # a profiler or coverage writes its results at interpreter exit
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
