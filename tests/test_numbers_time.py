@@ -228,15 +228,19 @@ async def test_a_march_filter_returns_no_february_bucket(nycflights_dsn: str) ->
     assert [r[0][:7] for r in got["results"]] == ["2013-03", "2013-04"]
 
 
-async def test_compare_month_to_date_windows_in_the_zone(nycflights_dsn: str) -> None:
-    def count(lo: str, hi: str) -> str:
-        return (
-            f"SELECT count(*) AS n FROM flights WHERE (time_hour AT TIME ZONE '{NY}') >= '{lo}' "
-            f"AND (time_hour AT TIME ZONE '{NY}') < '{hi}'"
-        )
+async def _count_ny(dsn: str, table: str, lo: str, hi: str) -> int:
+    """Independent answer: rows of `table` whose time_hour falls in [lo, hi) on New York's clock."""
+    rows = await sql(
+        dsn,
+        f"SELECT count(*) AS n FROM {table} WHERE (time_hour AT TIME ZONE '{NY}') >= '{lo}' "
+        f"AND (time_hour AT TIME ZONE '{NY}') < '{hi}'",
+    )
+    return int(rows[0]["n"])
 
-    current = (await sql(nycflights_dsn, count("2013-03-01", "2013-03-16")))[0]["n"]
-    previous = (await sql(nycflights_dsn, count("2013-02-01", "2013-02-16")))[0]["n"]
+
+async def test_compare_month_to_date_windows_in_the_zone(nycflights_dsn: str) -> None:
+    current = await _count_ny(nycflights_dsn, "flights", "2013-03-01", "2013-03-16")
+    previous = await _count_ny(nycflights_dsn, "flights", "2013-02-01", "2013-02-16")
     async with mcp_client(nycflights_dsn, time_zone=NY) as client:
         out = await call(
             client,
@@ -261,14 +265,8 @@ async def test_compare_month_to_date_windows_in_the_zone(nycflights_dsn: str) ->
 
 
 async def test_compare_week_windows_across_the_fall_back(nycflights_dsn: str) -> None:
-    def count(lo: str, hi: str) -> str:
-        return (
-            f"SELECT count(*) AS n FROM weather WHERE (time_hour AT TIME ZONE '{NY}') >= '{lo}' "
-            f"AND (time_hour AT TIME ZONE '{NY}') < '{hi}'"
-        )
-
-    current = (await sql(nycflights_dsn, count("2013-10-28", "2013-11-04")))[0]["n"]
-    previous = (await sql(nycflights_dsn, count("2013-10-21", "2013-10-28")))[0]["n"]
+    current = await _count_ny(nycflights_dsn, "weather", "2013-10-28", "2013-11-04")
+    previous = await _count_ny(nycflights_dsn, "weather", "2013-10-21", "2013-10-28")
     async with mcp_client(nycflights_dsn, time_zone=NY) as client:
         out = await call(
             client,

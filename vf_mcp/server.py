@@ -40,7 +40,6 @@ TOOL_FAMILIES = {
     "sources": sources_tools,
 }
 """Every tool family by the name the `tools` setting uses; each module publishes its tools as `TOOLS`."""
-TOOL_MODULES = tuple(TOOL_FAMILIES.values())
 
 log = logging.getLogger("vf_mcp")
 startup_log = logging.getLogger("vf_mcp.startup")
