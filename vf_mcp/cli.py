@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import os
@@ -303,90 +302,35 @@ def _serve_workers(settings: Settings, sock: socket.socket) -> int:
                 os.waitpid(pid, 0)
 
 
-class _StoppableStdin(io.RawIOBase):
-    """The stdio transport's stdin: reads the real stdin, and reads end-of-file as soon as stop() is called.
-
-    The SDK reads stdin in a worker thread that nothing can interrupt, so a server waiting for the client's
-    next message would ignore Ctrl-C and SIGTERM. Reading through select() on stdin and a wake-up pipe lets a
-    signal end the read at once: the server then stops as if the client had closed stdin. While it is in use
-    fd 0 points at the null device (a child process reads EOF, not the protocol), as the SDK itself does.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._fd = os.dup(0)
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        self._stopped = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        import select
-
-        if self._stopped:
-            return 0
-        try:
-            ready, _, _ = select.select([self._fd, self._wake_r], [], [])
-            if self._stopped or self._wake_r in ready:
-                return 0
-            data = os.read(self._fd, len(buffer))
-        except OSError:
-            return 0  # stdin closed or unusable: the client is gone
-        buffer[: len(data)] = data
-        return len(data)
-
-    def stop(self) -> None:
-        """End the current and every later read with end-of-file (safe from a signal handler)."""
-        self._stopped = True
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b".")
-
-    def restore(self) -> None:
-        """Point fd 0 back at the real stdin."""
-        with contextlib.suppress(OSError):
-            os.dup2(self._fd, 0)
-        for fd in (self._fd, self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
 def _serve_stdio(settings: Settings) -> int:
     from vf_mcp.server import build_server
 
     server = build_server(settings)
-    if sys.platform == "win32":  # no select() on pipes: the SDK's own stdin
-        server.run("stdio")
-        return 0
     try:
-        raw = _StoppableStdin()
-    except OSError:  # no usable stdin (closed): the SDK's own reader reports it
-        server.run("stdio")
-        return 0
-    saved = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="replace")
-    try:
-        return asyncio.run(_run_stdio(server, raw))
+        return asyncio.run(_run_stdio(server))
     finally:
-        sys.stdin = saved
-        raw.restore()
         _exit_on_signals()  # asyncio reset them: SIGTERM during the clean-up that follows still cleans up
 
 
-async def _run_stdio(server: MCPServer[Any], stdin: _StoppableStdin) -> int:
-    """Serve until the client closes stdin or a signal asks to stop (then calls in flight get STOP_GRACE_S)."""
+async def _run_stdio(server: MCPServer[Any]) -> int:
+    """Serve until the client closes stdin or a signal asks to stop (then calls in flight get STOP_GRACE_S).
+
+    stdin and stdout are served on asyncio pipes (vf_mcp/stdio.py): a signal ends the read at once and the
+    server winds down as if the client had left. Where they are not pipes (a regular file), the SDK's own
+    transport serves them.
+    """
+    from vf_mcp.stdio import PipesUnavailable, StdioReader, open_stdio, serve_on
+
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
     received: list[int] = []
+    readers: list[StdioReader] = []
 
     def stop(signum: int) -> None:
         received.append(signum)
-        stdin.stop()  # the server winds down as if the client had left
+        for reader in readers:
+            reader.stop()  # the server winds down as if the client had left
         if len(received) == 1:
             loop.call_later(STOP_GRACE_S, main.cancel)
         else:
@@ -396,7 +340,12 @@ async def _run_stdio(server: MCPServer[Any], stdin: _StoppableStdin) -> int:
     for sig in signals:
         loop.add_signal_handler(sig, stop, sig)
     try:
-        await server.run_stdio_async()
+        try:
+            async with open_stdio() as (reader, writer):
+                readers.append(reader)
+                await serve_on(server, reader, writer)
+        except PipesUnavailable:
+            await server.run_stdio_async()
     except asyncio.CancelledError:
         if not received:
             raise
