@@ -359,6 +359,10 @@ def _normalize(kind: str, text: str) -> str:
 
 # ---------- the policy ----------
 
+_JSON_STRING = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"')
+"""A string (key or value) in a JSON text, escapes kept."""
+_NAME_CHARS = 200
+"""Longer strings are never column names (they can still hold value patterns)."""
 _META_KEYS = _w("name column column_name columns table table_name schema schema_name type data_type kind sql query")
 _META_KEYS |= _w("message description comment title label")
 """JSON keys holding metadata: never treated as PII columns (their strings are still scanned for patterns)."""
@@ -579,6 +583,8 @@ class PiiPolicy:
                     scanned.append(i)
             elif rule[1] != "allow":
                 masked.append((i, rule[0], rule[1]))
+        if not masked and not self._scan_needed(rows, scanned):
+            return rows  # nothing in these rows can change
         out = [list(r) for r in rows]
         for i, kind, col_mode in masked:
             for row in out:
@@ -595,7 +601,17 @@ class PiiPolicy:
                         out[j][i] = self._json(v, None, {})
         return out
 
-    def mask_json(self, obj: JSONValue) -> JSONValue:
+    def _scan_needed(self, rows: list[list[Cell]], scanned: list[int]) -> bool:
+        """Whether a scanned column holds a value-pattern candidate or a JSON value (which is walked)."""
+        for i in scanned:
+            cells = [row[i] for row in rows]
+            if any(isinstance(v, (dict, list)) for v in cells):
+                return True
+            if _candidates([v if type(v) is str else "" for v in cells]):
+                return True
+        return False
+
+    def mask_json(self, obj: JSONValue, *, blob: str | None = None) -> JSONValue:
         """A copy of a JSON-like tool output with personal data masked.
 
         Dict entries whose key names a PII column (sample rows such as {"email": ...}) are masked by the column's
@@ -604,7 +620,28 @@ class PiiPolicy:
         `mask_rows`; every other string is scanned for value patterns. Numbers, booleans and None are never
         changed (counts survive).
         """
-        return self._json(obj, None, {}) if self.enabled else obj
+        if not self.enabled or not self._may_need_masking(obj, blob):
+            return obj  # the same object: nothing in it can change
+        return self._json(obj, None, {})
+
+    def _may_need_masking(self, obj: JSONValue, blob: str | None) -> bool:
+        """False when no string of `obj` (key or value) names a PII column or holds a value pattern.
+
+        One JSON encoding and one scan instead of a walk: masking changes only strings, and only a string
+        that is a candidate for a value pattern, or that names a column with a rule (as a key, or as the
+        "name"/"column" of a column description), can make anything change.
+        """
+        if not isinstance(obj, (dict, list)):
+            return True
+        if blob is None:
+            try:
+                blob = json.dumps(obj, ensure_ascii=False, default=str)
+            except (TypeError, ValueError, RecursionError):
+                return True
+        texts = [json.loads(f'"{t}"') if "\\" in t else t for t in set(_JSON_STRING.findall(blob))]
+        if _candidates(texts):
+            return True
+        return any(len(t) <= _NAME_CHARS and self._rule(t, None, None) is not None for t in texts)
 
     def _key_rule(self, key: str, memo: dict[str, Rule | None]) -> Rule | None:
         if key not in memo:

@@ -69,22 +69,23 @@ def redact_text(text: str) -> str:
     return out
 
 
-def redact_json(value: _J) -> _J:
+def redact_json(value: _J, *, blob: str | None = None) -> _J:
     """redact_text applied to every string (and key) of a JSON-like value; the same object when unchanged.
 
     A whole document is first checked as one JSON text: with no URL, no password-like key and no registered
     secret anywhere in it, no string in it can change, and the walk is skipped.
     """
-    if isinstance(value, (dict, list)) and not _may_hold_secrets(value):
+    if isinstance(value, (dict, list)) and not _may_hold_secrets(value, blob):
         return value
     return _redact_walk(value)
 
 
-def _may_hold_secrets(value: object) -> bool:
-    try:
-        blob = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        return True
+def _may_hold_secrets(value: object, blob: str | None) -> bool:
+    if blob is None:
+        try:
+            blob = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            return True
     if "://" in blob and _URL_USERINFO.search(blob):  # a URL with a password (plain URLs need no walk)
         return True
     low = blob.lower()

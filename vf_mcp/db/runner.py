@@ -348,7 +348,7 @@ async def run_guarded(
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
-            stmt = await conn.prepare(sql, timeout=client_timeout)
+            stmt = await conn.prepare(sql, name="", timeout=client_timeout)  # unnamed: no Close round trip later
             ptypes = [p.name for p in stmt.get_parameters()]
             used_window = False
             if params_for_window is not None and len(ptypes) == 2:
@@ -442,13 +442,13 @@ async def fetch_converted(
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
-            stmt = await conn.prepare(sql, timeout=db.client_timeout_s(timeout_ms))
+            stmt = await conn.prepare(sql, name="", timeout=db.client_timeout_s(timeout_ms))  # unnamed: no Close later
             attrs = stmt.get_attributes()
             bounded = None
             if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
                 # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL
                 bounded = bounded_sql(await statement_body(sql), attrs, value_cap=cap)
-                stmt = await conn.prepare(bounded.sql, timeout=db.client_timeout_s(timeout_ms))
+                stmt = await conn.prepare(bounded.sql, name="", timeout=db.client_timeout_s(timeout_ms))
             records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
     converters = converters_for(attrs)
     if bounded is None:

@@ -224,16 +224,22 @@ def pii_policy_for(ctx: Context[Any], app: App) -> Any:
     return _policy(app, identity_of(ctx))
 
 
-def mask_structured(data: dict[str, Any], policy: Any) -> dict[str, Any]:
-    """Rows under a column list are masked by column name and value; everything else by value and key."""
+def mask_structured(data: dict[str, Any], policy: Any, blob: str | None = None) -> dict[str, Any]:
+    """Rows under a column list are masked by column name and value; everything else by value and key.
+
+    `blob` is `data` as JSON text when the caller has it; the same object comes back when nothing changed.
+    """
     rows = data.get("rows")
     columns = data.get("columns")
     if isinstance(rows, list) and isinstance(columns, list) and all(isinstance(r, list) for r in rows):
         names = [str(c.get("name")) if isinstance(c, dict) else str(c) for c in columns]
-        rest = policy.mask_json({k: v for k, v in data.items() if k != "rows"})
-        rest["rows"] = policy.mask_rows(names, rows)
-        return {k: rest[k] for k in data}
-    masked: dict[str, Any] = policy.mask_json(data)
+        meta = {k: v for k, v in data.items() if k != "rows"}
+        rest = policy.mask_json(meta)
+        masked_rows = policy.mask_rows(names, rows)
+        if rest is meta and masked_rows is rows:
+            return data  # nothing changed
+        return {k: masked_rows if k == "rows" else rest[k] for k in data}
+    masked: dict[str, Any] = policy.mask_json(data, blob=blob)
     return masked
 
 
@@ -336,11 +342,13 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
     The text does not repeat the structured JSON: `body` is a compact rendering (rows one per line),
     or, by default, the model without its message field and empty values.
     """
-    data: dict[str, Any] = redact_json(model.model_dump(mode="json"))  # configured secrets never leave
+    dumped = model.model_dump(mode="json")
+    blob = json.dumps(dumped, ensure_ascii=False, default=str)  # one encoding for both checks below
+    data: dict[str, Any] = redact_json(dumped, blob=blob)  # configured secrets never leave
     policy = current_caller().pii  # the caller's PII policy, set by the tool pipeline (None: nothing to mask)
     if policy is not None:
-        masked = mask_structured(data, policy)
-        if masked != data:
+        masked = mask_structured(data, policy, blob if data is dumped else None)
+        if masked is not data and masked != data:
             data, body = masked, None  # a body the tool rendered would show unmasked values
     text = _render(data) if body is None else _wrap(data.get("message"), body)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
