@@ -6,12 +6,10 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import ModuleType
 from typing import Any, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.server.mcpserver.tools import Tool
 
 from vf_mcp import __version__
 from vf_mcp.app import App, Hub, Ops
@@ -19,27 +17,18 @@ from vf_mcp.db.cache import ResultCache, family_ttls
 from vf_mcp.db.catalog import Catalog, quote_ident
 from vf_mcp.db.pool import RoleSafety, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
-from vf_mcp.models.base import compact_schema, compact_text, shallow_output_schema
+from vf_mcp.manifest import FAMILIES, Families, import_families, published
 from vf_mcp.redaction import install_log_redaction, register_settings
 from vf_mcp.settings import Settings
-from vf_mcp.tools import analytics, core, kpi, migration, quality, relationships
-from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
-from vf_mcp.tools import sources as sources_tools
-from vf_mcp.tools.common import ToolDef, VfTool, app_of
+from vf_mcp.tools.common import app_of
 
-TOOL_FAMILIES = {
-    "core": core,
-    "quality": quality,
-    "relationships": relationships,
-    "analytics": analytics,
-    "kpi": kpi,
-    "dba": dba_tools,
-    "export": export_tools,
-    "migration": migration,
-    "sources": sources_tools,
-}
-"""Every tool family by the name the `tools` setting uses; each module publishes its tools as `TOOLS`."""
+TOOL_FAMILIES = Families()
+"""Every tool family by the name the `tools` setting uses; each module (imported when looked up) publishes
+its tools as `TOOLS`. The server itself publishes them from the manifest (vf_mcp/manifest.py)."""
+
+TOOL_IMPORT_DELAY_S = 0.3
+"""Start-up answers the handshake first; the tool modules load this long after, off the event loop."""
 
 log = logging.getLogger("vf_mcp")
 startup_log = logging.getLogger("vf_mcp.startup")
@@ -90,6 +79,7 @@ def _build(
             if announce:
                 _report_role(verdict)
             tasks.append(asyncio.create_task(_warm_up(app, check)))
+            tasks.append(asyncio.create_task(_load_tools(_families(settings))))
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
             current.append(hub)
@@ -101,8 +91,7 @@ def _build(
                 current.remove(hub)
             await _close_hub(hub)
 
-    several = len(settings.sources) > 1
-    tools = [_published(t, several_sources=several) for module in _families(settings) for t in module.TOOLS]
+    tools = published(_families(settings), several_sources=len(settings.sources) > 1)
     server: MCPServer[App] = MCPServer(
         "vf-mcp",
         version=__version__,
@@ -122,42 +111,16 @@ def build_server_with_hubs(settings: Settings) -> tuple[MCPServer[App], list[Hub
     return server, current
 
 
-def _families(settings: Settings) -> list[ModuleType]:
-    """The tool modules the `tools` setting publishes (all when it is empty)."""
-    unknown = [f for f in settings.tools if f not in TOOL_FAMILIES]
+def _families(settings: Settings) -> list[str]:
+    """The tool families the `tools` setting publishes (all when it is empty)."""
+    unknown = [f for f in settings.tools if f not in FAMILIES]
     if unknown:
         raise ConfigError(
             f"Unknown tool famil{'y' if len(unknown) == 1 else 'ies'} in tools: {', '.join(unknown)}. "
-            f"Valid: {', '.join(TOOL_FAMILIES)}."
+            f"Valid: {', '.join(FAMILIES)}."
         )
     chosen = set(settings.tools)
-    return [m for name, m in TOOL_FAMILIES.items() if not chosen or name in chosen]
-
-
-def _published(t: ToolDef, *, several_sources: bool = True) -> Tool:
-    """A tool function as the SDK publishes it, with compact input and output schemas.
-
-    With one database the `source` argument is not published (it is still accepted).
-    """
-    tool = VfTool.from_function(t.fn, annotations=t.annotations, structured_output=True)
-    if not several_sources and t.fn.__name__ != "list_sources":
-        props = tool.parameters.get("properties")
-        if isinstance(props, dict) and "source" not in tool.parameters.get("required", ()):
-            props.pop("source", None)
-    _compact(tool)
-    return tool
-
-
-def _compact(tool: Tool) -> None:
-    compact_schema(tool.parameters, output=False)
-    shallow_output_schema(tool.output_schema)
-    compact_schema(tool.output_schema, output=True)
-    if tool.description:
-        tool.description = compact_text(tool.description)
-    hints = tool.annotations
-    if hints is not None and hints.read_only_hint:
-        # meaningful only when readOnlyHint is false (MCP specification): not repeated on every read-only tool
-        hints.destructive_hint = hints.idempotent_hint = None
+    return [name for name in FAMILIES if not chosen or name in chosen]
 
 
 async def _open_hub(settings: Settings, counter: StatementCounter | None, keyring: Any, metrics: Any) -> Hub:
@@ -361,6 +324,12 @@ async def _warm_up(app: App, check: asyncio.Future[RoleSafety]) -> None:
         log.warning("could not check the database at start: %s", exc.message)
 
 
+async def _load_tools(families: list[str]) -> None:
+    """Shortly after start (the handshake answered), import the published tool modules in a worker thread."""
+    await asyncio.sleep(TOOL_IMPORT_DELAY_S)
+    await import_families(families)
+
+
 async def _stop_quietly(tasks: list[asyncio.Future[Any]], *, finishing: int) -> None:
     """Cancel the background tasks and wait for them; the first `finishing` get a short grace to end by themselves."""
     pending = [t for t in tasks[:finishing] if not t.done()]
@@ -434,6 +403,8 @@ def _register_resources(server: MCPServer[App], current: list[Hub]) -> None:
     @server.resource("schema://{schema}/{table}", mime_type="application/json", title="Table schema")
     async def table_schema(schema: str, table: str, ctx: Context[App]) -> dict[str, Any]:
         """The same data as get_table_schema, as JSON."""
+        from vf_mcp.tools import core  # loaded on first use, like the tools
+
         app = app_of(ctx)
         try:
             described = await core.describe_table(app, f"{quote_ident(schema)}.{quote_ident(table)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 import os
 import stat
 import sys
@@ -30,6 +31,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 
 __all__ = ["PipesUnavailable", "StdioReader", "StdioWriter", "open_stdio", "serve_on"]
+
+log = logging.getLogger("vf_mcp.stdio")
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 """The longest JSON-RPC line read (a client's request); longer ones end the connection."""
@@ -52,7 +55,7 @@ class StdioReader:
             try:
                 line = await self._reader.readline()
             except (ValueError, asyncio.LimitOverrunError, OSError) as exc:  # a line over MAX_LINE_BYTES
-                print(f"vf-mcp: stdin closed ({exc})", file=sys.stderr)
+                log.warning("stdin closed: %s", exc)
                 raise anyio.EndOfStream from None
             if not line:
                 raise anyio.EndOfStream
