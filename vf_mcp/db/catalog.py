@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -375,6 +375,10 @@ def _json(value: Any) -> Any:
     return value
 
 
+ANSWERS_KEPT = 256
+"""Catalog-derived answers kept per database (list_tables, get_table_schema)."""
+
+
 @dataclass
 class Catalog:
     """Cached catalog answers for one database (rebuilt with the server, never module-level)."""
@@ -386,8 +390,23 @@ class Catalog:
         """`compute()`'s result, cached in the schema family (results, never coroutines; single flight)."""
         return await self.cache.get_or_compute(("catalog", key), compute, family="schema", refresh=refresh)
 
+    answers: dict[Hashable, tuple[object, object]] = field(default_factory=dict, repr=False)
+    """Answers derived from a cached catalog object, by key: (the object they came from, the answer)."""
+
     def invalidate(self) -> None:
         self.cache.invalidate()
+        self.answers.clear()
+
+    def derived(self, key: Hashable, basis: object) -> object | None:
+        """The answer kept for `key` if it was derived from this very `basis` (a catalog snapshot)."""
+        kept = self.answers.get(key)
+        return kept[1] if kept is not None and kept[0] is basis else None
+
+    def keep(self, key: Hashable, basis: object, answer: object) -> None:
+        """Keep `answer`, derived from `basis`, until the catalog snapshot changes (bounded)."""
+        if len(self.answers) >= ANSWERS_KEPT:
+            self.answers.pop(next(iter(self.answers)))
+        self.answers[key] = (basis, answer)
 
     async def relations(self, *, refresh: bool = False) -> tuple[Relation, ...]:
         """Every relation the role may SELECT from, in one catalog query."""

@@ -332,6 +332,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def masking_scope() -> str:
+    """What the current caller's answers show ("raw", or the PII policy's fingerprint): part of any memo key."""
+    policy = current_caller().pii
+    return "raw" if policy is None else str(policy.scope)
+
+
 def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 

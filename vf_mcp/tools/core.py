@@ -59,7 +59,16 @@ from vf_mcp.models.core import (
     TableStats,
     ValueCount,
 )
-from vf_mcp.tools.common import SourceArg, TableName, ToolDef, app_of, compact_json, respond, tool_errors
+from vf_mcp.tools.common import (
+    SourceArg,
+    TableName,
+    ToolDef,
+    app_of,
+    compact_json,
+    masking_scope,
+    respond,
+    tool_errors,
+)
 from vf_mcp.units import human_bytes
 
 MAX_OFFSET = 2**31 - 1  # MOVE FORWARD takes a bigint; a sane bound keeps errors about the argument
@@ -136,6 +145,10 @@ async def list_tables(
     """
     app = app_of(ctx, source)
     rels = await app.catalog.relations()
+    key = ("list_tables", schema_name, name_pattern, include_views, masking_scope())
+    kept = app.catalog.derived(key, rels)
+    if isinstance(kept, CallToolResult):
+        return kept  # the same catalog snapshot, arguments and masking: the same answer
     regex = _pattern(name_pattern) if name_pattern else None
     parts: dict[str, list[str]] = {}
     for r in rels:
@@ -157,7 +170,9 @@ async def list_tables(
     body = "\n".join(
         compact_json([e.schema_name, e.name, e.kind, e.row_estimate, e.size, e.comment, e.partitions]) for e in entries
     )
-    return respond(result, "[schema,name,kind,row_estimate,size,comment,partitions]\n" + body)
+    answer = respond(result, "[schema,name,kind,row_estimate,size,comment,partitions]\n" + body)
+    app.catalog.keep(key, rels, answer)
+    return answer
 
 
 @tool_errors
@@ -166,8 +181,15 @@ async def get_table_schema(
 ) -> Annotated[CallToolResult, TableSchema]:
     """Describe a table or view: columns, keys (both directions), constraints, indexes, partitioning."""
     app = app_of(ctx, source)
-    schema = await describe_table(app, table_name)
-    return respond(schema)
+    rel = await app.catalog.resolve(table_name)
+    info = await app.catalog.table_info(rel)
+    key = ("get_table_schema", rel.oid, masking_scope())
+    kept = app.catalog.derived(key, info)
+    if isinstance(kept, CallToolResult) and kept.structured_content and kept.structured_content.get("name") == rel.name:
+        return kept  # the same catalog snapshot of this table and masking: the same answer
+    answer = respond(await describe_table(app, table_name))
+    app.catalog.keep(key, info, answer)
+    return answer
 
 
 @tool_errors
