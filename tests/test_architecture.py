@@ -68,3 +68,13 @@ def test_server_uses_no_sdk_private_attribute() -> None:
     text = (PACKAGE / "server.py").read_text(encoding="utf-8")
     assert "setattr(server" not in text
     assert "._tool_manager" not in text and "._lowlevel_server" not in text
+
+
+def test_no_module_uses_sdk_private_attributes() -> None:
+    """The stdio transport and the manifest reach the SDK through its public API too."""
+    bad = [
+        str(path.relative_to(PACKAGE.parent))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if any(name in path.read_text(encoding="utf-8") for name in ("._tool_manager", "._lowlevel_server"))
+    ]
+    assert not bad
