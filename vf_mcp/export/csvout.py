@@ -104,6 +104,13 @@ class CsvWriter:
         self._file.write("\n")
         return len(text) + 1
 
+    def write_copy(self, chunks: Sequence[bytes]) -> int:
+        """Append CSV data COPY produced (UTF-8 bytes, whole or partial lines) after the header."""
+        self._file.flush()
+        for chunk in chunks:
+            self._file.buffer.write(chunk)
+        return sum(map(len, chunks))
+
     def close(self, metadata: dict[str, object] | None) -> None:
         self._file.close()
 

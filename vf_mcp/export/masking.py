@@ -71,6 +71,14 @@ def masked_columns(columns: Sequence[ExportColumn], policy: ExportPolicy) -> lis
     return [i for i, c in enumerate(columns) if i in by_lineage or base.column_mode(c.name) in ("mask", "hash")]
 
 
+def scans_values(policy: ExportPolicy) -> bool:
+    """Whether `mask_pii` may change CSV lines PostgreSQL built (the value-pattern net of the policy's mode)."""
+    if policy is None or not policy.enabled:
+        return False
+    base = policy.policy if isinstance(policy, LineagePolicy) else policy
+    return base.mode != "allow"
+
+
 def text_cast_sql(statement: str, columns: Sequence[ExportColumn], positions: Sequence[int]) -> str:
     """`statement` with the columns at `positions` cast to text (masked values are text), names kept."""
     aliases = ", ".join(f'"{i}"' for i in range(1, len(columns) + 1))
