@@ -90,14 +90,14 @@ def peak_growth_mb(baseline_kb: int) -> float:
     return (_status_kb("VmHWM") - baseline_kb) / 1024.0
 
 
-async def _query_of_export(dsn: str, marker: str) -> str | None:
-    """The statement a vf-mcp session is running for the export whose SQL holds `marker`."""
+async def _copy_of_export(dsn: str, marker: str) -> str | None:
+    """The COPY a vf-mcp session is running for the export whose SQL holds `marker` (None: never seen)."""
     admin = await asyncpg.connect(dsn)
     try:
         for _ in range(200):
             found = await admin.fetchval(
                 "SELECT query FROM pg_stat_activity WHERE application_name = 'vf-mcp' AND state = 'active' "
-                "AND query LIKE $1 AND pid <> pg_backend_pid()",
+                "AND query LIKE 'COPY (%' AND query LIKE $1 AND pid <> pg_backend_pid()",
                 f"%{marker}%",
             )
             if found:
@@ -197,7 +197,7 @@ async def test_statement_timeout_stops_a_long_copy(copy_dsn: str, tmp_path: Path
     ) as client:
         started = time.perf_counter()
         running = asyncio.create_task(client.call_tool("export_results", {"query": slow, "format": "csv"}))
-        seen = await _query_of_export(copy_dsn, "copy_timeout_marker")
+        seen = await _copy_of_export(copy_dsn, "copy_timeout_marker")
         result = await running
         elapsed = time.perf_counter() - started
     assert seen is not None and seen.startswith("COPY (")  # the COPY path ran
@@ -227,7 +227,7 @@ async def test_copy_yields_to_ddl_after_lock_timeout(copy_dsn: str, tmp_path: Pa
         export_statement_timeout_ms=120_000,
     ) as client:
         export = asyncio.create_task(client.call_tool("export_results", {"query": slow, "format": "csv"}))
-        seen = await _query_of_export(copy_dsn, "copy_lock_marker")
+        seen = await _copy_of_export(copy_dsn, "copy_lock_marker")
         admin = await asyncpg.connect(copy_dsn)
         try:
             started = time.perf_counter()
@@ -242,3 +242,28 @@ async def test_copy_yields_to_ddl_after_lock_timeout(copy_dsn: str, tmp_path: Pa
     assert blocked_s < 10.0  # not the export's 120 s
     assert result.is_error and "held a lock another session" in result.content[0].text  # type: ignore[union-attr]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+async def test_statement_text_cannot_leave_the_copy(copy_dsn: str, tmp_path: Path) -> None:
+    """Comments, a trailing semicolon and attempts to close COPY's parenthesis: the same bytes as COPY or the
+    guard's refusal; nothing written to the database (checked from a separate connection)."""
+    async with mcp_client(copy_dsn, exports_dir=str(tmp_path)) as client:
+        commented, _ = await export_bytes(client, "/* head */ SELECT id, label FROM awkward ORDER BY id -- tail")
+        semicolon, _ = await export_bytes(client, "SELECT id, label FROM awkward ORDER BY id; -- done")
+        refused = [
+            await call_error(client, "export_results", {"query": q, "format": "csv"})
+            for q in (
+                "SELECT 1) TO STDOUT (FORMAT csv); CREATE TABLE pwned (x int); COPY (SELECT 1",
+                "SELECT 1 AS one) TO '/tmp/pwned.csv' --",
+                "SELECT 1; CREATE TABLE pwned (x int)",
+            )
+        ]
+    truth = await copy_csv(copy_dsn, "SELECT id, label FROM awkward ORDER BY id")
+    assert commented == semicolon == truth
+    assert all(text.startswith("Error executing tool export_results") for text in refused), refused
+    conn = await asyncpg.connect(copy_dsn)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('pwned')") is None
+    finally:
+        await conn.close()
+    assert not Path("/tmp/pwned.csv").exists()

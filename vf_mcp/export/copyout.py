@@ -123,10 +123,12 @@ async def copy_csv(
     timeout_s: float,
     on_chunk: Callable[[int], Awaitable[None]],
     reserve: Callable[[int], None] | None,
+    guarded: bool,
 ) -> int:
     """COPY the query `sql` (from copy_query; its COPY text checked here) into `writer`; returns COPY's row count.
 
-    Raises RowTooLarge (the transaction is then aborted: roll back to a savepoint before retrying).
+    Raises RowTooLarge when `guarded` (the query has copy_query's size check) and PostgreSQL raised it; the
+    transaction is then aborted: roll back to a savepoint taken before, and retry through the cursor path.
     """
     await anyio.to_thread.run_sync(check_copy_sql, copy_statement(sql))
     sink = _Sink(writer, on_chunk, reserve)
@@ -138,7 +140,7 @@ async def copy_csv(
         )
         await sink.flush()
     except asyncpg.InvalidTextRepresentationError as exc:
-        if MARKER in str(exc):
+        if guarded and MARKER in str(exc):
             raise RowTooLarge(sink.reserved) from None
         raise
     except asyncpg.QueryCanceledError:

@@ -6,11 +6,13 @@ quoted by COPY's rules: a value is quoted when it is empty (so NULL, written as 
 '') or contains a comma, a double quote, CR or LF (quotes doubled); a lone \\. in a one-column result is
 quoted too. Lines end with LF, UTF-8.
 
-Why not COPY itself: asyncpg runs COPY through the simple query protocol (several statements per message)
-and inlines parameters by text substitution that also rewrites `$1` inside comments and string literals.
-Here the guarded statement stays a prepared statement with bound parameters (layer 1 of the read-only
-guarantee) and PostgreSQL builds each line in the cursor's query: one text value per row, about 2x the time
-of COPY itself (bench figures in the tool's docs), byte-identical output (tests/test_export.py checks it).
+Two ways to the same bytes. When nothing per value is needed in Python (no parameters, no masked column,
+no value-pattern net for the caller's PII policy), COPY itself writes the file (`copyout.py`; the statement
+checked by the guard, its COPY wrapping parsed again, inside the same READ ONLY transaction). Otherwise
+(bound parameters: asyncpg would inline them into COPY by text substitution, which also rewrites `$1` inside
+comments and string literals; masking) the guarded statement stays a prepared statement with bound
+parameters and PostgreSQL builds each line in the cursor's query (`csv_line_sql`): one text value per row,
+about 2x the time of COPY. tests/test_export.py and tests/test_export_copy.py compare both with COPY.
 """
 
 from __future__ import annotations

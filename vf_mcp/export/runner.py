@@ -260,7 +260,7 @@ async def _copy_rows(
 
     try:
         run.rows = await copy_csv(
-            conn, db, copy, writer, timeout_s=run.client_timeout, on_chunk=progress, reserve=reserve
+            conn, db, copy, writer, timeout_s=run.client_timeout, on_chunk=progress, reserve=reserve, guarded=guarded
         )
     except RowTooLarge as exc:
         await conn.execute("ROLLBACK TO SAVEPOINT vf_export_copy", timeout=run.client_timeout)
