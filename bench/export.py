@@ -1,21 +1,28 @@
 """export_results CSV next to PostgreSQL's own `COPY (query) TO STDOUT` on 1,000,000 rows, in one run.
 
-    python bench/export.py [--rows 1000000] [--rounds 5] [--pii-mode mask] [--dsn URL] [--json OUT]
+    python bench/export.py [--rows 1000000] [--rounds 5] [--pii-mode allow] [--dsn URL] [--json OUT]
 
 Without --dsn the embedded PostgreSQL in /tmp/vfbench/pgdata is started (kept between runs) and the database
 `vfbench_export` is created once with the table `export_rows` (reused later; a comment on the table records
-its row count). Each round times, alternately:
+its row count): int, bigint, numeric(12,2), text of varying length, text needing CSV quoting (commas,
+quotes, line breaks), '' and NULL, timestamptz, date, boolean. Each round times, one after the other:
 
 - floor: asyncpg `conn.copy_from_query(SELECT, output=<file>, format='csv', header=True)` on a plain
   connection of this process, to a file;
 - vf-mcp: `export_results(query=SELECT, format='csv', include_metadata=false)` through an in-process MCP
-  client (`mcp.Client(build_server(settings))`, the full tool pipeline: guard, PII policy, READ ONLY
-  session, writer, store), timed until the answer arrives (the file is complete and published by then).
+  client (`mcp.Client(build_server(settings))`: the full tool pipeline, guard, PII policy, READ ONLY
+  session, writer, store; no stdio framing, which carries only the small answer), timed until the answer
+  arrives (the file is complete and published by then);
+- the same rows with a bound parameter (`WHERE id >= $1`, params [0]), which cannot go through COPY: the
+  cursor path every export took before (`--no-cursor` leaves it out).
 
-Reported: medians of the rounds, rows/s and MB/s (MB = 10^6 bytes of the CSV file) for both, the throughput
-ratio vf-mcp / COPY (target >= 0.7), the peak RSS of this process during each vf-mcp export (VmHWM reset
-through /proc/self/clear_refs before it; the in-process server runs here), and whether the two files are
-byte-identical.
+Reported: medians of the rounds, rows/s and MB/s (MB = 10^6 bytes of the CSV file), the throughput ratio
+vf-mcp / COPY (target >= 0.7), the peak RSS growth of this process during each export (VmHWM reset through
+/proc/self/clear_refs before it; the server runs in this process), and whether the files are byte-identical.
+
+pii_mode: `allow` by default, the policy under which nothing per value is needed. With `mask` or `hash`
+(the product default is mask) every CSV line also passes the value-pattern net (emails, phones, cards in
+any text) in Python, so the export takes the cursor path; `--pii-mode mask --rounds 1` shows that cost.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ WORK_DIR = Path("/tmp/vfbench")
 DATABASE = "vfbench_export"
 TABLE = "export_rows"
 QUERY = f"SELECT * FROM {TABLE} ORDER BY id"
+PARAM_QUERY = f"SELECT * FROM {TABLE} WHERE id >= $1 ORDER BY id"
+"""The same rows with a bound parameter: export_results cannot use COPY for it (the cursor path)."""
 TARGET = 0.7
 
 # A realistic mix: integers, an exact numeric, free text of varying length (some needing CSV quoting:
@@ -136,11 +145,14 @@ async def copy_floor(dsn: str, path: Path) -> float:
         await conn.close()
 
 
-async def vf_export(client: Client) -> tuple[float, dict[str, Any], int]:
+async def vf_export(client: Client, *, cursor: bool = False) -> tuple[float, dict[str, Any], int]:
     """One export_results call: seconds, its structured answer, peak RSS growth in kB during it."""
+    args: dict[str, Any] = {"query": QUERY, "format": "csv", "include_metadata": False}
+    if cursor:
+        args |= {"query": PARAM_QUERY, "params": [0]}
     base = reset_peak_rss()
     started = time.perf_counter()
-    result = await client.call_tool("export_results", {"query": QUERY, "format": "csv", "include_metadata": False})
+    result = await client.call_tool("export_results", args)
     elapsed = time.perf_counter() - started
     if result.is_error:
         raise SystemExit(f"export_results failed: {result.content}")
@@ -202,24 +214,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         floor_s: list[float] = []
         vf_s: list[float] = []
+        cursor_s: list[float] = []
         rss_kb: list[int] = []
+        cursor_rss_kb: list[int] = []
         floor_file = out_dir / "copy.csv"
         last: dict[str, Any] = {}
         async with Client(build_server(settings)) as client:
             for i in range(args.warmup + args.rounds):
                 copy_s = await copy_floor(dsn, floor_file)
                 vf, last, grown = await vf_export(client)
+                if args.cursor:
+                    cur, cursor_last, cursor_grown = await vf_export(client, cursor=True)
                 if i >= args.warmup:
                     floor_s.append(copy_s)
                     vf_s.append(vf)
                     rss_kb.append(grown)
+                    if args.cursor:
+                        cursor_s.append(cur)
+                        cursor_rss_kb.append(cursor_grown)
                     print(f"round {i - args.warmup + 1}: COPY {copy_s:.3f} s, vf-mcp {vf:.3f} s", file=sys.stderr)
                 if i < args.warmup + args.rounds - 1:
                     Path(last["file_path"]).unlink(missing_ok=True)
+                    if args.cursor:
+                        Path(cursor_last["file_path"]).unlink(missing_ok=True)
         vf_file = Path(last["file_path"])
         size_copy, size_vf = floor_file.stat().st_size, vf_file.stat().st_size
         same = _digest(floor_file) == _digest(vf_file)
         comparison = "identical" if same else _first_difference(floor_file, vf_file)
+        cursor_cmp = None
+        if args.cursor:
+            cursor_file = Path(cursor_last["file_path"])
+            cursor_cmp = (
+                "identical"
+                if _digest(cursor_file) == _digest(floor_file)
+                else (_first_difference(floor_file, cursor_file))
+            )
         rows = int(last["row_count"])
         shutil.rmtree(out_dir, ignore_errors=True)
     finally:
@@ -247,6 +276,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "load": f"{os.getloadavg()[0]:.2f}",
         "copy": {"seconds": floor_s, "median_s": copy_med, "bytes": size_copy},
         "vf_mcp": {"seconds": vf_s, "median_s": vf_med, "bytes": size_vf, "peak_rss_growth_kb": rss_kb},
+        "cursor": (
+            {
+                "seconds": cursor_s,
+                "median_s": statistics.median(cursor_s),
+                "bytes": size_copy,
+                "peak_rss_growth_kb": cursor_rss_kb,
+                "ratio": copy_med / statistics.median(cursor_s),
+                "files": cursor_cmp,
+            }
+            if cursor_s
+            else None
+        ),
         "ratio": copy_med / vf_med,
         "files": comparison,
         "command": "python bench/export.py " + " ".join(a for a in sys.argv[1:] if "://" not in a),
@@ -280,6 +321,18 @@ def render(r: dict[str, Any]) -> str:
             f"{'measurement':<44} {'median s':>9} {'best s':>9} {'rows/s':>12} {'MB/s':>8}",
             line("floor: asyncpg copy_from_query (COPY) to file", r["copy"], ""),
             line("export_results csv (in-process mcp.Client)", r["vf_mcp"], f"peak RSS growth {peak:.1f} MB"),
+            *(
+                [
+                    line(
+                        "same with a bound parameter (cursor path)",
+                        r["cursor"],
+                        f"peak RSS growth {max(r['cursor']['peak_rss_growth_kb']) / 1024:.1f} MB; "
+                        f"{r['cursor']['ratio']:.2f}x COPY; file vs COPY: {r['cursor']['files']}",
+                    )
+                ]
+                if r["cursor"]
+                else []
+            ),
             "",
             f"throughput vs COPY: {ratio:.2f}x (target >= {TARGET}x): {'MET' if ratio >= TARGET else 'MISSED'}",
             f"files: {r['files']} ({r['copy']['bytes']:,} vs {r['vf_mcp']['bytes']:,} bytes)",
@@ -293,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=1_000_000, help="rows in the bench table")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds (each: COPY, then export_results)")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
-    p.add_argument("--pii-mode", default="mask", choices=["mask", "hash", "allow"], help="vf-mcp's pii_mode")
+    p.add_argument("--no-cursor", dest="cursor", action="store_false", help="skip the bound-parameter line")
+    p.add_argument("--pii-mode", default="allow", choices=["mask", "hash", "allow"], help="vf-mcp's pii_mode")
     p.add_argument("--json", type=Path, help="also write every number as JSON to this file")
     p.add_argument("--data-dir", type=Path, default=WORK_DIR / "pgdata", help="embedded cluster directory")
     args = p.parse_args(argv)
