@@ -57,8 +57,6 @@ ROW_SHARE = 8
 BLOCK_CHECK_INTERVAL_S = 0.5
 MARKER = "vf-export-row-too-large:"
 _BLOCKED_BY = "SELECT count(*) FROM pg_stat_activity WHERE pid <> $1::int AND $1::int = ANY(pg_blocking_pids(pid))"
-_UNMEASURED = frozenset({"numeric"})
-"""Variable-length types whose text is bounded (numeric: at most ~147 kB): not measured."""
 
 
 class RowTooLarge(Exception):
@@ -76,17 +74,13 @@ def copy_query(statement: str, attrs: Sequence[PgAttribute], value_cap: int) -> 
     The check raises inside PostgreSQL (an invalid boolean whose text starts with MARKER) on a row whose
     measured values add up to more than value_cap // ROW_SHARE; other rows pass unchanged.
     """
-    measured = [
-        (i, a)
-        for i, a in enumerate(attrs)
-        if is_variable_length(a) and not (a.type.schema == "pg_catalog" and a.type.name in _UNMEASURED)
-    ]
+    measured = [(i, a) for i, a in enumerate(attrs) if is_variable_length(a)]
     query = f"\n{statement}\n"
     if measured:
         aliases = ", ".join(f'"{i}"' for i in range(1, len(attrs) + 1))
-        sizes = [_size_sql("q." + f'"{i + 1}"', a, value_cap) for i, a in measured]
+        limit = value_cap // ROW_SHARE  # also the cap of _size_sql's compression guess: text measured past it
+        sizes = [_size_sql("q." + f'"{i + 1}"', a, limit) for i, a in measured]
         total = " + ".join(f"coalesce({size}, 0)" for size in sizes)
-        limit = value_cap // ROW_SHARE
         check = f"CASE WHEN {total} > {limit} THEN ('{MARKER}' || ({total}))::bool ELSE true END"
         query = f"\nSELECT * FROM (\n{statement}\n) AS q({aliases}) WHERE {check}\n"
     return query
