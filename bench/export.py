@@ -303,7 +303,7 @@ def render(r: dict[str, Any]) -> str:
         return (
             f"{name:<44} {med:9.3f} {min(d['seconds']):9.3f} {rows / med:>12,.0f} {d['bytes'] / med / 1e6:8.1f}"
             f"  {extra}"
-        )
+        ).rstrip()
 
     peak = max(r["vf_mcp"]["peak_rss_growth_kb"]) / 1024
     ratio = r["ratio"]
