@@ -267,3 +267,55 @@ async def test_statement_text_cannot_leave_the_copy(copy_dsn: str, tmp_path: Pat
     finally:
         await conn.close()
     assert not Path("/tmp/pwned.csv").exists()
+
+
+PATTERNS = """
+CREATE TABLE patterns (
+    c1 int4, c2 int8, c3 numeric, c4 numeric(20,2), c5 float8, c6 text, c7 timestamptz, c8 date, c9 uuid,
+    c10 text[], c11 jsonb, c12 boolean, c13 time, c14 float4, c15 interval
+);
+INSERT INTO patterns VALUES
+  (2125551234, 27825551234, 4111111111111111, 4111111111111111.00, 4111111111111111, 'call 082 555 9999',
+   '2024-01-01 10:00:00.123456-05', '0001-01-01 BC', 'abcde012-3456-7890-abcd-ef0123456789',
+   '{"a@b.co","x"}', '{"phone": "+27 82 555 1234"}', true, '23:59:59.999999', 1e13, '12345678 days'),
+  (-2147483648, 4111111111111111, 8001015009087, -8001015009087.5, 123456789012345, 'card 4111 1111 1111 1111',
+   '294276-12-31 23:59:59.999999+00', 'infinity', '00000000-0000-0000-0000-000000000000', '{}', '[]', false,
+   '00:00', 0.5, '1 day 02:00:00'),
+  (0, 8001015009087, 'NaN', 0.01, 'NaN', 'mail ann@example.com, ssn 123-45-6789', 'infinity', '2024-02-29',
+   NULL, '{"12345678"}', '"0825551234"', NULL, NULL, 'Infinity', NULL),
+  (7, 999999999999, 123456789012, 1e12, 1.5e300, 'ref 12345678 and 1234 5678 and (082) 555-1234', NULL,
+   '2024-06-01', 'a1234567-8901-2345-b678-901234567890', NULL, '{"n": 4111111111111111}', true, '10:00',
+   -1e13, '-5 years'),
+  (NULL, NULL, NULL, NULL, NULL, 'plain, "quoted"', '1999-12-31 23:59:59+00', NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL),
+  (1, 4111111111111111, NULL, NULL, NULL, 'only the bigint', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (2, NULL, 4111111111111111, NULL, NULL, 'only the numeric', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (3, NULL, NULL, NULL, 4111111111111111, 'only the float', '2024-01-01 10:00+00', '2024-01-01', NULL, NULL,
+   NULL, true, '10:00', NULL, NULL);
+"""
+
+
+async def test_value_pattern_net_runs_only_where_a_pattern_can_be(copy_dsn: str, tmp_path: Path) -> None:
+    """pii_mode mask: PostgreSQL flags the lines that may hold a value pattern and only those pass the net;
+    the file equals every COPY line passed through the net (what every line went through before)."""
+    from vf_mcp.pii import PiiPolicy
+
+    admin = await asyncpg.connect(copy_dsn)
+    try:
+        await admin.execute("DROP TABLE IF EXISTS patterns;" + PATTERNS)
+    finally:
+        await admin.close()
+    query = "SELECT * FROM patterns"
+    policy = PiiPolicy(mode="mask")
+    lines = (await copy_csv(copy_dsn, query)).decode().split("\n")  # no value here holds a line break
+    expected = "\n".join([lines[0], *(policy.mask_text(line) if line else line for line in lines[1:])])
+    async with mcp_client(copy_dsn, exports_dir=str(tmp_path), pii_mode="mask") as client:
+        data, out = await export_bytes(client, query)
+    text = data.decode()
+    assert out["row_count"] == 8
+    assert text == expected
+    for secret in ("082 555 9999", "4111 1111 1111 1111", "ann@example.com", "123-45-6789", "a@b.co"):
+        assert secret not in text, secret
+    assert "plain" in text and "0001-01-01 BC" in text and "2125551234" in text  # what the net leaves alone
+    masked_rows = [line for line in text.split("\n")[6:9]]
+    assert all("4111111111111111" not in line for line in masked_rows[:2]), masked_rows  # bigint, numeric

@@ -41,8 +41,35 @@ def statement_text(sql: str) -> str:
     return sql[start : start + stmt.stmt_len] if stmt.stmt_len else sql[start:]
 
 
-def csv_line_sql(statement: str, columns: Sequence[ExportColumn]) -> str:
-    """A query returning one CSV line (text) per row of `statement` (a SELECT, VALUES or TABLE)."""
+# Types whose text output (in any DateStyle) never holds an '@' nor a digit run the value-pattern net
+# (pii.PiiPolicy.mask_text) would mask: no run of 8+ digits (int2, int4 stay under 11 digits without a leading
+# 0), or runs that end in a 2-digit group or hold a '.' with other separators (dates, times, timestamps).
+_NO_PATTERN = frozenset({"bool", "int2", "int4", "oid", "date", "time", "timetz", "timestamp", "timestamptz"})
+# A digit run of 8+ digits (at most two of the net's separators between digits) or an '@': lines without
+# one anywhere are never changed by the net.
+_PATTERN_RE = "@|[0-9]([ .()-]{0,2}[0-9]){7}"
+
+
+def _may_hold_pattern(value: str, col: ExportColumn) -> str | None:
+    """SQL true when the value's text may be changed by the value-pattern net (None: never)."""
+    if col.pg_catalog and col.type_kind == "scalar":
+        if col.type_name in _NO_PATTERN:
+            return None
+        if col.type_name == "int8":  # 12 digits or fewer, no leading 0: neither phone, ID nor card
+            return f"{value} >= 1000000000000"
+        if col.type_name in ("float4", "float8"):  # past 1e12 a float may print 13+ digits without a '.'
+            return f"{value} >= 1e12"
+        if col.type_name == "numeric":  # with a '.', two groups: never phone, ID nor card
+            return f"({value} >= 1000000000000 AND scale({value}) = 0)"
+    return f"concat({value}) ~ '{_PATTERN_RE}'"
+
+
+def csv_line_sql(statement: str, columns: Sequence[ExportColumn], *, flag: bool = False) -> str:
+    """A query returning one CSV line (text) per row of `statement` (a SELECT, VALUES or TABLE).
+
+    With `flag`, a second column tells whether the line may hold a value pattern (NULL or false: it cannot),
+    so the value-pattern net runs only on those lines.
+    """
     single = len(columns) == 1
     cells = []
     for i, col in enumerate(columns, 1):
@@ -60,6 +87,9 @@ def csv_line_sql(statement: str, columns: Sequence[ExportColumn]) -> str:
         )
     aliases = ", ".join(f'"{i}"' for i in range(1, len(columns) + 1))
     line = " || ',' || ".join(cells)
+    if flag:
+        checks = [c for i, col in enumerate(columns, 1) if (c := _may_hold_pattern(f'q."{i}"', col)) is not None]
+        line += f", {' OR '.join(checks) if checks else 'false'} AS scan"
     return f"SELECT {line} FROM (\n{statement}\n) AS q({aliases})"
 
 

@@ -108,7 +108,11 @@ def mask_pii(
     if csv_lines:
         if base.mode == "allow":
             return rows
-        return [(base.mask_text(row[0]) if isinstance(row[0], str) else row[0],) for row in rows]
+        # (line, scan): only lines PostgreSQL flagged may hold a value pattern (csvout.csv_line_sql)
+        return [
+            (base.mask_text(row[0]) if isinstance(row[0], str) and (len(row) < 2 or row[1]) else row[0],)
+            for row in rows
+        ]
     lists = base.apply_masks([list(r) for r in rows], masks)
     masked: list[list[object]] = base.mask_rows([c.name for c in columns], lists)
     return masked

@@ -198,7 +198,8 @@ async def stream_export(
                 if run.writer is None:
                     if lines:
                         stmt = await conn.prepare(
-                            csv_line_sql(await statement_body(sql), columns), timeout=client_timeout
+                            csv_line_sql(await statement_body(sql), columns, flag=scans_values(pii)),
+                            timeout=client_timeout,
                         )
                     await _cursor_rows(conn, db, sql, stmt, args, wrappable, lines, columns, pii, run, on_chunk,
                                        reserve, opened)  # fmt: skip
