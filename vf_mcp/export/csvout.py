@@ -6,11 +6,15 @@ quoted by COPY's rules: a value is quoted when it is empty (so NULL, written as 
 '') or contains a comma, a double quote, CR or LF (quotes doubled); a lone \\. in a one-column result is
 quoted too. Lines end with LF, UTF-8.
 
-Why not COPY itself: asyncpg runs COPY through the simple query protocol (several statements per message)
-and inlines parameters by text substitution that also rewrites `$1` inside comments and string literals.
-Here the guarded statement stays a prepared statement with bound parameters (layer 1 of the read-only
-guarantee) and PostgreSQL builds each line in the cursor's query: one text value per row, about 2x the time
-of COPY itself (bench figures in the tool's docs), byte-identical output (tests/test_export.py checks it).
+Two ways to the same bytes. When nothing per value is needed in Python (no parameters, no masked column,
+no value-pattern net for the caller's PII policy), COPY itself writes the file (`copyout.py`; the statement
+checked by the guard, its COPY wrapping parsed again, inside the same READ ONLY transaction). Otherwise
+(bound parameters: asyncpg would inline them into COPY by text substitution, which also rewrites `$1` inside
+comments and string literals; masking) the guarded statement stays a prepared statement with bound
+parameters and PostgreSQL builds each line in the cursor's query (`csv_line_sql`): one text value per row,
+about 3x the time of COPY. Under a policy with a value-pattern net, a second column flags the lines that may
+hold a pattern, and only those are netted in Python. tests/test_export.py and tests/test_export_copy.py
+compare both ways with COPY.
 """
 
 from __future__ import annotations
@@ -39,8 +43,35 @@ def statement_text(sql: str) -> str:
     return sql[start : start + stmt.stmt_len] if stmt.stmt_len else sql[start:]
 
 
-def csv_line_sql(statement: str, columns: Sequence[ExportColumn]) -> str:
-    """A query returning one CSV line (text) per row of `statement` (a SELECT, VALUES or TABLE)."""
+# Types whose text output (in any DateStyle) never holds an '@' nor a digit run the value-pattern net
+# (pii.PiiPolicy.mask_text) would mask: no run of 8+ digits (int2, int4 stay under 11 digits without a leading
+# 0), or runs that end in a 2-digit group or hold a '.' with other separators (dates, times, timestamps).
+_NO_PATTERN = frozenset({"bool", "int2", "int4", "oid", "date", "time", "timetz", "timestamp", "timestamptz"})
+# A digit run of 8+ digits (at most two of the net's separators between digits) or an '@': lines without
+# one anywhere are never changed by the net.
+_PATTERN_RE = "@|[0-9]([ .()-]{0,2}[0-9]){7}"
+
+
+def _may_hold_pattern(value: str, col: ExportColumn) -> str | None:
+    """SQL true when the value's text may be changed by the value-pattern net (None: never)."""
+    if col.pg_catalog and col.type_kind == "scalar":
+        if col.type_name in _NO_PATTERN:
+            return None
+        if col.type_name == "int8":  # 12 digits or fewer, no leading 0: neither phone, ID nor card
+            return f"{value} >= 1000000000000"
+        if col.type_name in ("float4", "float8"):  # past 1e12 a float may print 13+ digits without a '.'
+            return f"{value} >= 1e12"
+        if col.type_name == "numeric":  # with a '.', two groups: never phone, ID nor card
+            return f"({value} >= 1000000000000 AND scale({value}) = 0)"
+    return f"concat({value}) ~ '{_PATTERN_RE}'"
+
+
+def csv_line_sql(statement: str, columns: Sequence[ExportColumn], *, flag: bool = False) -> str:
+    """A query returning one CSV line (text) per row of `statement` (a SELECT, VALUES or TABLE).
+
+    With `flag`, a second column tells whether the line may hold a value pattern (NULL or false: it cannot),
+    so the value-pattern net runs only on those lines.
+    """
     single = len(columns) == 1
     cells = []
     for i, col in enumerate(columns, 1):
@@ -58,6 +89,9 @@ def csv_line_sql(statement: str, columns: Sequence[ExportColumn]) -> str:
         )
     aliases = ", ".join(f'"{i}"' for i in range(1, len(columns) + 1))
     line = " || ',' || ".join(cells)
+    if flag:
+        checks = [c for i, col in enumerate(columns, 1) if (c := _may_hold_pattern(f'q."{i}"', col)) is not None]
+        line += f", {' OR '.join(checks) if checks else 'false'} AS scan"
     return f"SELECT {line} FROM (\n{statement}\n) AS q({aliases})"
 
 
@@ -103,6 +137,13 @@ class CsvWriter:
         self._file.write(text)
         self._file.write("\n")
         return len(text) + 1
+
+    def write_copy(self, chunks: Sequence[bytes]) -> int:
+        """Append CSV data COPY produced (UTF-8 bytes, whole or partial lines) after the header."""
+        self._file.flush()
+        for chunk in chunks:
+            self._file.buffer.write(chunk)
+        return sum(map(len, chunks))
 
     def close(self, metadata: dict[str, object] | None) -> None:
         self._file.close()

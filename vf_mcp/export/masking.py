@@ -71,6 +71,14 @@ def masked_columns(columns: Sequence[ExportColumn], policy: ExportPolicy) -> lis
     return [i for i, c in enumerate(columns) if i in by_lineage or base.column_mode(c.name) in ("mask", "hash")]
 
 
+def scans_values(policy: ExportPolicy) -> bool:
+    """Whether `mask_pii` may change CSV lines PostgreSQL built (the value-pattern net of the policy's mode)."""
+    if policy is None or not policy.enabled:
+        return False
+    base = policy.policy if isinstance(policy, LineagePolicy) else policy
+    return base.mode != "allow"
+
+
 def text_cast_sql(statement: str, columns: Sequence[ExportColumn], positions: Sequence[int]) -> str:
     """`statement` with the columns at `positions` cast to text (masked values are text), names kept."""
     aliases = ", ".join(f'"{i}"' for i in range(1, len(columns) + 1))
@@ -100,7 +108,11 @@ def mask_pii(
     if csv_lines:
         if base.mode == "allow":
             return rows
-        return [(base.mask_text(row[0]) if isinstance(row[0], str) else row[0],) for row in rows]
+        # (line, scan): only lines PostgreSQL flagged may hold a value pattern (csvout.csv_line_sql)
+        return [
+            (base.mask_text(row[0]) if isinstance(row[0], str) and (len(row) < 2 or row[1]) else row[0],)
+            for row in rows
+        ]
     lists = base.apply_masks([list(r) for r in rows], masks)
     masked: list[list[object]] = base.mask_rows([c.name for c in columns], lists)
     return masked

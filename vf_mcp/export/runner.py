@@ -17,18 +17,20 @@ from typing import TYPE_CHECKING
 import anyio
 
 from vf_mcp.db.catalog import Catalog
-from vf_mcp.db.convert import Converters, converters_for
+from vf_mcp.db.convert import Converters, PgAttribute, converters_for
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.db.runner import Bounded, _coerce_param, bounded_sql, is_variable_length, statement_body
 from vf_mcp.errors import InvalidArgumentError, QueryTimeoutError, db_errors
 from vf_mcp.export.columns import ExportColumn, Writer, export_columns
-from vf_mcp.export.csvout import csv_line_sql
-from vf_mcp.export.masking import ExportPolicy, mask_pii, masked_columns, text_cast_sql
+from vf_mcp.export.copyout import MARKER, RowTooLarge, copy_csv, copy_query
+from vf_mcp.export.csvout import CsvWriter, csv_line_sql
+from vf_mcp.export.masking import ExportPolicy, mask_pii, masked_columns, scans_values, text_cast_sql
 from vf_mcp.export.store import ExportLimitError
 
 if TYPE_CHECKING:
     from asyncpg import Connection, Record
+    from asyncpg.prepared_stmt import PreparedStatement
 
 FIRST_CHUNK_ROWS = 1_000
 MIN_CHUNK_ROWS = 10
@@ -146,15 +148,17 @@ async def stream_export(
     pii: ExportPolicy = None,
     reserve: Reserve | None = None,
 ) -> tuple[Streamed, Writer]:
-    """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer."""
+    """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer.
+
+    CSV of a parameterless SELECT/VALUES/TABLE with nothing to mask is written by COPY itself (`copyout`);
+    everything else through a server-side cursor in chunks.
+    """
     settings = db.settings
     checked = await check_user_sql(db, catalog, sql)
     timeout_ms = settings.export_statement_timeout_ms
     client_timeout = timeout_ms / 1000.0 + 2.0
     started = time.monotonic()
-    deadline = started + timeout_ms / 1000.0
-    writer: Writer | None = None
-    rows = 0
+    run = _Run(deadline=started + timeout_ms / 1000.0, client_timeout=client_timeout, timeout_ms=timeout_ms)
     try:
         with db_errors(statement_timeout_ms=timeout_ms):
             async with db.session(statement_timeout_ms=timeout_ms) as conn:
@@ -184,71 +188,151 @@ async def stream_export(
                     columns = export_columns(attrs)
                 converters = converters_for(attrs)
                 lines = csv and wrappable and not masked
-                if lines:
-                    stmt = await conn.prepare(csv_line_sql(await statement_body(sql), columns), timeout=client_timeout)
-                bounded = None
-                final_attrs = stmt.get_attributes()
-                if wrappable and any(is_variable_length(a) for a in final_attrs):
-                    # a value over export_max_value_bytes never leaves PostgreSQL: it stops the export instead
-                    final = stmt.get_query()
-                    final = await statement_body(final) if final == sql else final
-                    bounded = bounded_sql(final, final_attrs, value_cap=settings.export_max_value_bytes)
-                    stmt = await conn.prepare(bounded.sql, timeout=client_timeout)
-                writer = open_writer(columns, converters, lines)
-                cursor = await stmt.cursor(*args, timeout=client_timeout)
-                want = FIRST_CHUNK_ROWS
-                per_row = 0  # bytes of the largest row seen (as PostgreSQL measures it)
-                blocking_since: float | None = None
-                last_block_check = time.monotonic()
-                while True:
-                    if time.monotonic() > deadline:
-                        raise _timeout(timeout_ms, rows)
-                    fetch_started = time.monotonic()
-                    batch = await cursor.fetch(want, timeout=client_timeout)
-                    fetch_s = time.monotonic() - fetch_started
-                    if not batch:
-                        break
-                    fetched = len(batch)
-                    estimate = 0
-                    if bounded is not None:
-                        column_names = None if lines else [a.name for a in final_attrs]
-                        batch, estimate, largest = _strip_sizes(db, batch, bounded, column_names, rows)
-                        per_row = max(per_row, largest)
-                    if reserve is not None:
-                        estimate = max(estimate, 64 * fetched)
-                        reserve(estimate)
-                    chunk = mask_pii(columns, batch, csv_lines=lines, policy=pii)
-                    encoded = await anyio.to_thread.run_sync(writer.write, chunk)
-                    if reserve is not None:
-                        reserve(encoded - estimate)
-                    rows += fetched
-                    await on_chunk(rows)
-                    if fetched < want:
-                        break
-                    want = _following_chunk_rows(encoded, fetched, per_row, fetch_s)
-                    if time.monotonic() - last_block_check >= BLOCK_CHECK_INTERVAL_S:
-                        last_block_check = time.monotonic()
-                        blocking_since = await _blocking_since(
-                            conn, blocking_since, last_block_check, client_timeout, settings.lock_timeout_ms, rows
+
+                def opened(lines: bool) -> Writer:
+                    run.writer = open_writer(columns, converters, lines)
+                    return run.writer
+
+                if lines and not args and not scans_values(pii):  # nothing per value: COPY writes the CSV
+                    await _copy_rows(conn, db, sql, attrs, opened, run, on_chunk, reserve)
+                if run.writer is None:
+                    if lines:
+                        stmt = await conn.prepare(
+                            csv_line_sql(await statement_body(sql), columns, flag=scans_values(pii)),
+                            timeout=client_timeout,
                         )
+                    await _cursor_rows(conn, db, sql, stmt, args, wrappable, lines, columns, pii, run, on_chunk,
+                                       reserve, opened)  # fmt: skip
     except QueryTimeoutError as exc:
-        if writer is not None:
-            writer.abort()
+        if run.writer is not None:
+            run.writer.abort()
         if "export_statement_timeout_ms" in exc.message:
             raise
-        raise _timeout(timeout_ms, rows) from exc
+        raise _timeout(timeout_ms, run.rows) from exc
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        if run.writer is not None:
+            run.writer.abort()
         raise
-    assert writer is not None and info is not None
+    assert run.writer is not None and info is not None
     return (
         Streamed(
             columns=columns,
-            row_count=rows,
+            row_count=run.rows,
             server_version=str(info["version"]),
             database=str(info["db"]),
             elapsed_ms=round((time.monotonic() - started) * 1000.0, 1),
         ),
-        writer,
+        run.writer,
     )
+
+
+@dataclass
+class _Run:
+    """One export's state shared by its steps: the writer once opened, rows written, the time limits."""
+
+    deadline: float
+    client_timeout: float
+    timeout_ms: int
+    writer: Writer | None = None
+    rows: int = 0
+
+
+async def _copy_rows(
+    conn: Connection,
+    db: Database,
+    sql: str,
+    attrs: Sequence[PgAttribute],
+    opened: Callable[[bool], Writer],
+    run: _Run,
+    on_chunk: OnChunk,
+    reserve: Reserve | None,
+) -> None:
+    """Write the CSV with COPY; on a row too large for it, leave `run.writer` None (the cursor path redoes it)."""
+    copy = copy_query(await statement_body(sql), attrs, db.settings.export_max_value_bytes)
+    writer = opened(True)
+    assert isinstance(writer, CsvWriter)
+    guarded = MARKER in copy
+    if guarded:
+        await conn.execute("SAVEPOINT vf_export_copy", timeout=run.client_timeout)
+
+    async def progress(rows: int) -> None:
+        run.rows = rows
+        await on_chunk(rows)
+
+    try:
+        run.rows = await copy_csv(
+            conn, db, copy, writer, timeout_s=run.client_timeout, on_chunk=progress, reserve=reserve, guarded=guarded
+        )
+    except RowTooLarge as exc:
+        await conn.execute("ROLLBACK TO SAVEPOINT vf_export_copy", timeout=run.client_timeout)
+        writer.abort()
+        run.writer, run.rows = None, 0
+        if reserve is not None:
+            reserve(-exc.reserved)
+        return
+    await on_chunk(run.rows)
+
+
+async def _cursor_rows(
+    conn: Connection,
+    db: Database,
+    sql: str,
+    stmt: PreparedStatement,
+    args: Sequence[object],
+    wrappable: bool,
+    lines: bool,
+    columns: list[ExportColumn],
+    pii: ExportPolicy,
+    run: _Run,
+    on_chunk: OnChunk,
+    reserve: Reserve | None,
+    opened: Callable[[bool], Writer],
+) -> None:
+    """Read `stmt` through a cursor in chunks into a new writer (values over the limit stop the export)."""
+    settings = db.settings
+    client_timeout = run.client_timeout
+    bounded = None
+    final_attrs = stmt.get_attributes()
+    if wrappable and any(is_variable_length(a) for a in final_attrs):
+        # a value over export_max_value_bytes never leaves PostgreSQL: it stops the export instead
+        final = stmt.get_query()
+        final = await statement_body(final) if final == sql else final
+        bounded = bounded_sql(final, final_attrs, value_cap=settings.export_max_value_bytes)
+        stmt = await conn.prepare(bounded.sql, timeout=client_timeout)
+    writer = opened(lines)
+    cursor = await stmt.cursor(*args, timeout=client_timeout)
+    want = FIRST_CHUNK_ROWS
+    per_row = 0  # bytes of the largest row seen (as PostgreSQL measures it)
+    blocking_since: float | None = None
+    last_block_check = time.monotonic()
+    while True:
+        if time.monotonic() > run.deadline:
+            raise _timeout(run.timeout_ms, run.rows)
+        fetch_started = time.monotonic()
+        batch = await cursor.fetch(want, timeout=client_timeout)
+        fetch_s = time.monotonic() - fetch_started
+        if not batch:
+            break
+        fetched = len(batch)
+        estimate = 0
+        if bounded is not None:
+            column_names = None if lines else [a.name for a in final_attrs]
+            batch, estimate, largest = _strip_sizes(db, batch, bounded, column_names, run.rows)
+            per_row = max(per_row, largest)
+        if reserve is not None:
+            estimate = max(estimate, 64 * fetched)
+            reserve(estimate)
+        chunk = mask_pii(columns, batch, csv_lines=lines, policy=pii)
+        encoded = await anyio.to_thread.run_sync(writer.write, chunk)
+        if reserve is not None:
+            reserve(encoded - estimate)
+        run.rows += fetched
+        await on_chunk(run.rows)
+        if fetched < want:
+            break
+        want = _following_chunk_rows(encoded, fetched, per_row, fetch_s)
+        if time.monotonic() - last_block_check >= BLOCK_CHECK_INTERVAL_S:
+            last_block_check = time.monotonic()
+            blocking_since = await _blocking_since(
+                conn, blocking_since, last_block_check, client_timeout, settings.lock_timeout_ms, run.rows
+            )
