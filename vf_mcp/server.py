@@ -27,6 +27,7 @@ from vf_mcp.tools import dba as dba_tools
 from vf_mcp.tools import export as export_tools
 from vf_mcp.tools import sources as sources_tools
 from vf_mcp.tools.common import ToolDef, VfTool, app_of
+from vf_mcp.ui.views import install as install_views
 
 TOOL_FAMILIES = {
     "core": core,
@@ -103,13 +104,15 @@ def _build(
 
     several = len(settings.sources) > 1
     tools = [_published(t, several_sources=several) for module in _families(settings) for t in module.TOOLS]
+    views = install_views(tools, enabled=settings.ui)  # MCP Apps: _meta.ui, the ui:// resources, the gate
     server: MCPServer[App] = MCPServer(
         "vf-mcp",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        tools=tools,
-        middleware=[ResourceReadGuard()],
+        tools=views.tools,
+        middleware=[ResourceReadGuard(), *views.middleware],
+        extensions=views.extensions,
     )
     exports = export_tools.install(server)  # the export:// resource and the /exports/ download route
     _register_resources(server, current)
