@@ -409,7 +409,12 @@ def build_http_app(settings: Settings, *, counter: StatementCounter | None = Non
     def metrics() -> str:
         return current[-1].ops.metrics.render() if current and current[-1].ops is not None else ""
 
-    return GatewayMiddleware(inner, keyring=keyring, health=health, metrics=metrics)
+    gateway = GatewayMiddleware(inner, keyring=keyring, health=health, metrics=metrics)
+    if not settings.ui:
+        return gateway
+    from vf_mcp.ui.page import UiPage
+
+    return UiPage(gateway)  # /ui/: the views for people whose client has no MCP Apps (data still needs the key)
 
 
 def _register_resources(server: MCPServer[App], current: list[Hub]) -> None:

@@ -25,6 +25,7 @@ async function mount(opts) {
     {
       hostContext: {
         theme: opts.theme || "light",
+        userAgent: opts.userAgent || "vf-mcp host",
         displayMode: "inline",
         availableDisplayModes: ["inline"],
         containerDimensions: { maxWidth: opts.width || 640, maxHeight: 6000 },
@@ -42,6 +43,7 @@ async function mount(opts) {
   };
   bridge.ondownloadfile = async (params) => {
     record.downloads.push(params);
+    if (opts.onDownload) await opts.onDownload(params);
     return {};
   };
   bridge.onopenlink = async () => ({});
