@@ -172,6 +172,12 @@ async def test_trends_view(demo_dsn: str, shots: Path) -> None:
         assert observed == [float(r["count"]) for r in expected]
         assert data[0][0] == 1735689600  # 2025-01-01 UTC
         assert int(await m.frame.get_attribute(".trend-chart", "data-marks")) == len(expected)
+        # hover: the legend shows the exact value under the cursor
+        over = m.frame.locator(".trend-chart .u-over")
+        box = await over.bounding_box()
+        await over.hover(position={"x": 2, "y": box["height"] / 2})
+        legend = await m.frame.locator(".trend-chart .u-legend .u-value").all_inner_texts()
+        assert legend[0] == "2025-01-01" and legend[1] == str(expected[0]["count"])
         assert int(await m.frame.get_attribute(".trend-chart", "data-forecast")) == len(series["forecast"])
         assert int(await m.frame.get_attribute(".trend-chart", "data-partial")) == sum(series["partial"])
         text = await shown(m)

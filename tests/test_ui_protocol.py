@@ -37,12 +37,16 @@ async def test_views_are_advertised_only_to_clients_that_negotiated_apps(mode: s
         without = dumped((await plain.list_tools()).tools)
         plain_resources = [str(r.uri) for r in (await plain.list_resources()).resources]
     async with apps_client(build_server(settings), mode) as apps:
+        advertised = apps.server_capabilities.extensions or {}
         with_ui = dumped((await apps.list_tools()).tools)
         resources = {str(r.uri): r for r in (await apps.list_resources()).resources}
         reads = {uri: await apps.read_resource(uri) for uri in resources if uri.startswith("ui://")}
     async with Client(build_server(settings_for(UNUSED_DSN, ui=False)), mode=mode) as off:  # type: ignore[arg-type]
         today = dumped((await off.list_tools()).tools)
         off_resources = [str(r.uri) for r in (await off.list_resources()).resources]
+
+    if mode == "auto":  # the server's side (2026-07-28; the SDK sieves the field from legacy initialize results)
+        assert EXTENSION_ID in advertised
 
     # Without the extension: exactly the listing of a server without views.
     assert without == today and plain_resources == off_resources
@@ -100,3 +104,12 @@ async def test_tool_answers_are_the_same_with_and_without_apps(demo_dsn: str) ->
     assert a.structured_content is not None and b.structured_content is not None
     assert a.structured_content["results"] == b.structured_content["results"]
     assert a.content[0].text.split("(")[0] == b.content[0].text.split("(")[0]  # type: ignore[union-attr]
+
+
+def test_ui_setting_turns_the_http_page_off() -> None:
+    from vf_mcp.server import build_http_app
+    from vf_mcp.ui.page import UiPage
+
+    on = build_http_app(settings_for(UNUSED_DSN, transport="http"), announce=False)
+    off = build_http_app(settings_for(UNUSED_DSN, transport="http", ui=False), announce=False)
+    assert isinstance(on, UiPage) and not isinstance(off, UiPage)

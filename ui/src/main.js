@@ -60,7 +60,7 @@ async function download(query, params, format, status) {
   }
 }
 
-function notes(result) {
+function notes(result, input) {
   const items = [];
   if (result.time_zone) items.push(h("li", {}, "Time zone: ", h("b", {}, result.time_zone)));
   for (const p of result.partial_periods || [])
@@ -68,12 +68,13 @@ function notes(result) {
   for (const c of result.conventions || []) items.push(h("li", {}, c));
   if (result.tied_not_shown) items.push(h("li", {}, `${result.tied_not_shown} tied entries not shown at the cut-off`));
   if (result.from_cache) items.push(h("li", {}, "From cache"));
-  const sql = Array.isArray(result.sql) ? result.sql.join(";\n") : result.sql || result.query_sql;
+  const sql = Array.isArray(result.sql) ? result.sql.join(";\n") : result.sql || (typeof input.sql === "string" ? input.sql : null);
+  const params = result.params || (Array.isArray(input.params) ? input.params : []);
   return h(
     "footer",
     { class: "notes" },
     items.length ? h("ul", {}, items) : null,
-    sql ? h("details", { class: "sql" }, h("summary", {}, "SQL"), h("pre", {}, sql), result.params?.length ? h("pre", {}, `params: ${JSON.stringify(result.params)}`) : null) : null,
+    sql ? h("details", { class: "sql" }, h("summary", {}, "SQL"), h("pre", {}, sql), params.length ? h("pre", {}, `params: ${JSON.stringify(params)}`) : null) : null,
   );
 }
 
@@ -116,7 +117,7 @@ export function render(view, input, result, { drill = false } = {}) {
   root.replaceChildren(
     h("header", {}, h("h1", {}, v.title(result, ctx.input)), result.message ? h("p", { class: "msg" }, result.message) : null, h("div", { class: "bar-actions" }, actions, status)),
     h("section", { class: "view", dataset: { view } }, body),
-    notes(result),
+    notes(result, ctx.input),
   );
   const ms = performance.now() - started;
   document.documentElement.dataset.renderMs = ms.toFixed(1);
