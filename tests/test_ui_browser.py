@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +234,21 @@ async def test_metrics_view_and_drill_down(demo_dsn: str, shots: Path) -> None:
         await m.rendered(3)
         assert await m.frame.locator(".bar-row").count() == len(expected)
         await finish(m, "calculate_metrics", shots)
+
+
+async def test_metrics_view_time_buckets_draw_a_line(demo_dsn: str) -> None:
+    args = {"table_name": "drops", "metric": "count", "group_by": [{"column": "created_at", "period": "month"}]}
+    async with session(demo_dsn) as (b, host, views, client):
+        m = await mount(b, host, views, client, "calculate_metrics", args)
+        expected = await sql(
+            demo_dsn,
+            "SELECT date_trunc('month', created_at AT TIME ZONE 'UTC') AS m, count(*) FROM drops GROUP BY 1 ORDER BY 1",
+        )
+        assert int(await m.frame.get_attribute(".line-chart", "data-marks")) == len(expected)
+        data = await uplot_data(m)
+        assert data[1] == [r["count"] for r in expected]
+        assert data[0][0] == expected[0]["m"].replace(tzinfo=UTC).timestamp()
+        assert not m.errors, m.errors
 
 
 async def test_rank_view(demo_dsn: str, shots: Path) -> None:
