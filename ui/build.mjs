@@ -6,6 +6,25 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 const here = new URL(".", import.meta.url).pathname;
 
 // zod (used by the ext-apps SDK to validate messages) re-exports ~50 locale bundles; the views need English only.
+// The ext-apps SDK takes only `Protocol` from the MCP client package; importing the package's index would also
+// bundle its HTTP/SSE transports and OAuth providers. The package is pinned (package-lock.json), and the build
+// fails if the chunk below stops exporting Protocol as `v`.
+const clientDir = `${here}node_modules/@modelcontextprotocol/client/dist/`;
+const protocolOnly = {
+  name: "mcp-client-protocol-only",
+  setup(b) {
+    b.onResolve({ filter: /^@modelcontextprotocol\/client$/ }, (args) =>
+      args.importer.includes("/ext-apps/") ? { path: "protocol", namespace: "protocol-only" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "protocol-only" }, () => {
+      const index = readFileSync(`${clientDir}index.mjs`, "utf8");
+      const m = index.match(/\bv as Protocol\b[^;]*from "\.\/(src-[A-Za-z0-9_-]+\.mjs)"/);
+      if (!m) throw new Error("@modelcontextprotocol/client: Protocol not found where the build expects it");
+      return { contents: `export { v as Protocol } from ${JSON.stringify(clientDir + m[1])};`, resolveDir: here };
+    });
+  },
+};
+
 const englishOnly = {
   name: "zod-english-only",
   setup(b) {
@@ -30,7 +49,7 @@ const views = await build({
   outdir: "out",
   legalComments: "none",
   loader: { ".css": "css" },
-  plugins: [englishOnly],
+  plugins: [englishOnly, protocolOnly],
   metafile: true,
 });
 const js = views.outputFiles.find((f) => f.path.endsWith(".js")).text;
@@ -57,7 +76,7 @@ const host = await build({
   write: false,
   outdir: "out",
   legalComments: "none",
-  plugins: [englishOnly],
+  plugins: [englishOnly, protocolOnly],
   metafile: true,
 });
 writeFileSync(`${out}host.js`, host.outputFiles[0].text);
