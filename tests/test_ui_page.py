@@ -88,3 +88,37 @@ async def test_ui_page_runs_a_tool_under_the_api_key(demo_dsn: str, tmp_path: Pa
     calls = [json.loads(line) for line in audit.read_text().splitlines()]
     ranked = [c for c in calls if c.get("tool") == "rank_entities"]
     assert ranked and all(c.get("identity") == "page-user" for c in ranked), ranked
+
+
+@pytest.mark.parametrize("stateless", [True, False])
+async def test_views_over_http_per_negotiation(demo_dsn: str, stateless: bool) -> None:
+    """Over real HTTP: an Apps client gets the views; a client that declared other capabilities gets today's list.
+
+    A legacy request over stateless HTTP carries no capabilities (initialize was another request): the views
+    are advertised (inert `_meta` for a client without Apps) but the app-only helper is not listed.
+    """
+    import mcp.client
+    from mcp import Client
+
+    from vf_mcp.ui.views import APP_MIME_TYPE, EXTENSION_ID
+
+    ext = mcp.client.advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
+    env = clean_env(VF_MCP_DSN=demo_dsn, VF_MCP_STATELESS_HTTP=str(stateless).lower())
+    seen: dict[tuple[str, bool], dict[str, object]] = {}
+    with vf_mcp_http(["serve"], env) as base:
+        for mode in ("legacy", "auto"):
+            for apps in (True, False):
+                async with Client(f"{base}/mcp", mode=mode, extensions=[ext] if apps else []) as client:  # type: ignore[arg-type]
+                    tools = {t.name: t for t in (await client.list_tools()).tools}
+                    seen[(mode, apps)] = {
+                        "ui": (tools["run_query"].meta or {}).get("ui"),
+                        "helper": "kpi_history" in tools,
+                    }
+                    if apps:
+                        history = await client.call_tool("kpi_history", {"name": "active_contractors", "periods": 2})
+                        assert not history.is_error, history.content
+    grid = {"resourceUri": "ui://vf-mcp/grid.html"}
+    assert seen[("auto", True)] == {"ui": grid, "helper": True}
+    assert seen[("auto", False)] == {"ui": None, "helper": False}
+    assert seen[("legacy", False)] == ({"ui": grid, "helper": False} if stateless else {"ui": None, "helper": False})
+    assert seen[("legacy", True)] == ({"ui": grid, "helper": False} if stateless else {"ui": grid, "helper": True})

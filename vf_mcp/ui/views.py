@@ -4,9 +4,10 @@ One self-contained HTML bundle holds every view; each `ui://vf-mcp/<view>.html` 
 its view's name in a `<meta name="vf-view">` tag. A tool that has a view carries `_meta.ui.resourceUri`;
 `kpi_history` is a drill-down helper only views call (`_meta.ui.visibility = ["app"]`).
 
-Clients that did not negotiate the extension (legacy `initialize` capabilities, or each request's envelope
-under the 2026-07-28 protocol) see exactly the answers of a server without views: `tools/list` without
-`_meta.ui` and without app-only tools, `resources/list` without `ui://` resources.
+Clients that declared their capabilities without the extension (legacy `initialize`, or each request's
+envelope under the 2026-07-28 protocol) see exactly the answers of a server without views: `tools/list` without
+`_meta.ui` and without app-only tools, `resources/list` without `ui://` resources (see AppsGate for a request
+whose client is unknown: legacy requests over stateless HTTP).
 """
 
 from __future__ import annotations
@@ -104,7 +105,16 @@ def install(tools: Iterable[Tool], *, enabled: bool = True) -> Installed:
 
 
 class AppsGate:
-    """Server middleware: without the negotiated extension, tools and resources read as if views did not exist."""
+    """Server middleware: tools and resources as this client negotiated them.
+
+    - The client advertised the extension: every view and the app-only helpers.
+    - The client declared its capabilities without it (legacy `initialize`, or a 2026-07-28 envelope): the
+      answers of a server without views (no `_meta.ui`, no `ui://` resources, app-only helpers unknown).
+    - Nothing is known (a legacy request over stateless HTTP: `initialize` was another request): the views are
+      advertised, as the SDK's own Apps extension always does (`_meta.ui` is inert for a client without Apps),
+      but the app-only helpers are not listed (a view may still call them). `stateless_http = false` or the
+      2026-07-28 protocol make the negotiation exact.
+    """
 
     def __init__(self, app_only: frozenset[str]) -> None:
         self.app_only = app_only
@@ -115,10 +125,11 @@ class AppsGate:
             return await call_next(ctx)
         if client_supports_apps(ctx):
             return await call_next(ctx)
+        unknown = ctx.session.client_capabilities is None
         if method == "tools/call":
             params = dict(ctx.params or {})
             name = params.get("name")
-            if name not in self.app_only:
+            if name not in self.app_only or unknown:
                 return await call_next(ctx)
             # as for any tool this client was never offered: the SDK's own unknown-tool answer
             hidden = f"{name} (app only)"
@@ -131,9 +142,9 @@ class AppsGate:
         if not isinstance(result, dict):  # the SDK hands middleware the wire form
             return result
         if method == "tools/list" and isinstance(result.get("tools"), list):
-            listed = [_without_ui(t) for t in result["tools"] if t.get("name") not in self.app_only]
+            listed = [t if unknown else _without_ui(t) for t in result["tools"] if t.get("name") not in self.app_only]
             return {**result, "tools": listed}
-        if method == "resources/list" and isinstance(result.get("resources"), list):
+        if method == "resources/list" and isinstance(result.get("resources"), list) and not unknown:
             kept = [r for r in result["resources"] if not str(r.get("uri", "")).startswith(URI_PREFIX)]
             return {**result, "resources": kept}
         return result
