@@ -68,3 +68,7 @@ def test_server_uses_no_sdk_private_attribute() -> None:
     text = (PACKAGE / "server.py").read_text(encoding="utf-8")
     assert "setattr(server" not in text
     assert "._tool_manager" not in text and "._lowlevel_server" not in text
+
+
+def test_ui_views_stay_out_of_tools_and_db() -> None:
+    assert not offenders("ui", ("vf_mcp.tools", "vf_mcp.db", "asyncpg"))

@@ -15,6 +15,8 @@ function applyHost(ctx) {
   if (ctx.theme) applyDocumentTheme(ctx.theme);
   if (ctx.styles?.variables) applyHostStyleVariables(ctx.styles.variables);
   if (ctx.styles?.css?.fonts) applyHostFonts(ctx.styles.css.fonts);
+  const box = ctx.containerDimensions;
+  if (box) root.style.maxWidth = box.width ? `${box.width}px` : box.maxWidth ? `${box.maxWidth}px` : "";
 }
 
 function chosenView() {
