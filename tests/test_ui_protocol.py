@@ -73,6 +73,7 @@ async def test_views_are_advertised_only_to_clients_that_negotiated_apps(mode: s
         assert len(read.contents) == 1
         content = read.contents[0]
         assert content.mime_type == APP_MIME_TYPE and str(content.uri) == uri
+        assert (content.meta or {}).get("ui", {}).get("csp") == {}  # no network allowance: no domains at all
         html: str = content.text  # type: ignore[union-attr]
         assert html.lstrip().lower().startswith("<!doctype html>")
         view = uri.removeprefix("ui://vf-mcp/").removesuffix(".html")
