@@ -69,6 +69,7 @@ async def session(demo_dsn: str, mode: str = "auto") -> AsyncIterator[tuple[Any,
     server = build_server(settings_for(demo_dsn))
     with two_origins() as (host, views):
         async with Client(server, mode=mode, extensions=[ext]) as client, browser() as b:  # type: ignore[arg-type]
+            assert client.protocol_version == ("2026-07-28" if mode == "auto" else "2025-11-25")
             yield b, host, views, client
 
 

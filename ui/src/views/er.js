@@ -8,7 +8,12 @@ export default {
   },
 };
 
+let listening = null; // the window listeners of the diagram on screen (removed when it is drawn again)
+
 function diagram(r, ctx) {
+  listening?.abort();
+  listening = new AbortController();
+  const signal = listening.signal;
   const names = new Set();
   for (const e of r.edges) names.add(e.table).add(e.ref_table);
   for (const t of r.isolated || []) names.add(t);
@@ -97,10 +102,10 @@ function diagram(r, ctx) {
     if (Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 3) dragged = true;
     vb = { ...vb, x: drag.vb.x - dx, y: drag.vb.y - dy };
     apply();
-  });
+  }, { signal });
   window.addEventListener("pointerup", () => {
     drag = null;
-  });
+  }, { signal });
   const tools = h(
     "div",
     { class: "row-actions" },
