@@ -324,7 +324,8 @@ def _announce(settings: Settings) -> None:
         return
     base = settings.public_base_url.rstrip("/") or _base_url(settings)
     path, kind = ("/sse", "SSE") if settings.transport == "sse" else ("/mcp", "streamable HTTP")
-    startup_log.info("MCP over %s at %s%s (health: %s/health); Ctrl-C stops", kind, base, path, base)
+    views = f"; views: {base}/ui/" if settings.ui else ""
+    startup_log.info("MCP over %s at %s%s (health: %s/health%s); Ctrl-C stops", kind, base, path, base, views)
     if not settings.api_keys:
         startup_log.warning(
             "no api_keys: anyone who can reach %s:%s may call the tools (configure [[api_keys]])",
