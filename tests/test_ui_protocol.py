@@ -6,13 +6,15 @@ behaviour in a real browser is tests/test_ui_browser.py.
 
 from __future__ import annotations
 
+import itertools
+from datetime import date
 from typing import Any
 
 import mcp.client
 import pytest
 from mcp import Client
 
-from tests.helpers import call, settings_for
+from tests.helpers import call, call_error, settings_for, sql
 from vf_mcp.server import build_server
 from vf_mcp.ui.views import APP_MIME_TYPE, EXTENSION_ID, VIEWS
 
@@ -91,8 +93,27 @@ async def test_app_only_helper_is_unknown_to_other_clients(mode: str, demo_dsn: 
         assert result.is_error and "Unknown tool: kpi_history" in result.content[0].text  # type: ignore[union-attr]
     async with apps_client(build_server(settings_for(demo_dsn)), mode) as apps:
         history = await call(apps, "kpi_history", args)
+        snapshot = await call_error(apps, "kpi_history", {"name": "active_projects"})
+        unknown = await call_error(apps, "kpi_history", {"name": "nope"})
+    bounds = ["2026-03-01", "2026-04-01", "2026-05-01", "2026-06-01", "2026-06-16"]
+    expected = [
+        (
+            await sql(
+                demo_dsn,
+                "SELECT count(DISTINCT contractor_id) AS n FROM drops "
+                "WHERE created_at >= $1::date::timestamp AT TIME ZONE 'UTC' "
+                "AND created_at < $2::date::timestamp AT TIME ZONE 'UTC'",
+                date.fromisoformat(start),
+                date.fromisoformat(end),
+            )
+        )[0]["n"]
+        for start, end in itertools.pairwise(bounds)
+    ]
+    assert [p["value"] for p in history["points"]] == expected
+    assert [p["start"][:10] for p in history["points"]] == bounds[:-1]
     assert [p["partial"] for p in history["points"]] == [False, False, False, True]
-    assert history["points"][-1]["end"].startswith("2026-06-16")
+    assert history["points"][-1]["end"].startswith("2026-06-16") and history["unit"] == "contractors"
+    assert "snapshot" in snapshot and "No KPI 'nope'" in unknown
 
 
 @pytest.mark.anyio
