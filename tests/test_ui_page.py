@@ -45,7 +45,9 @@ async def test_ui_page_runs_a_tool_under_the_api_key(demo_dsn: str, tmp_path: Pa
             status == 200 and b"vf-mcp views" in body and "frame-ancestors 'none'" in headers["content-security-policy"]
         )
         status, body, headers = get(f"{base}/ui/view/rank.html")
-        assert status == 200 and headers["content-security-policy"].startswith("default-src 'none'")
+        csp = headers["content-security-policy"]
+        assert status == 200 and csp.startswith("default-src 'none'") and "connect-src 'none'" in csp
+        assert "sandbox allow-scripts" in csp and "frame-ancestors 'self'" in csp
         assert b'<meta name="vf-view" content="rank">' in body
         assert get(f"{base}/ui/view/nope.html")[0] == 404
         assert get(f"{base}/mcp")[0] == 401  # the data stays behind the key

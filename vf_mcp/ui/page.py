@@ -17,9 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from vf_mcp.ui.views import VIEWS, view_html
 
 PREFIX = "/ui"
-VIEW_CSP = (
+VIEW_CSP = (  # the MCP Apps default, an opaque origin even when opened directly, framed only by the page
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; media-src 'self' data:; connect-src 'none'"
+    "img-src 'self' data:; media-src 'self' data:; connect-src 'none'; sandbox allow-scripts; "
+    "frame-ancestors 'self'"
 )
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
