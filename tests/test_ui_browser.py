@@ -419,6 +419,16 @@ async def test_database_values_render_as_text(demo_dsn: str) -> None:
         assert "<b>bold</b>" in await shown(m)
         assert await m.marks(".bar-row") == 2  # category + number: bars
         assert not m.errors, m.errors
+        # a column name with markup becomes the line chart's legend label, as text
+        named = (
+            'SELECT d::date AS "<img src=x onerror=alert(1)>", 1 AS n '
+            "FROM generate_series('2026-01-01'::date, '2026-01-05', '1 day') d"
+        )
+        m = await mount(b, host, views, client, "run_query", {"sql": named})
+        assert await m.frame.locator("#root img").count() == 0
+        assert "<img src=x onerror=alert(1)>" in await shown(m)
+        assert int(await m.frame.get_attribute(".line-chart", "data-marks")) == 5
+        assert not m.errors, m.errors
 
 
 @pytest.mark.parametrize("mode", ["legacy"])
