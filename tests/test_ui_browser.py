@@ -293,6 +293,39 @@ async def test_kpi_view_tile_opens_its_trend(demo_dsn: str, shots: Path) -> None
         await finish(m, "get_kpi_dashboard", shots)
 
 
+ER_NODES = """() => {
+  const svg = document.querySelector('svg.er').getBoundingClientRect();
+  return [...document.querySelectorAll('g.node')].map((g) => {
+    const r = g.querySelector('rect').getBoundingClientRect();
+    const t = g.querySelector('text');
+    return {table: g.dataset.table, left: r.left, top: r.top, right: r.right, bottom: r.bottom,
+      px: parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a,
+      inside: r.left >= svg.left - 0.5 && r.right <= svg.right + 0.5 && r.top >= svg.top - 0.5
+        && r.bottom <= svg.bottom + 0.5,
+      classes: g.getAttribute('class').split(' '), opacity: Number(getComputedStyle(g).opacity)};
+  });
+}"""
+
+ER_EDGES = """() => [...document.querySelectorAll('line.edge')].map((l) => {
+  const end = (name, x, y) => {  // how far (diagram units) a point is outside the table's box (<= 0: inside)
+    const g = document.querySelector(`g.node[data-table="${CSS.escape(name)}"]`);
+    const m = g.transform.baseVal.consolidate().matrix;
+    const r = g.querySelector('rect');
+    return Math.max(Math.abs(x - m.e) - r.width.baseVal.value / 2, Math.abs(y - m.f) - r.height.baseVal.value / 2);
+  };
+  const v = (a) => l[a].baseVal.value;
+  const style = getComputedStyle(l);
+  return {table: l.dataset.table, ref: l.dataset.ref, kind: l.classList.contains('inferred') ? 'inferred' : 'declared',
+    start: end(l.dataset.table, v('x1'), v('y1')), end: end(l.dataset.ref, v('x2'), v('y2')),
+    marker: style.markerEnd, dashed: style.strokeDasharray !== 'none', hot: l.classList.contains('hot')};
+})"""
+
+
+async def er_nodes(m: Mounted) -> dict[str, dict[str, Any]]:
+    nodes: list[dict[str, Any]] = await m.frame.evaluate(ER_NODES)
+    return {n["table"]: n for n in nodes}
+
+
 async def test_er_view_table_opens_its_schema(demo_dsn: str, shots: Path) -> None:
     async with session(demo_dsn) as (b, host, views, client):
         m = await mount(b, host, views, client, "get_table_relationships", {})
@@ -306,11 +339,89 @@ async def test_er_view_table_opens_its_schema(demo_dsn: str, shots: Path) -> Non
             "WHERE c.contype = 'f' AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
         )
         assert sum(1 for e in edges if e["kind"] == "declared") == declared[0]["count"]
+
+        # it opens on the best-connected table, its neighbours around it, every label on screen at >= 11 px
+        related: dict[str, set[str]] = {t: set() for t in tables}
+        for e in edges:
+            if e["table"] != e["ref_table"]:
+                related[e["table"]].add(e["ref_table"])
+                related[e["ref_table"]].add(e["table"])
+        hub = max(sorted(related), key=lambda t: len(related[t]))
+        assert await m.frame.get_attribute(".er-wrap", "data-hub") == hub
+        by_sql = await sql(  # the hub's neighbours through declared keys, from the catalogue
+            demo_dsn,
+            "SELECT DISTINCT ns.nspname || '.' || o.relname AS t FROM pg_constraint c "
+            "JOIN pg_class o ON o.oid IN (c.conrelid, c.confrelid) JOIN pg_namespace ns ON ns.oid = o.relnamespace "
+            "WHERE c.contype = 'f' AND $1::regclass IN (c.conrelid, c.confrelid) AND o.oid <> $1::regclass",
+            hub,
+        )
+        inferred_near = {
+            e["table"] if e["ref_table"] == hub else e["ref_table"]
+            for e in edges
+            if hub in (e["table"], e["ref_table"]) and e["kind"] != "declared"
+        }
+        assert {r["t"] for r in by_sql} | inferred_near == related[hub]
+        assert f"Opens on {hub} ({len(related[hub])} related tables)" in await shown(m)
+        assert "Fit for all" in await shown(m)
+        nodes = await er_nodes(m)
+        assert nodes[hub]["inside"] and nodes[hub]["px"] >= 11
+        on_screen = [t for t, n in nodes.items() if n["inside"]]
+        assert all(nodes[t]["px"] >= 11 for t in on_screen)
+        assert sum(1 for t in related[hub] if nodes[t]["inside"]) >= len(related[hub]) / 2, on_screen
+
+        # no two table boxes overlap
+        boxes = sorted(nodes.values(), key=lambda n: n["left"])
+        for i, p in enumerate(boxes):
+            for q in boxes[i + 1 :]:
+                if q["left"] >= p["right"]:
+                    break
+                assert q["top"] >= p["bottom"] or p["top"] >= q["bottom"], (p["table"], q["table"])
+
+        # every key goes from the referencing table's box to the referenced one's, an arrow head there; inferred dashed
+        drawn = await m.frame.evaluate(ER_EDGES)
+        assert sorted((d["table"], d["ref"], d["kind"]) for d in drawn) == sorted(
+            (e["table"], e["ref_table"], e["kind"]) for e in edges
+        )
+        for d in drawn:
+            if d["table"] != d["ref"]:
+                assert -0.5 <= d["start"] <= 0.5 and 0 <= d["end"] <= 2, d
+                assert "er-arrow" in d["marker"], d
+            assert d["dashed"] == (d["kind"] == "inferred"), d
+
+        # hovering a table lights its keys and neighbours; the rest fades
+        await m.frame.locator(f"g.node[data-table='{hub}']").hover()
+        nodes = await er_nodes(m)
+        assert {t for t, n in nodes.items() if "near" in n["classes"]} == related[hub] | {hub}
+        assert all(n["opacity"] < 0.5 for t, n in nodes.items() if t not in related[hub] | {hub})
+        drawn = await m.frame.evaluate(ER_EDGES)
+        assert sum(1 for d in drawn if d["hot"]) == sum(1 for e in edges if hub in (e["table"], e["ref_table"]))
+        await m.page.mouse.move(0, 0)
+
         before = await m.frame.get_attribute("svg.er", "viewBox")
         await m.frame.locator("button[aria-label='zoom in']").click()
         zoomed = await m.frame.get_attribute("svg.er", "viewBox")
         assert float(zoomed.split()[2]) < float(before.split()[2])
         await m.frame.locator("button", has_text="Fit").click()
+        assert all(n["inside"] for n in (await er_nodes(m)).values())  # Fit shows every table
+
+        # search: the matches are marked, the best one brought to the middle at a readable size
+        search = m.frame.locator("input.er-search")
+        await search.fill("payout")
+        payouts = sorted(t for t in tables if "payout" in t)
+        nodes = await er_nodes(m)
+        assert payouts and sorted(t for t, n in nodes.items() if "match" in n["classes"]) == payouts
+        assert nodes[payouts[0]]["inside"] and nodes[payouts[0]]["px"] >= 11
+        assert f"1 of {len(payouts)}: {payouts[0]}" in await shown(m)
+        await search.fill("drops")
+        nodes = await er_nodes(m)
+        assert sorted(t for t, n in nodes.items() if "match" in n["classes"]) == sorted(
+            t for t in tables if "drops" in t
+        )
+        assert nodes["public.drops"]["inside"] and nodes["public.drops"]["px"] >= 11  # the exact name comes first
+        await search.fill("no such table")
+        assert "no table matches" in await shown(m)
+        await search.fill("drops")
+
         await m.frame.locator("g.node[data-table='public.drops']").click()
         await m.frame.wait_for_selector(".schema[data-table='public.drops']")
         assert (await m.calls())[-1] == {"name": "get_table_schema", "arguments": {"table_name": "public.drops"}}

@@ -1,6 +1,10 @@
 import { h, s, text } from "../dom.js";
+import { bounds, layout } from "../er-layout.js";
 
-/** Interactive ER diagram: force layout, pan (drag) and zoom (wheel, buttons), click a table for its schema. */
+/**
+ * Interactive ER diagram: components laid out apart without overlap, opening readable on the best-connected table;
+ * pan (drag), zoom (wheel, buttons), Fit, search; hover a table to light its keys, click it for its schema.
+ */
 export default {
   title: (r) => (r.columns ? `Table ${r.schema_name}.${r.name}` : `Relationships: ${r.tables} tables, ${r.edges.length} keys`),
   render(r, ctx) {
@@ -9,6 +13,11 @@ export default {
 };
 
 let listening = null; // the window listeners of the diagram on screen (removed when it is drawn again)
+const drawn = new WeakMap(); // result -> its layout and viewport, so a theme change redraws the same picture fast
+
+const LABEL_PX = 12; // label font size at zoom 1 (style.css .er .node text)
+const READABLE = 11 / LABEL_PX; // the lowest zoom the diagram opens at: labels at least 11 px on screen
+const BOX_H = 24;
 
 function diagram(r, ctx) {
   listening?.abort();
@@ -17,32 +26,79 @@ function diagram(r, ctx) {
   const names = new Set();
   for (const e of r.edges) names.add(e.table).add(e.ref_table);
   for (const t of r.isolated || []) names.add(t);
-  const nodes = [...names].sort().map((name, i, all) => {
-    const a = (2 * Math.PI * i) / all.length;
-    const rad = 60 + 14 * Math.sqrt(all.length) * 4;
-    return { name, x: Math.cos(a) * rad, y: Math.sin(a) * rad, vx: 0, vy: 0, w: 8 + 6.2 * name.length };
-  });
-  const at = new Map(nodes.map((n, i) => [n.name, i]));
+  const sorted = [...names].sort();
+  const at = new Map(sorted.map((name, i) => [name, i]));
   const links = r.edges.map((e) => [at.get(e.table), at.get(e.ref_table), e]);
-  layout(nodes, links);
+  const split = (name) => {
+    const dot = name.indexOf(".");
+    return dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : ["", name];
+  };
+  const shortCount = new Map();
+  for (const name of sorted) shortCount.set(split(name)[1], (shortCount.get(split(name)[1]) || 0) + 1);
+  const schemas = [...new Set(sorted.map((name) => split(name)[0]))];
+  const measure = textWidth();
+  let memo = drawn.get(r);
+  const nodes = sorted.map((name, i) => {
+    const [schema, bare] = split(name);
+    const label = schemas.length > 1 && shortCount.get(bare) === 1 ? bare : name; // the schema shows as a colour
+    const p = memo?.nodes[i];
+    return { name, label, schema, w: Math.ceil(measure(label)) + 16, h: BOX_H, x: p?.x ?? 0, y: p?.y ?? 0 };
+  });
+  if (!memo) {
+    memo = { nodes: nodes.map((n) => n), ...layout(nodes, links), view: null };
+    drawn.set(r, memo);
+  }
+  const neighbours = nodes.map(() => new Set());
+  for (const [a, b] of links) {
+    if (a === b) continue;
+    neighbours[a].add(b);
+    neighbours[b].add(a);
+  }
+  const hub = memo.hub;
+  const byDegree = nodes.map((_, i) => i).filter((i) => neighbours[i].size >= 4);
+  byDegree.sort((a, b) => neighbours[b].size - neighbours[a].size || a - b);
+  const major = new Set(byDegree.slice(0, 12)); // labelled even when zoomed far out
+
   const svg = s("svg", { class: "er", role: "img", "aria-label": "entity-relationship diagram" });
+  const defs = s("defs", {});
+  for (const id of ["er-arrow", "er-arrow-hot"])
+    defs.appendChild(s("marker", { id, viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto" }, s("path", { d: "M0,0 L10,5 L0,10 z", class: id === "er-arrow" ? "arrow" : "arrow hot" })));
+  svg.appendChild(defs);
   const world = s("g", { class: "world" });
   svg.appendChild(world);
   const edgeLayer = s("g", { class: "edges" });
   const nodeLayer = s("g", { class: "nodes" });
   world.append(edgeLayer, nodeLayer);
+  const edgesOf = nodes.map(() => []);
   for (const [a, b, e] of links) {
-    const line = s("line", { x1: nodes[a].x, y1: nodes[a].y, x2: nodes[b].x, y2: nodes[b].y, class: `edge ${e.kind}` });
-    line.appendChild(s("title", {}, `${e.table}(${e.columns.join(", ")}) → ${e.ref_table}(${e.ref_columns.join(", ")}) ${e.kind}, ${e.cardinality}`));
+    const [x1, y1, x2, y2] = ends(nodes[a], nodes[b]);
+    const tip = `${e.table}(${e.columns.join(", ")}) → ${e.ref_table}(${e.ref_columns.join(", ")}) ${e.kind}, ${e.cardinality}`;
+    const line = s("line", { x1, y1, x2, y2, class: `edge ${e.kind}${a === b ? " self" : ""}`, "data-table": e.table, "data-ref": e.ref_table, "marker-end": a === b ? null : "url(#er-arrow)" }, s("title", {}, tip));
     edgeLayer.appendChild(line);
+    edgesOf[a].push(line);
+    if (a !== b) edgesOf[b].push(line);
+    else {
+      const n = nodes[a]; // a key to its own table: a loop over the box's top right corner
+      const x = n.x + n.w / 2;
+      const y = n.y - n.h / 2;
+      const loop = s("path", { d: `M${x - 22},${y} C${x - 22},${y - 26} ${x + 18},${y - 26} ${x},${y - 1}`, class: `edge loop ${e.kind}`, "marker-end": "url(#er-arrow)" }, s("title", {}, tip));
+      edgeLayer.appendChild(loop);
+      edgesOf[a].push(loop);
+    }
   }
-  const panel = h("aside", { class: "er-panel" }, h("p", { class: "muted" }, "Click a table to see its columns and keys. Drag to pan, wheel or buttons to zoom."));
-  for (const n of nodes) {
-    const g = s("g", { class: "node", transform: `translate(${n.x},${n.y})`, tabindex: 0, "data-table": n.name });
-    g.append(s("rect", { x: -n.w / 2, y: -11, width: n.w, height: 22, rx: 5 }), s("text", { "text-anchor": "middle", y: 4 }, n.name), s("title", {}, n.name));
+  if (memo.loners)
+    world.appendChild(s("text", { class: "er-caption", x: memo.loners.x, y: memo.loners.y + 12 }, `Tables without keys to other tables (${nodes.filter((_, i) => !neighbours[i].size).length})`));
+
+  const panel = h("aside", { class: "er-panel" }, h("p", { class: "muted" }, "Click a table to see its columns and keys."));
+  const nodeEls = nodes.map((n, i) => {
+    const keys = edgesOf[i].filter((el) => el.tagName === "line").length;
+    const g = s("g", { class: `node sc${(schemas.indexOf(n.schema) % 6) + 1}${i === hub ? " hub" : ""}${major.has(i) ? " major" : ""}`, transform: `translate(${n.x},${n.y})`, tabindex: 0, "data-table": n.name, "aria-label": n.name });
+    g.append(s("rect", { x: -n.w / 2, y: -n.h / 2, width: n.w, height: n.h, rx: 5 }), s("text", { "text-anchor": "middle", "dominant-baseline": "central" }, n.label), s("title", {}, `${n.name} · ${keys} key${keys === 1 ? "" : "s"}`));
     const open = async () => {
       for (const el of nodeLayer.querySelectorAll(".node.selected")) el.classList.remove("selected");
       g.classList.add("selected");
+      pinned = i;
+      light(i);
       panel.replaceChildren(h("p", { class: "muted" }, `${n.name}…`));
       try {
         panel.replaceChildren(schema(await ctx.call("get_table_schema", { table_name: n.name })));
@@ -55,121 +111,183 @@ function diagram(r, ctx) {
       e.stopPropagation();
     });
     g.addEventListener("keydown", (e) => e.key === "Enter" && open());
+    g.addEventListener("pointerenter", () => light(i));
+    g.addEventListener("pointerleave", () => light(pinned));
+    g.addEventListener("focus", () => light(i));
+    g.addEventListener("blur", () => light(pinned));
     nodeLayer.appendChild(g);
-  }
-  // pan and zoom on a viewBox
-  const xs = nodes.map((n) => n.x);
-  const ys = nodes.map((n) => n.y);
-  const pad = 80;
-  const fit = {
-    x: Math.min(...xs, 0) - pad,
-    y: Math.min(...ys, 0) - pad,
-    w: Math.max(...xs, 0) - Math.min(...xs, 0) + 2 * pad,
-    h: Math.max(...ys, 0) - Math.min(...ys, 0) + 2 * pad,
+    return g;
+  });
+
+  // hover, focus, selection and search light a table, its keys and its neighbours; the rest fades
+  let pinned = -1;
+  const light = (i) => {
+    for (const el of svg.querySelectorAll(".near, .hot")) el.classList.remove("near", "hot", "focus");
+    svg.classList.toggle("focusing", i >= 0);
+    if (i < 0) return;
+    nodeEls[i].classList.add("near", "focus");
+    for (const j of neighbours[i]) nodeEls[j].classList.add("near");
+    for (const el of edgesOf[i]) el.classList.add("hot");
   };
-  // start on the best-connected table at a readable scale; "Fit" shows everything
-  const degree = nodes.map(() => 0);
-  for (const [a, b] of links) {
-    degree[a] += 1;
-    degree[b] += 1;
-  }
-  const hub = nodes[degree.indexOf(Math.max(...degree, 0))] || { x: 0, y: 0 };
-  const readable = Math.min(fit.w, 760);
-  const start = readable < fit.w ? { x: hub.x - readable / 2, y: hub.y - (readable * fit.h) / fit.w / 2, w: readable, h: (readable * fit.h) / fit.w } : fit;
-  let vb = { ...start };
-  const apply = () => svg.setAttribute("viewBox", `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
+
+  // the viewport: a centre and a zoom (screen px per diagram unit); the viewBox follows the element's size
+  const all = bounds(nodes, nodes.map((_, i) => i));
+  const size = () => {
+    const b = svg.getBoundingClientRect();
+    const w = b.width || Math.max(296, Math.min(document.documentElement.clientWidth - 26, 1174));
+    return [w, b.height || 460];
+  };
+  const fitTo = (box, min, max) => {
+    const [w, hgt] = size();
+    const k = Math.max(min, Math.min(max, (w - 24) / Math.max(box.w, 1), (hgt - 24) / Math.max(box.h, 1)));
+    return { cx: box.x + box.w / 2, cy: box.y + box.h / 2, k };
+  };
+  // opening view: the best-connected table and its neighbours, at a readable zoom (centred on the table when they
+  // do not all fit)
+  const start = () => {
+    if (hub < 0) return fitTo(all, READABLE, 1.4);
+    const around = [hub, ...neighbours[hub]];
+    const v = fitTo(bounds(nodes, around), READABLE, 1.4);
+    const [w, hgt] = size();
+    const b = bounds(nodes, around);
+    if (b.w * v.k > w - 24) v.cx = nodes[hub].x;
+    if (b.h * v.k > hgt - 24) v.cy = nodes[hub].y;
+    return v;
+  };
+  let view = memo.view || start();
+  const apply = () => {
+    const [w, hgt] = size();
+    svg.setAttribute("viewBox", `${view.cx - w / 2 / view.k} ${view.cy - hgt / 2 / view.k} ${w / view.k} ${hgt / view.k}`);
+    svg.classList.toggle("far", view.k * LABEL_PX < 6); // far out: only the main tables keep a label, at 11 px
+    svg.style.setProperty("--far", `${11 / view.k}px`);
+    svg.style.setProperty("--halo", `${3 / view.k}px`);
+    memo.view = view;
+  };
   apply();
-  const zoom = (f, cx = vb.x + vb.w / 2, cy = vb.y + vb.h / 2) => {
-    vb = { x: cx - (cx - vb.x) * f, y: cy - (cy - vb.y) * f, w: vb.w * f, h: vb.h * f };
+  const resized = new ResizeObserver(apply);
+  resized.observe(svg);
+  signal.addEventListener("abort", () => resized.disconnect());
+  const zoom = (f, px, py) => {
+    const [w, hgt] = size();
+    const sx = px ?? w / 2;
+    const sy = py ?? hgt / 2;
+    const wx = view.cx + (sx - w / 2) / view.k; // the diagram point under the pointer stays there
+    const wy = view.cy + (sy - hgt / 2) / view.k;
+    const k = Math.max(0.02, Math.min(4, view.k * f));
+    view = { cx: wx - (sx - w / 2) / k, cy: wy - (sy - hgt / 2) / k, k };
+    apply();
+  };
+  const goTo = (i) => {
+    view = { cx: nodes[i].x, cy: nodes[i].y, k: Math.max(view.k, 1) };
     apply();
   };
   svg.addEventListener("wheel", (e) => {
     e.preventDefault();
     const rect = svg.getBoundingClientRect();
-    zoom(e.deltaY > 0 ? 1.15 : 1 / 1.15, vb.x + ((e.clientX - rect.left) / rect.width) * vb.w, vb.y + ((e.clientY - rect.top) / rect.height) * vb.h);
+    zoom(e.deltaY > 0 ? 1 / 1.15 : 1.15, e.clientX - rect.left, e.clientY - rect.top);
   }, { passive: false });
   let drag = null;
   let dragged = false;
   svg.addEventListener("pointerdown", (e) => {
-    drag = { x: e.clientX, y: e.clientY, vb: { ...vb } };
+    drag = { x: e.clientX, y: e.clientY, view: { ...view } };
     dragged = false;
   });
   window.addEventListener("pointermove", (e) => {
     if (!drag) return;
-    const rect = svg.getBoundingClientRect();
-    const dx = ((e.clientX - drag.x) / rect.width) * vb.w;
-    const dy = ((e.clientY - drag.y) / rect.height) * vb.h;
     if (Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 3) dragged = true;
-    vb = { ...vb, x: drag.vb.x - dx, y: drag.vb.y - dy };
+    view = { ...view, cx: drag.view.cx - (e.clientX - drag.x) / view.k, cy: drag.view.cy - (e.clientY - drag.y) / view.k };
     apply();
   }, { signal });
   window.addEventListener("pointerup", () => {
     drag = null;
   }, { signal });
+
+  // search: matching tables are marked, the best one centred and lit; Enter goes to the next one
+  let found = [];
+  let current = 0;
+  const count = h("span", { class: "muted er-found", role: "status" });
+  const search = h("input", { type: "search", class: "er-search", placeholder: "Find a table…", "aria-label": "find a table", list: "er-tables", autocomplete: "off", spellcheck: "false" });
+  const options = h("datalist", { id: "er-tables" }, sorted.map((name) => h("option", { value: name })));
+  const show = () => {
+    if (!found.length) return;
+    const i = found[current];
+    pinned = i;
+    light(i);
+    goTo(i);
+    count.textContent = `${current + 1} of ${found.length}: ${nodes[i].name}`;
+  };
+  search.addEventListener("input", () => {
+    const q = search.value.trim().toLowerCase();
+    for (const el of nodeLayer.querySelectorAll(".node.match")) el.classList.remove("match");
+    found = [];
+    current = 0;
+    if (!q) {
+      count.textContent = "";
+      pinned = nodeLayer.querySelector(".node.selected") ? pinned : -1;
+      light(pinned);
+      return;
+    }
+    const rank = (n) => (n.name.toLowerCase() === q || n.label.toLowerCase() === q ? 0 : n.label.toLowerCase().startsWith(q) || n.name.toLowerCase().startsWith(q) ? 1 : 2);
+    found = nodes.map((n, i) => i).filter((i) => nodes[i].name.toLowerCase().includes(q));
+    found.sort((a, b) => rank(nodes[a]) - rank(nodes[b]) || neighbours[b].size - neighbours[a].size || a - b);
+    for (const i of found) nodeEls[i].classList.add("match");
+    if (found.length) show();
+    else count.textContent = "no table matches";
+  });
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && found.length) {
+      current = (current + (e.shiftKey ? found.length - 1 : 1)) % found.length;
+      show();
+    } else if (e.key === "Escape") {
+      search.value = "";
+      search.dispatchEvent(new Event("input"));
+    }
+  });
+
+  const inferred = r.edges.filter((e) => e.kind !== "declared").length;
   const tools = h(
     "div",
-    { class: "row-actions" },
-    h("button", { type: "button", class: "btn", onclick: () => zoom(1 / 1.3), "aria-label": "zoom in" }, "+"),
-    h("button", { type: "button", class: "btn", onclick: () => zoom(1.3), "aria-label": "zoom out" }, "−"),
-    h("button", { type: "button", class: "btn", onclick: () => ((vb = { ...fit }), apply()) }, "Fit"),
-    h("span", { class: "muted" }, `${nodes.length} tables · ${links.length} keys (${r.edges.filter((e) => e.kind !== "declared").length} inferred, dashed)`),
+    { class: "row-actions er-tools" },
+    h("button", { type: "button", class: "btn", onclick: () => zoom(1.3), "aria-label": "zoom in" }, "+"),
+    h("button", { type: "button", class: "btn", onclick: () => zoom(1 / 1.3), "aria-label": "zoom out" }, "−"),
+    h("button", { type: "button", class: "btn", onclick: () => ((view = fitTo(all, 0.02, 1.4)), apply()), title: "the whole diagram" }, "Fit"),
+    h("button", { type: "button", class: "btn", onclick: () => ((view = start()), apply()), title: "back to the opening view" }, "Reset"),
+    search,
+    options,
+    count,
   );
-  return h("div", { class: "er-wrap", dataset: { marks: String(nodes.length), edges: String(links.length) } }, tools, svg, panel);
+  const legend = h(
+    "div",
+    { class: "er-legend muted" },
+    schemas.length > 1 ? schemas.map((sc, i) => h("span", { class: `er-schema sc${(i % 6) + 1}` }, `${sc || "(no schema)"} ${nodes.filter((n) => n.schema === sc).length}`)) : null,
+    h("span", {}, `${nodes.length} tables · ${links.length} keys, arrow from the referencing table to the referenced one${inferred ? ` · ${inferred} inferred (dashed)` : ""}`),
+  );
+  const hint = h(
+    "p",
+    { class: "er-hint muted" },
+    hub >= 0 ? `Opens on ${nodes[hub].name} (${neighbours[hub].size} related tables). ` : "",
+    `Drag to pan, wheel or +/− to zoom, Fit for all ${nodes.length} tables; hover a table to trace its keys.`,
+  );
+  return h("div", { class: "er-wrap", dataset: { marks: String(nodes.length), edges: String(links.length), hub: hub >= 0 ? nodes[hub].name : "" } }, tools, legend, hint, svg, panel);
 }
 
-/** A few hundred steps of a plain force layout: springs on keys, repulsion between tables. */
-function layout(nodes, links) {
-  const n = nodes.length;
-  const k = 90;
-  for (let step = 0; step < 300; step++) {
-    const t = 1 - step / 300;
-    for (let i = 0; i < n; i++) {
-      const a = nodes[i];
-      for (let j = i + 1; j < n; j++) {
-        const b = nodes[j];
-        let dx = a.x - b.x;
-        let dy = a.y - b.y;
-        let d2 = dx * dx + dy * dy;
-        if (d2 < 1) {
-          dx = Math.random() - 0.5;
-          dy = 0.5;
-          d2 = 1;
-        }
-        const f = (k * k) / d2;
-        a.vx += dx * f * 0.05;
-        a.vy += dy * f * 0.05;
-        b.vx -= dx * f * 0.05;
-        b.vy -= dy * f * 0.05;
-      }
-    }
-    for (const [i, j] of links) {
-      if (i === j) continue;
-      const a = nodes[i];
-      const b = nodes[j];
-      const dx = b.x - a.x;
-      const dy = b.y - a.y;
-      const d = Math.sqrt(dx * dx + dy * dy) || 1;
-      const f = ((d - k * 1.4) / d) * 0.06;
-      a.vx += dx * f;
-      a.vy += dy * f;
-      b.vx -= dx * f;
-      b.vy -= dy * f;
-    }
-    for (const a of nodes) {
-      a.vx -= a.x * 0.004; // gravity keeps isolated tables near
-      a.vy -= a.y * 0.004;
-      const v = Math.sqrt(a.vx * a.vx + a.vy * a.vy);
-      const cap = 30 * t + 1;
-      if (v > cap) {
-        a.vx *= cap / v;
-        a.vy *= cap / v;
-      }
-      a.x += a.vx;
-      a.y += a.vy;
-      a.vx *= 0.5;
-      a.vy *= 0.5;
-    }
-  }
+/** A line between two boxes, from the edge of the first to the edge of the second (where the arrow head sits). */
+function ends(a, b) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const cut = (n, f) => Math.min(Math.abs(dx) > 1e-9 ? (n.w / 2 + f) / Math.abs(dx) : Infinity, Math.abs(dy) > 1e-9 ? (n.h / 2 + f) / Math.abs(dy) : Infinity, 1);
+  if (a === b) return [a.x, a.y - a.h / 2, a.x, a.y - a.h / 2];
+  const s = cut(a, 0);
+  const t = cut(b, 1);
+  return [a.x + dx * s, a.y + dy * s, b.x - dx * t, b.y - dy * t];
+}
+
+/** Text width at the label font (a canvas measures it; an estimate when there is no canvas). */
+function textWidth() {
+  const c = document.createElement("canvas").getContext("2d");
+  if (!c) return (t) => 6.8 * t.length;
+  c.font = `${LABEL_PX}px ${getComputedStyle(document.body).fontFamily}`;
+  return (t) => c.measureText(t).width;
 }
 
 function schema(t) {
