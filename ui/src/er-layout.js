@@ -6,6 +6,8 @@
 export const GAP_X = 18; // horizontal and vertical room kept between two table boxes
 export const GAP_Y = 14;
 const COMPONENT_GAP = 90;
+const STEPS = 300; // force layout steps (fewer for big components)
+const LEAF_STEPS = 60; // once the leaf tables are placed
 const SQUASH = 0.4; // squashed space: boxes about as wide as tall
 
 /**
@@ -144,7 +146,41 @@ function component(ids, nodes, nb) {
     X[u] = Math.cos(mid) * depth[u] * k * 1.6;
     Y[u] = Math.sin(mid) * depth[u] * k * 1.6;
   }
-  force(X, Y, adj, schemaOf, k);
+  // the tables with two or more neighbours first; then each leaf table goes next to its only neighbour, on the side
+  // away from that table's other neighbours, and everything settles together (cheaper, and leaves do not tangle)
+  const core = [];
+  for (let i = 0; i < m; i++) if (deg[i] >= 2) core.push(i);
+  if (core.length >= 3 && core.length < m) {
+    const at = new Map(core.map((g, i) => [g, i]));
+    const cx = Float64Array.from(core, (i) => X[i]);
+    const cy = Float64Array.from(core, (i) => Y[i]);
+    force(cx, cy, core.map((i) => adj[i].filter((j) => at.has(j)).map((j) => at.get(j))), core.map((i) => schemaOf[i]), k, STEPS, k * 2);
+    core.forEach((i, c) => {
+      X[i] = cx[c];
+      Y[i] = cy[c];
+    });
+    const leavesOf = new Map();
+    for (let i = 0; i < m; i++) if (deg[i] < 2) leavesOf.set(adj[i][0], [...(leavesOf.get(adj[i][0]) || []), i]);
+    for (const [p, ls] of leavesOf) {
+      let mx = 0;
+      let my = 0;
+      let c = 0;
+      for (const j of adj[p])
+        if (deg[j] >= 2) {
+          mx += X[j];
+          my += Y[j];
+          c += 1;
+        }
+      const dir = c ? Math.atan2(Y[p] - my / c, X[p] - mx / c) : 0;
+      const spread = Math.min(0.6, 5 / ls.length);
+      ls.forEach((l, n) => {
+        const a = dir + (n - (ls.length - 1) / 2) * spread;
+        X[l] = X[p] + Math.cos(a) * k;
+        Y[l] = Y[p] + Math.sin(a) * k;
+      });
+    }
+    force(X, Y, adj, schemaOf, k, LEAF_STEPS, k * 0.5);
+  } else force(X, Y, adj, schemaOf, k, STEPS, k * 2);
   for (let i = 0; i < m; i++) {
     nodes[ids[i]].x = X[i] * sq;
     nodes[ids[i]].y = Y[i];
@@ -165,11 +201,11 @@ function squash(ids, nodes) {
 }
 
 /** Fruchterman-Reingold with a cooling schedule, a weak pull to the centre and to each schema's centre. */
-function force(X, Y, adj, schemaOf, k) {
+function force(X, Y, adj, schemaOf, k, most, hot) {
   const m = X.length;
   const DX = new Float64Array(m);
   const DY = new Float64Array(m);
-  const steps = Math.max(40, Math.min(300, Math.round(6e6 / (m * m))));
+  const steps = Math.max(Math.min(40, most), Math.min(most, Math.round(6e6 / (m * m))));
   const schemas = [...new Set(schemaOf)];
   const sIndex = schemaOf.map((s) => schemas.indexOf(s));
   const sx = new Float64Array(schemas.length);
@@ -177,7 +213,8 @@ function force(X, Y, adj, schemaOf, k) {
   const sn = new Float64Array(schemas.length);
   for (let i = 0; i < m; i++) sn[sIndex[i]] += 1;
   const k2 = k * k;
-  let temp = k * 2;
+  let temp = hot;
+  const cool = Math.pow((k * 0.02) / hot, 1 / steps); // down to 0.02k
   for (let step = 0; step < steps; step++) {
     DX.fill(0);
     DY.fill(0);
@@ -226,11 +263,11 @@ function force(X, Y, adj, schemaOf, k) {
         Y[i] += DY[i] * move;
       }
     }
-    temp = Math.max(k * 0.02, temp * 0.985);
+    temp *= cool;
   }
 }
 
-/** Pushes overlapping boxes apart (along the axis that needs the smaller move) until no two overlap. */
+/** Pushes overlapping boxes apart (a little past the overlap, vertically unless that is a much longer move) until none overlap. */
 function separate(ids, nodes) {
   const m = ids.length;
   const a = ids.map((i) => nodes[i]);
@@ -247,14 +284,14 @@ function separate(ids, nodes) {
         const oy = (p.h + q.h) / 2 + GAP_Y - Math.abs(p.y - q.y);
         if (oy <= 0) continue;
         moved = true;
-        if (oy * 2.5 < ox) {
+        if (oy * 4 < ox) {
           const s = p.y < q.y || (p.y === q.y && i < j) ? 1 : -1;
-          p.y -= (s * oy) / 2 + s * 0.01;
-          q.y += (s * oy) / 2 + s * 0.01;
+          p.y -= s * oy * 0.6 + s * 0.01;
+          q.y += s * oy * 0.6 + s * 0.01;
         } else {
           const s = p.x <= q.x ? 1 : -1;
-          p.x -= (s * ox) / 2 + s * 0.01;
-          q.x += (s * ox) / 2 + s * 0.01;
+          p.x -= s * ox * 0.6 + s * 0.01;
+          q.x += s * ox * 0.6 + s * 0.01;
         }
       }
     }
