@@ -147,7 +147,7 @@ function diagram(r, ctx) {
   const start = () => {
     if (hub < 0) return fitTo(all, READABLE, 1.4);
     const around = [hub, ...neighbours[hub]];
-    const v = fitTo(bounds(nodes, around), READABLE, 1.4);
+    const v = fitTo(bounds(nodes, around), READABLE, 1.15);
     const [w, hgt] = size();
     const b = bounds(nodes, around);
     if (b.w * v.k > w - 24) v.cx = nodes[hub].x;
@@ -158,9 +158,18 @@ function diagram(r, ctx) {
   const apply = () => {
     const [w, hgt] = size();
     svg.setAttribute("viewBox", `${view.cx - w / 2 / view.k} ${view.cy - hgt / 2 / view.k} ${w / view.k} ${hgt / view.k}`);
-    svg.classList.toggle("far", view.k * LABEL_PX < 6); // far out: only the main tables keep a label, at 11 px
+    const far = view.k * LABEL_PX < 6; // far out: only the main tables keep a label (at 11 px, none over another)
+    svg.classList.toggle("far", far);
     svg.style.setProperty("--far", `${11 / view.k}px`);
     svg.style.setProperty("--halo", `${3 / view.k}px`);
+    const kept = [];
+    for (const i of major) {
+      const n = nodes[i];
+      const half = (measure(n.label) * 11) / LABEL_PX / 2 + 4;
+      const show = far && !kept.some((o) => Math.abs(o.x - n.x * view.k) < o.half + half && Math.abs(o.y - n.y * view.k) < 15);
+      if (show) kept.push({ x: n.x * view.k, y: n.y * view.k, half });
+      nodeEls[i].classList.toggle("named", show);
+    }
     memo.view = view;
   };
   apply();
