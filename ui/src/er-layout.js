@@ -41,7 +41,7 @@ export function layout(nodes, links) {
   const groups = comps.filter((c) => c.length > 1).sort((a, b) => b.length - a.length || a[0] - b[0]);
   const boxes = groups.map((c) => component(c, nodes, nb));
   let hub = -1;
-  for (let i = 0; i < n; i++) if (hub < 0 || nb[i].length > nb[hub].length) hub = i;
+  for (let i = 0; i < n; i++) if (nb[i].length && (hub < 0 || nb[i].length > nb[hub].length)) hub = i; // -1: no keys
 
   // rows of components, largest first
   const area = boxes.reduce((s, b) => s + b.w * b.h, 0);

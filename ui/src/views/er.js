@@ -26,6 +26,7 @@ function diagram(r, ctx) {
   const names = new Set();
   for (const e of r.edges) names.add(e.table).add(e.ref_table);
   for (const t of r.isolated || []) names.add(t);
+  if (!names.size) return h("p", { class: "muted er-empty" }, "No keys to draw: no table here references another or is referenced.");
   const sorted = [...names].sort();
   const at = new Map(sorted.map((name, i) => [name, i]));
   const links = r.edges.map((e) => [at.get(e.table), at.get(e.ref_table), e]);
@@ -36,6 +37,13 @@ function diagram(r, ctx) {
   const shortCount = new Map();
   for (const name of sorted) shortCount.set(split(name)[1], (shortCount.get(split(name)[1]) || 0) + 1);
   const schemas = [...new Set(sorted.map((name) => split(name)[0]))];
+  // a schema keeps its colour from one result to the next (from its name; the next free one on a clash)
+  const colour = new Map();
+  for (const sc of schemas) {
+    let c = [...sc].reduce((a, ch) => (a * 31 + ch.charCodeAt(0)) >>> 0, 7) % 6;
+    for (let n = 0; n < 6 && [...colour.values()].includes(c); n++) c = (c + 1) % 6;
+    colour.set(sc, c + 1);
+  }
   const measure = textWidth();
   let memo = drawn.get(r);
   const nodes = sorted.map((name, i) => {
@@ -92,7 +100,7 @@ function diagram(r, ctx) {
   const panel = h("aside", { class: "er-panel" }, h("p", { class: "muted" }, "Click a table to see its columns and keys."));
   const nodeEls = nodes.map((n, i) => {
     const keys = edgesOf[i].filter((el) => el.tagName === "line").length;
-    const g = s("g", { class: `node sc${(schemas.indexOf(n.schema) % 6) + 1}${i === hub ? " hub" : ""}${major.has(i) ? " major" : ""}`, transform: `translate(${n.x},${n.y})`, tabindex: 0, "data-table": n.name, "aria-label": n.name });
+    const g = s("g", { class: `node sc${colour.get(n.schema)}${i === hub ? " hub" : ""}${major.has(i) ? " major" : ""}`, transform: `translate(${n.x},${n.y})`, tabindex: 0, "data-table": n.name, "aria-label": n.name });
     g.append(s("rect", { x: -n.w / 2, y: -n.h / 2, width: n.w, height: n.h, rx: 5 }), s("text", { "text-anchor": "middle", "dominant-baseline": "central" }, n.label), s("title", {}, `${n.name} · ${keys} key${keys === 1 ? "" : "s"}`));
     const open = async () => {
       for (const el of nodeLayer.querySelectorAll(".node.selected")) el.classList.remove("selected");
@@ -268,7 +276,7 @@ function diagram(r, ctx) {
   const legend = h(
     "div",
     { class: "er-legend muted" },
-    schemas.length > 1 ? schemas.map((sc, i) => h("span", { class: `er-schema sc${(i % 6) + 1}` }, `${sc || "(no schema)"} ${nodes.filter((n) => n.schema === sc).length}`)) : null,
+    schemas.length > 1 ? schemas.map((sc) => h("span", { class: `er-schema sc${colour.get(sc)}` }, `${sc || "(no schema)"} ${nodes.filter((n) => n.schema === sc).length}`)) : null,
     h("span", {}, `${nodes.length} tables · ${links.length} keys, arrow from the referencing table to the referenced one${inferred ? ` · ${inferred} inferred (dashed)` : ""}`),
   );
   const hint = h(
