@@ -78,3 +78,7 @@ def test_no_module_uses_sdk_private_attributes() -> None:
         if any(name in path.read_text(encoding="utf-8") for name in ("._tool_manager", "._lowlevel_server"))
     ]
     assert not bad
+
+
+def test_ui_views_stay_out_of_tools_and_db() -> None:
+    assert not offenders("ui", ("vf_mcp.tools", "vf_mcp.db", "asyncpg"))

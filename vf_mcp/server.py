@@ -22,6 +22,7 @@ from vf_mcp.redaction import install_log_redaction, register_settings
 from vf_mcp.settings import Settings
 from vf_mcp.tools import export as export_tools
 from vf_mcp.tools.common import app_of
+from vf_mcp.ui.views import install as install_views
 
 TOOL_FAMILIES = Families()
 """Every tool family by the name the `tools` setting uses; each module (imported when looked up) publishes
@@ -92,13 +93,15 @@ def _build(
             await _close_hub(hub)
 
     tools = published(_families(settings), several_sources=len(settings.sources) > 1)
+    views = install_views(tools, enabled=settings.ui)  # MCP Apps: _meta.ui, the ui:// resources, the gate
     server: MCPServer[App] = MCPServer(
         "vf-mcp",
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
-        tools=tools,
-        middleware=[ResourceReadGuard()],
+        tools=views.tools,
+        middleware=[ResourceReadGuard(), *views.middleware],
+        extensions=views.extensions,
     )
     exports = export_tools.install(server)  # the export:// resource and the /exports/ download route
     _register_resources(server, current)
@@ -284,7 +287,8 @@ def _announce(settings: Settings) -> None:
         return
     base = settings.public_base_url.rstrip("/") or _base_url(settings)
     path, kind = ("/sse", "SSE") if settings.transport == "sse" else ("/mcp", "streamable HTTP")
-    startup_log.info("MCP over %s at %s%s (health: %s/health); Ctrl-C stops", kind, base, path, base)
+    views = f"; views: {base}/ui/" if settings.ui else ""
+    startup_log.info("MCP over %s at %s%s (health: %s/health%s); Ctrl-C stops", kind, base, path, base, views)
     if not settings.api_keys:
         startup_log.warning(
             "no api_keys: anyone who can reach %s:%s may call the tools (configure [[api_keys]])",
@@ -375,7 +379,12 @@ def build_http_app(settings: Settings, *, counter: StatementCounter | None = Non
     def metrics() -> str:
         return current[-1].ops.metrics.render() if current and current[-1].ops is not None else ""
 
-    return GatewayMiddleware(inner, keyring=keyring, health=health, metrics=metrics)
+    gateway = GatewayMiddleware(inner, keyring=keyring, health=health, metrics=metrics)
+    if not settings.ui:
+        return gateway
+    from vf_mcp.ui.page import UiPage
+
+    return UiPage(gateway)  # /ui/: the views for people whose client has no MCP Apps (data still needs the key)
 
 
 def _register_resources(server: MCPServer[App], current: list[Hub]) -> None:

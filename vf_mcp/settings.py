@@ -202,6 +202,12 @@ class Settings(BaseSettings):
         "export, migration, sources. Fewer tools cost the model less context.",
     )
 
+    ui: bool = Field(
+        True,
+        description="MCP Apps views (charts, dashboards, diagrams) for clients that negotiate the extension, "
+        "and the /ui page over HTTP.",
+    )
+
     sources: tuple[Source, ...] = Field(
         (), description="Named databases ([[sources]] tables); --dsn alone makes one source called 'default'."
     )

@@ -80,3 +80,22 @@ class Dashboard(Out):
     calculation_time_ms: float
     from_cache: bool = False
     message: str
+
+
+class KpiPoint(Out):
+    start: str = Field(description="Window start (inclusive), ISO 8601 with offset")
+    end: str = Field(description="Window end (exclusive); the last window ends after as_of (period to date)")
+    value: object | None
+    partial: bool = Field(False, description="The period to date (not a whole period)")
+
+
+class KpiHistory(Out):
+    name: str
+    title: str
+    unit: str = ""
+    timeframe: str
+    time_zone: str
+    higher_is_better: bool | None = None
+    points: list[KpiPoint]
+    calculation_time_ms: float
+    message: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,14 +19,17 @@ from vf_mcp.compute.periods import (
     Window,
     compare_values,
     comparison_windows,
+    period_start,
+    previous_period_start,
     span_label,
+    zone_info,
     zoned_windows,
 )
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.kpi import current_database, default_dashboard, default_kpi_dir, load_dashboard, measure
-from vf_mcp.errors import ConfigError, VfError
+from vf_mcp.errors import ConfigError, InvalidArgumentError, NotFoundError, VfError
 from vf_mcp.jsontypes import as_float
-from vf_mcp.models.kpi import Dashboard, KpiSpec, KpiValue
+from vf_mcp.models.kpi import Dashboard, KpiHistory, KpiPoint, KpiSpec, KpiValue
 from vf_mcp.tools.common import DateArg, SourceArg, ToolDef, app_of, compact_json, respond, tool_errors
 
 HealthScore = Callable[[App], Awaitable[float]]
@@ -100,7 +103,63 @@ async def get_kpi_dashboard(
     return respond(result, _body(result))
 
 
-TOOLS = (ToolDef(get_kpi_dashboard),)
+@tool_errors
+async def kpi_history(
+    name: Annotated[str, Field(description="The KPI's name, as get_kpi_dashboard lists it")],
+    ctx: Context[App],
+    timeframe: Timeframe = "week",
+    periods: Annotated[int, Field(ge=2, le=52, description="Whole periods before the current one")] = 12,
+    as_of: Annotated[DateArg | None, Field(description="Reference date (default today)")] = None,
+    source: SourceArg = None,
+) -> Annotated[CallToolResult, KpiHistory]:
+    """One dashboard KPI per period: the last whole periods and this period to date (a dashboard tile's trend)."""
+    app = app_of(ctx, source)
+    ref = as_of or datetime.now(UTC).date()
+    started = time.perf_counter()
+    database = await current_database(app.db)
+    kpi_dir = Path(app.settings.kpi_dir) if app.settings.kpi_dir else default_kpi_dir()
+    found = load_dashboard(kpi_dir, database)
+    spec = found[0] if found else await default_dashboard(app.catalog)
+    k = next((k for k in spec.kpi if k.name == name), None)
+    if k is None:
+        raise NotFoundError(f"No KPI {name!r}. Valid: {', '.join(x.name for x in spec.kpi)}.")
+    if k.builtin is not None:
+        raise InvalidArgumentError(f"KPI {name!r} is a snapshot ({k.builtin}): it has no history per period.")
+    tz = app.settings.time_zone
+    zone = zone_info(tz)
+    unit = PERIOD_UNITS[timeframe]
+    starts = [period_start(ref, unit)]
+    for _ in range(periods):
+        starts.insert(0, previous_period_start(starts[0], unit))
+    ends = [*starts[1:], ref + timedelta(days=1)]
+    windows = [
+        (datetime.combine(s, datetime.min.time(), zone), datetime.combine(e, datetime.min.time(), zone))
+        for s, e in zip(starts, ends, strict=True)
+    ]
+    answers = await gather_all(*(measure(app.db, app.catalog, k, w, tz) for w in windows))
+    if not answers[-1].windowed:
+        raise InvalidArgumentError(f"KPI {name!r} is a snapshot (no period in its SQL or metric): no history.")
+    points = [
+        KpiPoint(start=w[0].isoformat(), end=w[1].isoformat(), value=a.value, partial=i == len(windows) - 1)
+        for i, (w, a) in enumerate(zip(windows, answers, strict=True))
+    ]
+    ms = round((time.perf_counter() - started) * 1000.0, 1)
+    title = k.title or k.name.replace("_", " ").capitalize()
+    result = KpiHistory(
+        name=k.name,
+        title=title,
+        unit=k.unit,
+        timeframe=timeframe,
+        time_zone=tz,
+        higher_is_better=k.higher_is_better,
+        points=points,
+        calculation_time_ms=ms,
+        message=f"{title} per {unit}: {periods} whole periods and the period to {ref} ({ms} ms)",
+    )
+    return respond(result)
+
+
+TOOLS = (ToolDef(get_kpi_dashboard), ToolDef(kpi_history))
 
 
 async def kpi_value(
