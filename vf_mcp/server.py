@@ -16,7 +16,7 @@ from mcp.server.mcpserver.tools import Tool
 from vf_mcp import __version__
 from vf_mcp.app import App, Hub, Ops
 from vf_mcp.db.cache import ResultCache, family_ttls
-from vf_mcp.db.catalog import Catalog, quote_ident
+from vf_mcp.db.catalog import quote_ident
 from vf_mcp.db.pool import RoleSafety, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.models.base import compact_schema, compact_text, shallow_output_schema
@@ -204,7 +204,7 @@ async def _open_hub(settings: Settings, counter: StatementCounter | None, keyrin
         hub.apps[source.name] = App(
             settings=own,
             db=runtime.db,
-            catalog=Catalog(runtime.db, cache),
+            catalog=runtime.catalog(cache),
             query_cache=cache,
             source=source,
             pii=PiiPolicy.from_settings(own),
