@@ -163,7 +163,7 @@ async def test_session_state_never_reaches_the_next_call(one_connection: MySqlDa
 async def test_session_layer_refuses_writes_even_unguarded(one_connection: MySqlDatabase, mariadb: MariaDb) -> None:
     db = one_connection
     for statement in ("INSERT INTO Genre VALUES (997, 'x')", "UPDATE Genre SET Name = 'x'", "DELETE FROM Genre"):
-        with pytest.raises(Exception, match="READ ONLY|read only|1792"):
+        with pytest.raises(Exception, match=r"READ ONLY|read only|1792"):
             await _raw(db, statement)
     with pytest.raises(Exception, match="syntax"):  # multi-statements are off in the handshake
         await _raw(db, "SELECT 1; SELECT 2")

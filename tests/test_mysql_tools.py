@@ -80,3 +80,103 @@ async def test_types(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
     assert row["da"] == "2024-02-29" and row["ti"] == "-838:59:59" and row["y"] == 2024 and row["e"] == "b"
     assert row["j"] in ({"a": [1, 2.5]}, '{"a": [1, 2.5]}')  # MariaDB's JSON is LONGTEXT: text
     assert zero["rows"] == [["0000-00-00", 0.1]]
+
+
+async def test_list_tables_and_overview(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        listed = await call(client, "list_tables", {})
+        overview = await call(client, "get_database_overview", {})
+    want = await admin_sql(
+        mariadb,
+        "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'chinook' ORDER BY 1",
+    )
+    assert [(t["schema_name"], t["name"], t["row_estimate"]) for t in listed["tables"]] == [
+        ("chinook", n, r) for n, r in want
+    ]
+    size = await admin_sql(
+        mariadb,
+        "SELECT SUM(DATA_LENGTH + INDEX_LENGTH), VERSION() FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'chinook'",
+    )
+    assert overview["database"] == "chinook" and overview["total_tables"] == len(want)
+    assert overview["total_size_bytes"] == int(size[0][0]) and overview["server_version"] == size[0][1]
+    assert "MariaDB" in overview["message"]
+    assert overview["role_safety"]["read_only"] is False  # the admin user: the warning names it
+
+
+async def test_table_schema_keys_both_ways(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        album = await call(client, "get_table_schema", {"table_name": "album"})
+        missing = await call_error(client, "get_table_schema", {"table_name": "Albun"})
+    cols = await admin_sql(
+        mariadb,
+        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = 'chinook' AND TABLE_NAME = 'Album' ORDER BY ORDINAL_POSITION",
+    )
+    assert [(c["name"], c["type"], c["nullable"]) for c in album["columns"]] == [
+        (n, t, nl == "YES") for n, t, nl in cols
+    ]
+    assert album["primary_key"] == ["AlbumId"]
+    assert [(f["columns"], f["ref_table"], f["ref_columns"]) for f in album["foreign_keys"]] == [
+        (["ArtistId"], "chinook.Artist", ["ArtistId"])
+    ]
+    refs = await admin_sql(
+        mariadb,
+        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = 'chinook' "
+        "AND REFERENCED_TABLE_NAME = 'Album' ORDER BY 1",
+    )
+    assert [(f["table"], f["columns"]) for f in album["referenced_by"]] == [(f"chinook.{t}", [c]) for t, c in refs]
+    idx = await admin_sql(
+        mariadb,
+        "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'chinook' "
+        "AND TABLE_NAME = 'Album' ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME",
+    )
+    assert [i["name"] for i in album["indexes"]] == [n for (n,) in idx]
+    assert "Album" in missing
+
+
+async def test_comments(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    await admin_sql(mariadb, "DROP TABLE IF EXISTS commented", "chinook")
+    await admin_sql(
+        mariadb,
+        "CREATE TABLE commented (id INT PRIMARY KEY COMMENT 'the key', v VARCHAR(5) UNIQUE) COMMENT 'a table'",
+        "chinook",
+    )
+    async with mcp_client(chinook_mysql_dsn) as client:
+        out = await call(client, "get_table_schema", {"table_name": "chinook.commented"})
+    assert out["comment"] == "a table" and out["columns"][0]["comment"] == "the key"
+    assert [u["columns"] for u in out["unique_constraints"]] == [["v"]]
+
+
+async def test_table_stats(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        stats = await call(client, "get_table_stats", {"table_name": "Track"})
+    by = {c["name"]: c for c in stats["columns"]}
+    (n, comp_nulls, distinct_album, mn, mx, avg, sd) = (
+        await admin_sql(
+            mariadb,
+            "SELECT COUNT(*), SUM(Composer IS NULL), COUNT(DISTINCT AlbumId), MIN(Milliseconds), MAX(Milliseconds), "
+            "AVG(Milliseconds), STDDEV_SAMP(Milliseconds) FROM Track",
+            "chinook",
+        )
+    )[0]
+    assert stats["row_count"] == n and stats["exact"] is True
+    assert by["Composer"]["null_count"] == comp_nulls
+    assert by["AlbumId"]["distinct_count"] == distinct_album
+    assert by["Milliseconds"]["min"] == mn and by["Milliseconds"]["max"] == mx
+    assert by["Milliseconds"]["avg"] == pytest.approx(float(avg))
+    assert by["Milliseconds"]["stddev"] == pytest.approx(float(sd))
+    ms = sorted(r[0] for r in await admin_sql(mariadb, "SELECT Milliseconds FROM Track", "chinook"))
+    median = (ms[(len(ms) - 1) // 2] + ms[len(ms) // 2]) / 2
+    assert by["Milliseconds"]["median"] == pytest.approx(median)
+    top = await admin_sql(
+        mariadb, "SELECT GenreId, COUNT(*) FROM Track GROUP BY GenreId ORDER BY 2 DESC, 1 LIMIT 1", "chinook"
+    )
+    assert by["GenreId"]["most_common"][0]["count"] == top[0][1]
+    assert len(stats["sample_rows"]["rows"]) > 0
+
+
+async def test_tools_not_built_for_mysql_say_so(chinook_mysql_dsn: str) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        text = await call_error(client, "check_database_health", {})
+    assert "not available on MariaDB yet" in text
+    assert "Traceback" not in text and "Internal error" not in text
