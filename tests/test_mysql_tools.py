@@ -95,7 +95,8 @@ async def test_list_tables_and_overview(chinook_mysql_dsn: str, mariadb: MariaDb
     ]
     size = await admin_sql(
         mariadb,
-        "SELECT SUM(DATA_LENGTH + INDEX_LENGTH), VERSION() FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'chinook'",
+        "SELECT SUM(DATA_LENGTH + INDEX_LENGTH), VERSION() FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = 'chinook'",
     )
     assert overview["database"] == "chinook" and overview["total_tables"] == len(want)
     assert overview["total_size_bytes"] == int(size[0][0]) and overview["server_version"] == size[0][1]
@@ -180,3 +181,19 @@ async def test_tools_not_built_for_mysql_say_so(chinook_mysql_dsn: str) -> None:
         text = await call_error(client, "check_database_health", {})
     assert "not available on MariaDB yet" in text
     assert "Traceback" not in text and "Internal error" not in text
+
+
+async def test_explain_show_describe(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        explained = await call(
+            client, "run_query", {"sql": "SELECT * FROM Track WHERE AlbumId = 1", "explain": True, "limit": 2}
+        )
+        shown = await call(client, "run_query", {"sql": "SHOW TABLES"})
+        described = await call(client, "run_query", {"sql": "DESCRIBE Album"})
+        paged = await call(client, "run_query", {"sql": "SHOW TABLES", "limit": 2, "offset": 2})
+    plan = explained["query_plan"]["query_block"]
+    assert "Track" in str(plan) and "select_id" in plan  # MySQL's EXPLAIN FORMAT=JSON, as the server gives it
+    tables = await admin_sql(mariadb, "SHOW TABLES", "chinook")
+    assert [r[0] for r in shown["rows"]] == [t for (t,) in tables]
+    assert [r[0] for r in paged["rows"]] == [t for (t,) in tables[2:4]]
+    assert [r[0] for r in described["rows"]] == ["AlbumId", "Title", "ArtistId"]
