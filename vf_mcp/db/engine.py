@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.catalog import Catalog, Relation
@@ -19,8 +19,12 @@ from vf_mcp.db.pool import Database
 from vf_mcp.errors import VfError
 
 if TYPE_CHECKING:
-    from vf_mcp.db.runner import QueryOutcome
+    from vf_mcp.db.builder import Col, Statement, Table
+    from vf_mcp.db.runner import Column, QueryOutcome
+    from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery
     from vf_mcp.db.stats import ColumnSpec, DatabaseInfo, Profile
+    from vf_mcp.jsontypes import JSONValue
+    from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
 
 __all__ = ["Engine", "NotOnEngineError", "PostgresEngine", "engine_of", "not_on_engine"]
 
@@ -86,6 +90,42 @@ class Engine(Protocol):
         """get_table_stats' aggregate passes and preview rows."""
         ...
 
+    async def fetch_statement(self, db: Database, stmt: Statement) -> tuple[list[Column], list[list[JSONValue]], float]:
+        """Run a statement vf-mcp built for this engine (the analytics); columns, JSON-ready rows, ms."""
+        ...
+
+    def metrics_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        group_by: Sequence[str | TimeBucket],
+        filters: Sequence[Filter],
+        order_by: Literal["asc", "desc"] | None,
+        limit: int,
+        tz: str,
+    ) -> MetricsQuery:
+        """calculate_metrics' statement in this engine's SQL."""
+        ...
+
+    def rank_statement(
+        self,
+        table: Table,
+        entity: Col,
+        measure: Col,
+        aggregation: RankAggregation,
+        direction: Literal["top", "bottom"],
+        limit: int,
+        filters: Sequence[Filter],
+        label: EntityLabel,
+    ) -> Statement:
+        """rank_entities' statement in this engine's SQL."""
+        ...
+
+    async def entity_label(self, catalog: Catalog, table: Table, column: str) -> EntityLabel:
+        """The label joined beside ranked entities (a name-like column of the table a key points to)."""
+        ...
+
 
 class PostgresEngine:
     """PostgreSQL: the db/ modules as they are (no behaviour change, no extra round trip)."""
@@ -146,6 +186,46 @@ class PostgresEngine:
         return await profile(
             db, rel, cols, sample_percent=sample_percent, sample_rows=sample_rows, top=top, preview_rows=preview_rows
         )
+
+    async def fetch_statement(self, db: Database, stmt: Statement) -> tuple[list[Column], list[list[JSONValue]], float]:
+        from vf_mcp.db.runner import fetch_converted
+
+        return await fetch_converted(db, stmt.sql, stmt.params)
+
+    def metrics_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        group_by: Sequence[str | TimeBucket],
+        filters: Sequence[Filter],
+        order_by: Literal["asc", "desc"] | None,
+        limit: int,
+        tz: str,
+    ) -> MetricsQuery:
+        from vf_mcp.db.statements.analytics import metrics_statement
+
+        return metrics_statement(table, metric, col, group_by, filters, order_by, limit, tz)
+
+    def rank_statement(
+        self,
+        table: Table,
+        entity: Col,
+        measure: Col,
+        aggregation: RankAggregation,
+        direction: Literal["top", "bottom"],
+        limit: int,
+        filters: Sequence[Filter],
+        label: EntityLabel,
+    ) -> Statement:
+        from vf_mcp.db.statements.analytics import rank_statement
+
+        return rank_statement(table, entity, measure, aggregation, direction, limit, filters, label)
+
+    async def entity_label(self, catalog: Catalog, table: Table, column: str) -> EntityLabel:
+        from vf_mcp.db.analytics import entity_label
+
+        return await entity_label(catalog, table, column)
 
 
 _POSTGRES = PostgresEngine()

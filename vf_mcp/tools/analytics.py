@@ -34,7 +34,6 @@ from vf_mcp.compute.trends import TrendAnalysis, analyze_series
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.analytics import (
     Ranking,
-    entity_label,
     fetch_metrics,
     fetch_ranking,
     fetch_trend,
@@ -45,8 +44,6 @@ from vf_mcp.db.builder import Col, Statement, Table
 from vf_mcp.db.statements.analytics import (
     EntityLabel,
     conventions,
-    metrics_statement,
-    rank_statement,
     trend_statement,
     value_statement,
 )
@@ -116,7 +113,7 @@ async def calculate_metrics(
         return respond(hit, _table_body(hit.columns, hit.results))
     table = await load_table(app.catalog, table_name)
     col = table.col(column) if column else None
-    query = metrics_statement(
+    query = app.engine.metrics_statement(
         table, metric, col, group_by or [], filters or [], order_by, limit, app.settings.time_zone
     )
     found = await fetch_metrics(app.db, query)
@@ -186,8 +183,8 @@ async def rank_entities(
         return respond(hit, _rank_body(hit))
     table = await load_table(app.catalog, table_name)
     ent, measure = table.col(entity_column), table.col(rank_by)
-    label = await entity_label(app.catalog, table, ent.name)
-    stmt = rank_statement(table, ent, measure, aggregation, direction, limit, filters or [], label)
+    label = await app.engine.entity_label(app.catalog, table, ent.name)
+    stmt = app.engine.rank_statement(table, ent, measure, aggregation, direction, limit, filters or [], label)
     found = await fetch_ranking(app.db, stmt)
     result = _rank_result(found, label, (table, ent.name, text.applied(aggregation, measure.name)), direction, limit)
     result.time_zone = app.settings.time_zone

@@ -38,6 +38,9 @@ _CATEGORY = {
     **dict.fromkeys(("date", "datetime", "timestamp", "time", "year"), "D"),
     "enum": "E", "bit": "V", "json": "U",
 }  # fmt: skip
+_BASE_TYPES = {"datetime": "timestamp", "timestamp": "timestamptz"}
+"""DATETIME is a zone-less timestamp, TIMESTAMP an instant shown in the session zone: the PostgreSQL families
+the engine-free code reads (time columns, buckets, freshness)."""
 _ENUM_RE = re.compile(r"'((?:[^']|'')*)'")
 
 RELATIONS_SQL = """
@@ -194,7 +197,7 @@ def _column(c: dict[str, Any]) -> ColumnDetail:
         identity="by default" if "auto_increment" in extra else None,
         generated=generated or None,
         comment=_text(c["c"]) or None,
-        base_type=data_type,
+        base_type=_BASE_TYPES.get(data_type, data_type),
         category=_CATEGORY.get(data_type, "U"),
         enum_labels=tuple(v.replace("''", "'") for v in _ENUM_RE.findall(col_type)) if data_type == "enum" else None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.catalog import Catalog, Relation
@@ -13,8 +13,12 @@ from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.pool import Database
 
 if TYPE_CHECKING:
-    from vf_mcp.db.runner import QueryOutcome
+    from vf_mcp.db.builder import Col, Statement, Table
+    from vf_mcp.db.runner import Column, QueryOutcome
+    from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery
     from vf_mcp.db.stats import ColumnSpec, DatabaseInfo, Profile
+    from vf_mcp.jsontypes import JSONValue
+    from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
 
 
 def _my(db: Database) -> MySqlDatabase:
@@ -87,6 +91,50 @@ class MySqlEngine:
             _my(db), rel, cols, sample_percent=sample_percent, sample_rows=sample_rows, top=top,
             preview_rows=preview_rows,
         )  # fmt: skip
+
+    async def fetch_statement(self, db: Database, stmt: Statement) -> tuple[list[Column], list[list[JSONValue]], float]:
+        from vf_mcp.db.engine import not_on_engine
+        from vf_mcp.db.mysql.runner import fetch_mysql_statement
+        from vf_mcp.db.mysql.statements import MySqlStatement
+
+        if not isinstance(stmt, MySqlStatement):  # built in PostgreSQL's SQL by a tool not ported yet
+            raise not_on_engine(self.label(db))
+        return await fetch_mysql_statement(_my(db), stmt.sql, stmt.params)
+
+    def metrics_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        group_by: Sequence[str | TimeBucket],
+        filters: Sequence[Filter],
+        order_by: Literal["asc", "desc"] | None,
+        limit: int,
+        tz: str,
+    ) -> MetricsQuery:
+        from vf_mcp.db.mysql.statements import metrics_statement
+
+        return metrics_statement(table, metric, col, group_by, filters, order_by, limit, tz)
+
+    def rank_statement(
+        self,
+        table: Table,
+        entity: Col,
+        measure: Col,
+        aggregation: RankAggregation,
+        direction: Literal["top", "bottom"],
+        limit: int,
+        filters: Sequence[Filter],
+        label: EntityLabel,
+    ) -> Statement:
+        from vf_mcp.db.mysql.statements import rank_statement
+
+        return rank_statement(table, entity, measure, aggregation, direction, limit, filters, label)
+
+    async def entity_label(self, catalog: Catalog, table: Table, column: str) -> EntityLabel:
+        from vf_mcp.db.mysql.statements import entity_label
+
+        return await entity_label(catalog, table, column)
 
 
 MYSQL = MySqlEngine()

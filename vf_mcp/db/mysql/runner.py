@@ -241,3 +241,31 @@ async def _masked(
         for j, mode, kind in marked:
             r[j] = policy.mask_value(r[j], kind, mode)
     return rows, [json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) for r in rows]
+
+
+async def fetch_mysql_statement(
+    db: MySqlDatabase, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None
+) -> tuple[list[Column], list[list[JSONValue]], float]:
+    """Run one statement vf-mcp built for MySQL (backquoted identifiers, `?` values); JSON-ready rows."""
+    zone = zone_info(db.settings.time_zone)
+    db.counter.statements += 1
+    async with db.connection(timeout_ms) as conn:
+        final = bind(conn, sql, params)
+        note_sql(final)
+        started = time.perf_counter()
+        fields, raw = await db.guarded_call(conn, _query(conn, final), timeout_ms)
+        elapsed = round((time.perf_counter() - started) * 1000.0, 3)
+    converters = [
+        converter_for(int(f.type_code), int(f.flags), int(f.charsetnr), int(getattr(f, "length", 0)), zone)
+        for f in fields
+    ]
+    rows = convert_rows(raw, converters)
+    changed = uniform_numerics(rows, decimal_columns([int(f.type_code) for f in fields]))
+    columns = [
+        Column(
+            str(f.name),
+            type_name(int(f.type_code), int(f.flags), int(f.charsetnr)) + (NUMERIC_AS_TEXT if j in changed else ""),
+        )
+        for j, f in enumerate(fields)
+    ]
+    return columns, rows, elapsed

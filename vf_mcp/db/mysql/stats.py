@@ -20,7 +20,7 @@ from vf_mcp.db.mysql.convert import convert_rows, converter_for
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.stats import EMAIL_NAME, NON_NEGATIVE_NAME, PHONE_NAME, ColumnSpec, DatabaseInfo, Profile, RawStats
 
-_TIMESTAMPS = frozenset(("date", "datetime", "timestamp"))
+_TIMESTAMPS = frozenset(("date", "timestamp", "timestamptz"))  # the catalog's base types of DATE, DATETIME, TIMESTAMP
 _NO_DISTINCT = frozenset(("json", "blob", "tinyblob", "mediumblob", "longblob", "geometry", "point", "polygon"))
 
 
@@ -38,7 +38,7 @@ def source_sql(rel: Relation, *, sample_percent: float | None, sample_rows: int 
 
 
 def _text(c: ColumnSpec, expr: str) -> str:
-    if c.base_type in ("datetime", "timestamp"):
+    if c.base_type in ("timestamp", "timestamptz"):
         return f"REPLACE(CAST({expr} AS CHAR), ' ', 'T')"
     return f"CAST({expr} AS CHAR)"
 

@@ -1,0 +1,123 @@
+"""calculate_metrics and rank_entities on MariaDB (Chinook), each number against hand-written SQL or, for
+percentiles (MySQL has no percentile_cont), against PostgreSQL's definition computed here."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import pytest
+
+from tests.helpers import call, call_error, mcp_client
+from tests.mysql_server import MariaDb, admin_sql
+
+pytestmark = pytest.mark.anyio
+
+
+def percentile_cont(values: list[float], p: float) -> float:
+    s = sorted(values)
+    pos = p * (len(s) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (pos - lo) * (s[hi] - s[lo])
+
+
+async def test_metrics_ungrouped_and_grouped(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        total = await call(client, "calculate_metrics", {"table_name": "Invoice", "metric": "sum", "column": "Total"})
+        by_country = await call(
+            client,
+            "calculate_metrics",
+            {
+                "table_name": "Invoice", "metric": "sum", "column": "Total", "group_by": ["BillingCountry"],
+                "order_by": "desc", "limit": 5,
+                "filters": [{"column": "InvoiceDate", "operator": ">=", "value": "2022-01-01"}],
+            },
+        )  # fmt: skip
+        monthly = await call(
+            client,
+            "calculate_metrics",
+            {"table_name": "Invoice", "metric": "count", "group_by": [{"column": "InvoiceDate", "period": "month"}]},
+        )
+    (want_total,) = (await admin_sql(mariadb, "SELECT SUM(Total) FROM Invoice", "chinook"))[0]
+    assert Decimal(str(total["results"][0][0])) == want_total
+    assert total["summary"]["total_records"] == 412
+    want = await admin_sql(
+        mariadb,
+        "SELECT BillingCountry, SUM(Total), COUNT(*) FROM Invoice WHERE InvoiceDate >= '2022-01-01' "
+        "GROUP BY BillingCountry ORDER BY 2 DESC, 1 LIMIT 5",
+        "chinook",
+    )
+    assert [(r[0], Decimal(str(r[1]))) for r in by_country["results"]] == [(c, s) for c, s, _ in want]
+    groups = await admin_sql(
+        mariadb,
+        "SELECT COUNT(DISTINCT BillingCountry), COUNT(*) FROM Invoice WHERE InvoiceDate >= '2022-01-01'",
+        "chinook",
+    )
+    assert by_country["summary"]["total_groups"] == groups[0][0]
+    assert by_country["summary"]["total_records"] == groups[0][1]
+    months = await admin_sql(
+        mariadb, "SELECT DATE_FORMAT(InvoiceDate, '%Y-%m-01'), COUNT(*) FROM Invoice GROUP BY 1 ORDER BY 1", "chinook"
+    )
+    assert [(r[0][:10], r[1]) for r in monthly["results"]] == [(m, n) for m, n in months]
+    assert monthly["results"][0][0].endswith("T00:00:00")
+
+
+@pytest.mark.parametrize("metric,p", [("median", 0.5), ("p90", 0.9), ("p95", 0.95)])
+async def test_percentiles_match_percentile_cont(
+    chinook_mysql_dsn: str, mariadb: MariaDb, metric: str, p: float
+) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        whole = await call(
+            client, "calculate_metrics", {"table_name": "Track", "metric": metric, "column": "Milliseconds"}
+        )
+        grouped = await call(
+            client,
+            "calculate_metrics",
+            {"table_name": "Track", "metric": metric, "column": "Bytes", "group_by": ["MediaTypeId"]},
+        )
+    ms = [r[0] for r in await admin_sql(mariadb, "SELECT Milliseconds FROM Track", "chinook")]
+    assert whole["results"][0][0] == pytest.approx(percentile_cont(ms, p))
+    rows = await admin_sql(mariadb, "SELECT MediaTypeId, Bytes FROM Track WHERE Bytes IS NOT NULL", "chinook")
+    by: dict[int, list[float]] = {}
+    for k, v in rows:
+        by.setdefault(k, []).append(v)
+    assert {r[0]: r[1] for r in grouped["results"]} == pytest.approx({k: percentile_cont(v, p) for k, v in by.items()})
+
+
+async def test_rank_entities_with_labels(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        ranked = await call(
+            client,
+            "rank_entities",
+            {"table_name": "Invoice", "entity_column": "CustomerId", "rank_by": "Total", "aggregation": "sum",
+             "limit": 5},
+        )  # fmt: skip
+        bottom = await call(
+            client,
+            "rank_entities",
+            {"table_name": "Track", "entity_column": "GenreId", "rank_by": "TrackId", "direction": "bottom"},
+        )
+    want = await admin_sql(
+        mariadb,
+        "SELECT i.CustomerId, CONCAT_WS(' ', c.FirstName, c.LastName), SUM(i.Total), "
+        "100.0 * SUM(i.Total) / (SELECT SUM(Total) FROM Invoice) FROM Invoice i JOIN Customer c USING (CustomerId) "
+        "GROUP BY i.CustomerId ORDER BY 3 DESC, 1 LIMIT 5",
+        "chinook",
+    )
+    got = [(r["entity"], r["label"], Decimal(str(r["value"])), r["percent_of_total"]) for r in ranked["ranking"]]
+    assert got == [(e, lbl, v, round(float(s), 2)) for e, lbl, v, s in want]
+    counts = await admin_sql(
+        mariadb, "SELECT GenreId, COUNT(*) FROM Track GROUP BY GenreId ORDER BY 2, 1 LIMIT 10", "chinook"
+    )
+    assert [(r["entity"], r["value"]) for r in bottom["ranking"]][: len(counts)] == [tuple(c) for c in counts]
+
+
+async def test_not_yet_ported_analytics_say_so(chinook_mysql_dsn: str) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        text = await call_error(
+            client,
+            "analyze_trends",
+            {"table_name": "Invoice", "metric": "sum", "column": "Total", "period": "monthly",
+             "start_date": "2022-01-01"},
+        )  # fmt: skip
+    assert "not available on MariaDB yet" in text and "Internal error" not in text
