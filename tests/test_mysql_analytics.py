@@ -112,12 +112,58 @@ async def test_rank_entities_with_labels(chinook_mysql_dsn: str, mariadb: MariaD
     assert [(r["entity"], r["value"]) for r in bottom["ranking"]][: len(counts)] == [tuple(c) for c in counts]
 
 
-async def test_not_yet_ported_analytics_say_so(chinook_mysql_dsn: str) -> None:
+async def test_trends_monthly_with_empty_buckets_and_groups(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    args = {"table_name": "Invoice", "metric": "sum", "column": "Total", "period": "monthly",
+            "start_date": "2021-11-15", "end_date": "2022-03-10", "time_column": "InvoiceDate"}  # fmt: skip
     async with mcp_client(chinook_mysql_dsn) as client:
-        text = await call_error(
+        plain = await call(client, "analyze_trends", args)
+        grouped = await call(client, "analyze_trends", {**args, "group_by": "BillingCountry", "top_groups": 2})
+    want = dict(
+        await admin_sql(
+            mariadb,
+            "SELECT DATE_FORMAT(InvoiceDate, '%Y-%m-01'), SUM(Total) FROM Invoice "
+            "WHERE InvoiceDate >= '2021-11-15' AND InvoiceDate < '2022-03-11' GROUP BY 1",
+            "chinook",
+        )
+    )
+    (one,) = plain["series"]
+    series = list(zip(one["periods"], one["values"], strict=True))
+    assert [d for d, _ in series] == ["2021-11-01", "2021-12-01", "2022-01-01", "2022-02-01", "2022-03-01"]
+    assert [v for _, v in series] == pytest.approx([float(want.get(d, 0)) for d, _ in series])
+    top = await admin_sql(
+        mariadb,
+        "SELECT BillingCountry FROM Invoice WHERE InvoiceDate >= '2021-11-15' AND InvoiceDate < '2022-03-11' "
+        "GROUP BY 1 ORDER BY SUM(Total) DESC, 1 LIMIT 2",
+        "chinook",
+    )
+    assert sorted(str(x["group"]) for x in grouped["series"]) == sorted(t for (t,) in top)
+    assert all(len(x["periods"]) == 5 for x in grouped["series"])  # empty buckets included
+
+
+async def test_compare_groups(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        out = await call(
             client,
-            "analyze_trends",
-            {"table_name": "Invoice", "metric": "sum", "column": "Total", "period": "monthly",
-             "start_date": "2022-01-01"},
+            "compare_data",
+            {
+                "table_name": "Invoice", "metric": "avg", "column": "Total",
+                "group1": {"label": "USA", "filters": [{"column": "BillingCountry", "operator": "=", "value": "USA"}]},
+                "group2": {"label": "Canada",
+                           "filters": [{"column": "BillingCountry", "operator": "=", "value": "Canada"}]},
+            },
         )  # fmt: skip
+    want = dict(
+        await admin_sql(
+            mariadb,
+            "SELECT BillingCountry, AVG(Total) FROM Invoice WHERE BillingCountry IN ('USA', 'Canada') GROUP BY 1",
+            "chinook",
+        )
+    )
+    assert float(out["group1"]["value"]) == pytest.approx(float(want["USA"]))
+    assert float(out["group2"]["value"]) == pytest.approx(float(want["Canada"]))
+
+
+async def test_not_yet_ported_tools_say_so(chinook_mysql_dsn: str) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        text = await call_error(client, "check_data_quality", {"table_name": "Invoice"})
     assert "not available on MariaDB yet" in text and "Internal error" not in text

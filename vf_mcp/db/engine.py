@@ -19,6 +19,7 @@ from vf_mcp.db.pool import Database
 from vf_mcp.errors import VfError
 
 if TYPE_CHECKING:
+    from vf_mcp.compute.periods import TrendPeriod
     from vf_mcp.db.builder import Col, Statement, Table
     from vf_mcp.db.runner import Column, QueryOutcome
     from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery
@@ -126,6 +127,35 @@ class Engine(Protocol):
         """The label joined beside ranked entities (a name-like column of the table a key points to)."""
         ...
 
+    def value_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        filters: Sequence[Filter],
+        tz: str,
+        window: tuple[Col, datetime, datetime] | None = None,
+        *,
+        records: bool = True,
+    ) -> Statement:
+        """One metric over filtered rows, optionally within [start, end) of a time column (compare_data, KPIs)."""
+        ...
+
+    def trend_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        period: TrendPeriod,
+        tcol: Col,
+        span: tuple[datetime, datetime],
+        filters: Sequence[Filter],
+        tz: str,
+        group: tuple[str, int] | None = None,
+    ) -> Statement:
+        """analyze_trends' series: one value per bucket, empty buckets included."""
+        ...
+
 
 class PostgresEngine:
     """PostgreSQL: the db/ modules as they are (no behaviour change, no extra round trip)."""
@@ -226,6 +256,37 @@ class PostgresEngine:
         from vf_mcp.db.analytics import entity_label
 
         return await entity_label(catalog, table, column)
+
+    def value_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        filters: Sequence[Filter],
+        tz: str,
+        window: tuple[Col, datetime, datetime] | None = None,
+        *,
+        records: bool = True,
+    ) -> Statement:
+        from vf_mcp.db.statements.analytics import value_statement
+
+        return value_statement(table, metric, col, filters, tz, window, records=records)
+
+    def trend_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        period: TrendPeriod,
+        tcol: Col,
+        span: tuple[datetime, datetime],
+        filters: Sequence[Filter],
+        tz: str,
+        group: tuple[str, int] | None = None,
+    ) -> Statement:
+        from vf_mcp.db.statements.analytics import trend_statement
+
+        return trend_statement(table, metric, col, period, tcol, span, filters, tz, group)
 
 
 _POSTGRES = PostgresEngine()

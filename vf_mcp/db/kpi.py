@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from vf_mcp.compute.periods import Window
 from vf_mcp.db.analytics import fetch_value, load_table
 from vf_mcp.db.catalog import Catalog
+from vf_mcp.db.engine import engine_of
 from vf_mcp.db.pool import Database
 from vf_mcp.db.runner import run_guarded
-from vf_mcp.db.statements.analytics import value_statement
 from vf_mcp.errors import ConfigError, VfError
 from vf_mcp.jsontypes import JSONValue
 from vf_mcp.models.kpi import DashboardFile, KpiSpec, MetricSpec
@@ -72,7 +72,7 @@ async def _metric_value(db: Database, catalog: Catalog, m: MetricSpec, window: W
     if m.time_column:
         start, end = (w.replace(tzinfo=None) for w in window)  # local wall time, as range_sql expects
         bounds = (table.col(m.time_column), start, end)
-    stmt = value_statement(table, m.metric, col, m.filters, tz, bounds, records=False)
+    stmt = engine_of(db).value_statement(table, m.metric, col, m.filters, tz, bounds, records=False)
     return Measured((await fetch_value(db, stmt)).value, None, m.time_column is not None)
 
 

@@ -41,11 +41,10 @@ from vf_mcp.db.analytics import (
     load_table,
 )
 from vf_mcp.db.builder import Col, Statement, Table
+from vf_mcp.db.engine import Engine
 from vf_mcp.db.statements.analytics import (
     EntityLabel,
     conventions,
-    trend_statement,
-    value_statement,
 )
 from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.jsontypes import as_float
@@ -289,7 +288,9 @@ async def compare_data(
     col = table.col(column) if column else None
     when = (period, against, as_of or today_in(tz), time_column)
     by_time = compare_by == "time" or (group1 is None and group2 is None and period is not None)
-    time_col_name, specs = _compare_statements(table, metric, col, filters or [], tz, by_time, when, (group1, group2))
+    time_col_name, specs = _compare_statements(
+        app.engine, table, metric, col, filters or [], tz, by_time, when, (group1, group2)
+    )
     started = asyncio.get_running_loop().time()
     values = await gather_all(*(fetch_value(app.db, stmt) for _, stmt, _ in specs))
     ms = round((asyncio.get_running_loop().time() - started) * 1000.0, 3)
@@ -369,7 +370,7 @@ async def analyze_trends(
     tcol = table.time_column(time_column)
     span = (datetime.combine(start_date, time()), datetime.combine(end + timedelta(days=1), time()))
     group = (group_by, top_groups) if group_by else None
-    stmt = trend_statement(table, metric, col, period, tcol, span, filters or [], tz, group)
+    stmt = app.engine.trend_statement(table, metric, col, period, tcol, span, filters or [], tz, group)
     points, ms = await fetch_trend(app.db, stmt)
     applied = text.applied(metric, col.name if col else None)
     unit = PERIOD_UNITS[period]
@@ -422,6 +423,7 @@ def _check_trend_size(period: TrendPeriod, start: date, end: date, groups: int |
 
 
 def _compare_statements(
+    engine: Engine,
     table: Table,
     metric: Metric,
     col: Col | None,
@@ -439,14 +441,14 @@ def _compare_statements(
         windows = comparison_windows(period or "month", against, as_of)
         labels = text.window_labels(period or "month", against, windows)
         return tcol.name, [
-            (label, value_statement(table, metric, col, filters, tz, (tcol, start, end)), (start, end))
+            (label, engine.value_statement(table, metric, col, filters, tz, (tcol, start, end)), (start, end))
             for label, (start, end) in zip(labels, windows, strict=True)
         ]
     group1, group2 = groups
     if group1 is None or group2 is None:
         raise InvalidArgumentError("Pass group1 and group2 ({label, filters}), or compare_by='time' with period.")
     return None, [
-        (g.label, value_statement(table, metric, col, filters + g.filters, tz), None) for g in (group1, group2)
+        (g.label, engine.value_statement(table, metric, col, filters + g.filters, tz), None) for g in (group1, group2)
     ]
 
 

@@ -13,6 +13,7 @@ from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.pool import Database
 
 if TYPE_CHECKING:
+    from vf_mcp.compute.periods import TrendPeriod
     from vf_mcp.db.builder import Col, Statement, Table
     from vf_mcp.db.runner import Column, QueryOutcome
     from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery
@@ -135,6 +136,37 @@ class MySqlEngine:
         from vf_mcp.db.mysql.statements import entity_label
 
         return await entity_label(catalog, table, column)
+
+    def value_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        filters: Sequence[Filter],
+        tz: str,
+        window: tuple[Col, datetime, datetime] | None = None,
+        *,
+        records: bool = True,
+    ) -> Statement:
+        from vf_mcp.db.mysql.statements import value_statement
+
+        return value_statement(table, metric, col, filters, tz, window, records=records)
+
+    def trend_statement(
+        self,
+        table: Table,
+        metric: Metric,
+        col: Col | None,
+        period: TrendPeriod,
+        tcol: Col,
+        span: tuple[datetime, datetime],
+        filters: Sequence[Filter],
+        tz: str,
+        group: tuple[str, int] | None = None,
+    ) -> Statement:
+        from vf_mcp.db.mysql.statements import trend_statement
+
+        return trend_statement(table, metric, col, period, tcol, span, filters, tz, group)
 
 
 MYSQL = MySqlEngine()

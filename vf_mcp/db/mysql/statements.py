@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
-from vf_mcp.compute.periods import PERIOD_UNITS
+from vf_mcp.compute.periods import PERIOD_UNITS, TrendPeriod
 from vf_mcp.db.builder import NUMERIC_METRICS, OPERATORS, Col, Statement, Table
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.mysql.catalog import mysql_name, quote_mysql
@@ -243,4 +244,95 @@ async def entity_label(catalog: Catalog, table: Table, column: str) -> EntityLab
     return EntityLabel()
 
 
-__all__ = ["MySqlStatement", "entity_label", "metrics_statement", "rank_statement"]
+__all__ = [
+    "MySqlStatement", "entity_label", "metrics_statement", "rank_statement", "trend_statement", "value_statement",
+]  # fmt: skip
+
+
+def value_statement(
+    table: Table,
+    metric: Metric,
+    col: Col | None,
+    filters: Sequence[Filter],
+    tz: str,
+    window: tuple[Col, datetime, datetime] | None = None,
+    *,
+    records: bool = True,
+) -> MySqlStatement:
+    """One metric (and the rows it covers) over the filtered rows, within [start, end) of a time column (local,
+    zone-less bounds: the session's time_zone is the `time_zone` setting)."""
+    _check_metric(metric, col, table)
+    params = MyParams()
+    conds: list[str] = []
+    if window is not None:
+        tcol, start, end = window
+        target = f"t.{quote_mysql(tcol.name)}"
+        conds += [f"{target} >= {params.add(_stamp(start))}", f"{target} < {params.add(_stamp(end))}"]
+    conds += filter_sql(table, filters, params)
+    source, _ = _derived(table, metric, col, [], conds)
+    counted = ", COUNT(*) AS records" if records else ""
+    return params.statement(f"SELECT {_agg(metric, col is not None)} AS value{counted} FROM {source}")
+
+
+def _stamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _trunc(value: datetime, unit: str) -> datetime:
+    """PostgreSQL's date_trunc(unit, value) for day, week (Monday), month, quarter and year."""
+    day = datetime(value.year, value.month, value.day)
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    if unit == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def trend_statement(
+    table: Table,
+    metric: Metric,
+    col: Col | None,
+    period: TrendPeriod,
+    tcol: Col,
+    span: tuple[datetime, datetime],
+    filters: Sequence[Filter],
+    tz: str,
+    group: tuple[str, int] | None = None,
+) -> MySqlStatement:
+    """One value per bucket of [start, end), empty buckets included (a recursive CTE of bucket starts); with
+    `group` = (column, n), per each of the n groups with the largest totals. Columns g, b, v as on PostgreSQL."""
+    _check_metric(metric, col, table)
+    unit = PERIOD_UNITS[period]
+    start, end = span
+    params = MyParams()
+    first = params.add(_stamp(_trunc(start, unit)))
+    last = params.add(_stamp(end - timedelta(microseconds=1)))
+    buckets = (
+        f"buckets AS (SELECT CAST({first} AS DATETIME) AS b UNION ALL SELECT b + INTERVAL 1 {unit.upper()} "
+        f"FROM buckets WHERE b + INTERVAL 1 {unit.upper()} <= CAST({last} AS DATETIME))"
+    )
+    target = f"t.{quote_mysql(tcol.name)}"
+    conds = [f"{target} >= {params.add(_stamp(start))}", f"{target} < {params.add(_stamp(end))}"]
+    conds += filter_sql(table, filters, params)
+    groups = [bucket_sql(tcol, unit)] + ([f"t.{quote_mysql(table.col(group[0]).name)}"] if group else [])
+    source, refs = _derived(table, metric, col, groups, conds)
+    agg = _agg(metric, col is not None)
+    empty = "0" if metric in ("count", "sum", "distinct") else "NULL"
+    hint = "/*+ SET_VAR(cte_max_recursion_depth = 100000) */"  # MySQL 8 stops at 1,000 by default (MariaDB ignores it)
+    if group is None:
+        return params.statement(
+            f"WITH RECURSIVE {buckets}, agg AS (SELECT {refs[0]} AS b, {agg} AS v FROM {source} GROUP BY {refs[0]}) "
+            f"SELECT {hint} NULL AS g, buckets.b, COALESCE(agg.v, {empty}) AS v FROM buckets "
+            f"LEFT JOIN agg ON agg.b = buckets.b ORDER BY 2"
+        )
+    return params.statement(
+        f"WITH RECURSIVE {buckets}, agg AS (SELECT {refs[0]} AS b, {refs[1]} AS g, {agg} AS v FROM {source} "
+        f"GROUP BY {refs[0]}, {refs[1]}), top AS (SELECT g FROM agg GROUP BY g "
+        f"ORDER BY SUM(v) IS NULL, SUM(v) DESC, CAST(g AS CHAR) LIMIT {int(group[1])}) "
+        f"SELECT {hint} top.g, buckets.b, COALESCE(agg.v, {empty}) AS v FROM top CROSS JOIN buckets "
+        f"LEFT JOIN agg ON agg.b = buckets.b AND agg.g <=> top.g ORDER BY 1, 2"
+    )
