@@ -41,6 +41,7 @@ from vf_mcp.export.columns import ExportColumn, Writer
 from vf_mcp.export.csvout import CsvWriter
 from vf_mcp.export.jsonout import JsonWriter
 from vf_mcp.export.masking import with_lineage
+from vf_mcp.export.mysql import stream_mysql_export
 from vf_mcp.export.runner import Streamed, stream_export
 from vf_mcp.export.service import Exports, ServerExports
 from vf_mcp.export.signing import signed_url, verify
@@ -310,7 +311,8 @@ async def run_export(
         return _open_writer(fmt, part, store.directory, columns, converters, lines)
 
     try:
-        streamed, writer = await stream_export(
+        mysql = app.engine.name == "mysql"  # PII by lineage needs the PostgreSQL parser: by name and pattern there
+        streamed, writer = await (stream_mysql_export if mysql else stream_export)(
             app.db,
             app.catalog,
             query,
@@ -319,7 +321,7 @@ async def run_export(
             open_writer=open_writer,
             on_chunk=on_chunk,
             reserve=functools.partial(store.reserve, export_id),  # the quota, enforced chunk by chunk
-            pii=await with_lineage(app.catalog, query, pii_policy_for(ctx, app)),  # PII by lineage
+            pii=pii_policy_for(ctx, app) if mysql else await with_lineage(app.catalog, query, pii_policy_for(ctx, app)),
         )
         metadata = (
             _metadata(ctx, export_id, fmt, file_name, created, expires, query, params, streamed)

@@ -250,8 +250,9 @@ class MySqlDatabase(Database):
         await self._setup(conn)
 
     @asynccontextmanager
-    async def connection(self, timeout_ms: int | None = None) -> AsyncIterator[MyConn]:
-        """A pooled read-only session; `timeout_ms` may only lower the statement time limit."""
+    async def connection(self, timeout_ms: int | None = None, *, exact: bool = False) -> AsyncIterator[MyConn]:
+        """A pooled read-only session; `timeout_ms` may only lower the statement time limit (`exact`: the limit
+        is `timeout_ms` itself, for exports)."""
         s = self.settings
         self.breaker.before()
         if self._slots is None:
@@ -272,7 +273,7 @@ class MySqlDatabase(Database):
                 self.breaker.failure()
                 raise
             self.breaker.success()
-            effective = self.effective_timeout_ms(timeout_ms)
+            effective = int(timeout_ms) if exact and timeout_ms else self.effective_timeout_ms(timeout_ms)
             if effective != s.statement_timeout_ms:
                 await self._run(conn, f"SET SESSION {self._timeout_sql(effective)}")
             yield conn
@@ -306,13 +307,16 @@ class MySqlDatabase(Database):
             conn.close()
             self._open -= 1
 
-    async def guarded_call(self, conn: MyConn, work: Awaitable[Any], timeout_ms: int | None) -> Any:
+    async def guarded_call(
+        self, conn: MyConn, work: Awaitable[Any], timeout_ms: int | None, *, exact: bool = False
+    ) -> Any:
         """Await `work` on `conn` with a backstop a little past the server's limit: KILL QUERY, then close."""
-        effective = self.effective_timeout_ms(timeout_ms)
+        effective = int(timeout_ms) if exact and timeout_ms else self.effective_timeout_ms(timeout_ms)
         thread = conn.thread_id()
         task = asyncio.ensure_future(work)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self.client_timeout_s(timeout_ms))
+            backstop = effective / 1000.0 + 2.0 if exact else self.client_timeout_s(timeout_ms)
+            return await asyncio.wait_for(asyncio.shield(task), backstop)
         except TimeoutError:
             with contextlib.suppress(Exception):
                 await self.kill_query(thread)
