@@ -197,3 +197,32 @@ async def test_explain_show_describe(chinook_mysql_dsn: str, mariadb: MariaDb) -
     assert [r[0] for r in shown["rows"]] == [t for (t,) in tables]
     assert [r[0] for r in paged["rows"]] == [t for (t,) in tables[2:4]]
     assert [r[0] for r in described["rows"]] == ["AlbumId", "Title", "ArtistId"]
+
+
+async def test_relationships_declared_and_inferred(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    await admin_sql(mariadb, "DROP TABLE IF EXISTS review", "chinook")
+    await admin_sql(mariadb, "CREATE TABLE review (ReviewId INT PRIMARY KEY, TrackId INT, Stars INT)", "chinook")
+    await admin_sql(mariadb, "INSERT INTO review VALUES (1, 1, 5), (2, 2, 4), (3, 99999, 1)", "chinook")
+    async with mcp_client(chinook_mysql_dsn) as client:
+        whole = await call(client, "get_table_relationships", {})
+        review = await call(client, "get_table_relationships", {"table_name": "review"})
+        path = await call(client, "get_table_relationships", {"table_name": "InvoiceLine", "to_table": "Genre"})
+    declared = await admin_sql(
+        mariadb,
+        "SELECT TABLE_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME "
+        "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = 'chinook' AND REFERENCED_TABLE_NAME IS NOT NULL",
+    )
+    got = {
+        (e["table"], e["columns"][0], e["ref_table"], e["ref_columns"][0])
+        for e in whole["edges"]
+        if e["kind"] == "declared"
+    }
+    assert got == {(f"chinook.{t}", c, f"chinook.{rt}", rc) for t, c, rt, rc in declared}
+    (inferred,) = [e for e in review["edges"] if e["kind"] == "inferred"]
+    assert (inferred["table"], inferred["columns"], inferred["ref_table"]) == (
+        "chinook.review",
+        ["TrackId"],
+        "chinook.Track",
+    )
+    assert inferred["orphans"] == 1 and inferred["coverage"] == pytest.approx(2 / 3, abs=0.01)
+    assert path["paths"] and "Genre" in str(path["paths"][0])
