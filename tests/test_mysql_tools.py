@@ -177,10 +177,18 @@ async def test_table_stats(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
 
 
 async def test_tools_not_built_for_mysql_say_so(chinook_mysql_dsn: str) -> None:
-    async with mcp_client(chinook_mysql_dsn) as client:
-        text = await call_error(client, "check_database_health", {})
-    assert "not available on MariaDB yet" in text
-    assert "Traceback" not in text and "Internal error" not in text
+    from vf_mcp.settings import Source
+
+    sources = (Source(name="a", dsn=chinook_mysql_dsn, default=True), Source(name="b", dsn=chinook_mysql_dsn))
+    async with mcp_client(chinook_mysql_dsn, sources=sources) as client:
+        texts = [
+            await call_error(client, "get_kpi_dashboard", {}),
+            await call_error(client, "compare_schemas", {"source": "a", "target": "b"}),
+            await call_error(client, "validate_migration", {"source": "a", "target": "b"}),
+        ]
+    for text in texts:
+        assert "not available on MariaDB yet" in text
+        assert "Traceback" not in text and "Internal error" not in text
 
 
 async def test_explain_show_describe(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:

@@ -78,6 +78,10 @@ async def check_quality(
     app: App, progress: Progress | None, table_name: str | None, checks: tuple[str, ...]
 ) -> QualityReport:
     started = time.perf_counter()
+    if app.engine.name != "postgresql":  # its checks are PostgreSQL SQL: say so rather than a per-table failure
+        from vf_mcp.db.engine import not_on_engine
+
+        raise not_on_engine(app.engine.label(app.db), "check_data_quality")
     cfg = Config.of(app)
     wanted = frozenset(checks)
     rels = await app.catalog.relations()

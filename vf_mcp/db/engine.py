@@ -38,8 +38,8 @@ class NotOnEngineError(VfError):
 
 def not_on_engine(engine: str, what: str = "This tool") -> NotOnEngineError:
     return NotOnEngineError(
-        f"{what} is not available on {engine} yet (this source is a {engine} database); "
-        "run_query, list_tables, get_table_schema, get_database_overview and get_table_stats are."
+        f"{what} is not available on {engine} yet (this source is a {engine} database); the core, analytics, "
+        "export, relationship and DBA tools are (see list_sources and the README's engine table)."
     )
 
 
