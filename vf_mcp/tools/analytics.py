@@ -41,7 +41,6 @@ from vf_mcp.db.analytics import (
     load_table,
 )
 from vf_mcp.db.builder import Col, Statement, Table
-from vf_mcp.db.engine import Engine
 from vf_mcp.db.statements.analytics import (
     EntityLabel,
     conventions,
@@ -288,9 +287,7 @@ async def compare_data(
     col = table.col(column) if column else None
     when = (period, against, as_of or today_in(tz), time_column)
     by_time = compare_by == "time" or (group1 is None and group2 is None and period is not None)
-    time_col_name, specs = _compare_statements(
-        app.engine, table, metric, col, filters or [], tz, by_time, when, (group1, group2)
-    )
+    time_col_name, specs = _compare_statements(app, table, metric, col, filters, by_time, when, (group1, group2))
     started = asyncio.get_running_loop().time()
     values = await gather_all(*(fetch_value(app.db, stmt) for _, stmt, _ in specs))
     ms = round((asyncio.get_running_loop().time() - started) * 1000.0, 3)
@@ -423,18 +420,18 @@ def _check_trend_size(period: TrendPeriod, start: date, end: date, groups: int |
 
 
 def _compare_statements(
-    engine: Engine,
+    app: App,
     table: Table,
     metric: Metric,
     col: Col | None,
-    filters: list[Filter],
-    tz: str,
+    filters: list[Filter] | None,
     by_time: bool,
     when: tuple[CalendarUnit | None, Literal["previous_period", "last_year"], date, str | None],
     groups: tuple[Group | None, Group | None],
 ) -> tuple[str | None, list[tuple[str, Statement, Window | None]]]:
     """compare_data's (time column, [(label, statement, window)] x 2): two period-to-date windows [start, end)
     in local time, or two filter groups (no window)."""
+    filters, engine, tz = filters or [], app.engine, app.settings.time_zone
     if by_time:
         period, against, as_of, time_column = when
         tcol = table.time_column(time_column)

@@ -12,7 +12,6 @@ import re
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from vf_mcp.db.catalog import (
     Catalog,
@@ -26,7 +25,7 @@ from vf_mcp.db.catalog import (
     split_identifier,
     suggest,
 )
-from vf_mcp.db.mysql.pool import MySqlDatabase
+from vf_mcp.db.mysql.pool import MySqlDatabase, Row
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
 
 _KINDS = {"BASE TABLE": "r", "VIEW": "v", "SYSTEM VERSIONED": "r", "SEQUENCE": "r"}
@@ -91,7 +90,7 @@ def _oid(schema: str, name: str) -> int:
     return zlib.crc32(f"{schema}\x00{name}".encode())
 
 
-def _text(v: Any) -> str | None:
+def _text(v: object) -> str | None:
     if v is None:
         return None
     return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
@@ -184,7 +183,7 @@ class MySqlCatalog(Catalog):
         )
 
 
-def _column(c: dict[str, Any]) -> ColumnDetail:
+def _column(c: Row) -> ColumnDetail:
     data_type = (_text(c["d"]) or "").lower()
     extra = (_text(c["x"]) or "").lower()
     col_type = _text(c["t"]) or data_type
@@ -203,10 +202,8 @@ def _column(c: dict[str, Any]) -> ColumnDetail:
     )
 
 
-def _constraints(
-    rel: Relation, keys: list[dict[str, Any]], checks: list[dict[str, Any]]
-) -> tuple[ConstraintDetail, ...]:
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+def _constraints(rel: Relation, keys: list[Row], checks: list[Row]) -> tuple[ConstraintDetail, ...]:
+    grouped: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for k in keys:
         grouped[(_text(k["tbl"]) or "", _text(k["name"]) or "")].append(k)
     out: list[ConstraintDetail] = []
@@ -228,8 +225,8 @@ def _constraints(
     return tuple(out)
 
 
-def _indexes(rel: Relation, rows: list[dict[str, Any]]) -> tuple[IndexDetail, ...]:
-    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _indexes(rel: Relation, rows: list[Row]) -> tuple[IndexDetail, ...]:
+    grouped: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
         grouped[_text(r["name"]) or ""].append(r)
     out: list[IndexDetail] = []

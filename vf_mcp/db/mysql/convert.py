@@ -19,11 +19,13 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from vf_mcp.jsontypes import JSONValue
 
 Converter = Callable[[object], JSONValue]
+MyField: TypeAlias = Any
+"""asyncmy's column descriptor (type_code, flags, charsetnr, length, name); untyped in its stubs."""
 
 # asyncmy FIELD_TYPE codes
 DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
@@ -160,7 +162,7 @@ def converter_for(type_code: int, flags: int, charset: int, length: int, zone: t
     return null_safe
 
 
-def convert_rows(rows: Sequence[Sequence[Any]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
+def convert_rows(rows: Sequence[Sequence[object]], converters: Sequence[Converter]) -> list[list[JSONValue]]:
     return [[c(v) for c, v in zip(converters, row, strict=True)] for row in rows]
 
 

@@ -44,7 +44,7 @@ async def explain(
     async with db.connection() as conn:
         head = "ANALYZE FORMAT=JSON " if analyze else "EXPLAIN FORMAT=JSON "
         _, rows = await db.guarded_call(conn, _query(conn, head + bind(conn, _body(text), values)), None)
-    plan = json.loads(rows[0][0]) if rows else {}
+    plan = json.loads(str(rows[0][0])) if rows else {}
     return plan if isinstance(plan, dict) else {"plan": plan}
 
 

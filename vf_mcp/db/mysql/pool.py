@@ -21,8 +21,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+import asyncpg
 
 from vf_mcp.db.pool import Database, RoleSafety, StatementCounter, note_sql
 from vf_mcp.errors import (
@@ -38,7 +40,10 @@ from vf_mcp.errors import (
 from vf_mcp.settings import Settings, redact_dsn
 
 MyConn: TypeAlias = Any
-"""An asyncmy MyConn (its stubs miss the protocol calls this module makes: reset, flags)."""
+"""An asyncmy Connection (its stubs miss the protocol calls this module makes: reset, flags)."""
+Row: TypeAlias = dict[str, Any]
+"""One row of vf-mcp's own statements, by column name, as the driver decoded it."""
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -149,19 +154,21 @@ class MySqlDatabase(Database):
         return "MySQL/MariaDB" if not self.server_version else self.flavor
 
     @asynccontextmanager
-    async def read_only(self, *, timeout_ms: int | None = None, transaction: bool = True) -> AsyncIterator[Any]:
+    async def read_only(
+        self, *, timeout_ms: int | None = None, transaction: bool = True
+    ) -> AsyncIterator[asyncpg.Connection]:
         raise self._unsupported()
         yield  # pragma: no cover
 
     @asynccontextmanager
-    async def session(self, *, statement_timeout_ms: int) -> AsyncIterator[Any]:
+    async def session(self, *, statement_timeout_ms: int) -> AsyncIterator[asyncpg.Connection]:
         raise self._unsupported()
         yield  # pragma: no cover
 
-    async def fetch(self, sql: str, *args: object, timeout_ms: int | None = None) -> list[Any]:
+    async def fetch(self, sql: str, *args: object, timeout_ms: int | None = None) -> list[asyncpg.Record]:
         raise self._unsupported()
 
-    async def pool(self) -> Any:
+    async def pool(self) -> asyncpg.Pool:
         raise self._unsupported()
 
     # -- connections -------------------------------------------------------------------------------------
@@ -208,7 +215,7 @@ class MySqlDatabase(Database):
         self._open += 1
         return conn
 
-    async def _run(self, conn: MyConn, sql: str) -> list[tuple[Any, ...]]:
+    async def _run(self, conn: MyConn, sql: str) -> list[tuple[object, ...]]:
         cur = conn.cursor()
         await cur.execute(sql)
         rows = await cur.fetchall()
@@ -307,9 +314,7 @@ class MySqlDatabase(Database):
             conn.close()
             self._open -= 1
 
-    async def guarded_call(
-        self, conn: MyConn, work: Awaitable[Any], timeout_ms: int | None, *, exact: bool = False
-    ) -> Any:
+    async def guarded_call(self, conn: MyConn, work: Awaitable[T], timeout_ms: int | None, *, exact: bool = False) -> T:
         """Await `work` on `conn` with a backstop a little past the server's limit: KILL QUERY, then close."""
         effective = int(timeout_ms) if exact and timeout_ms else self.effective_timeout_ms(timeout_ms)
         thread = conn.thread_id()
@@ -335,15 +340,13 @@ class MySqlDatabase(Database):
         except Exception as exc:
             raise translate_mysql(exc, timeout_ms=effective) from None
 
-    async def fetch_rows(
-        self, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None
-    ) -> list[dict[str, Any]]:
+    async def fetch_rows(self, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None) -> list[Row]:
         """Run one of vf-mcp's own statements (quoted identifiers; values bound as a prepared statement)."""
         self.counter.statements += 1
         note_sql(sql)
         async with self.connection(timeout_ms) as conn:
 
-            async def work() -> list[dict[str, Any]]:
+            async def work() -> list[Row]:
                 if params:
                     stmt = await conn.prepare(sql)
                     try:
@@ -359,8 +362,7 @@ class MySqlDatabase(Database):
                 await cur.close()
                 return [dict(zip(names, r, strict=True)) for r in rows or ()]
 
-            out: list[dict[str, Any]] = await self.guarded_call(conn, work(), timeout_ms)
-            return out
+            return await self.guarded_call(conn, work(), timeout_ms)
 
     # -- Database surface ------------------------------------------------------------------------------
     def pool_stats(self) -> dict[str, int]:

@@ -13,13 +13,20 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vf_mcp.compute.periods import zone_info
 from vf_mcp.db.convert import NUMERIC_AS_TEXT, uniform_numerics
 from vf_mcp.db.gate import current_caller
 from vf_mcp.db.guard import CheckedStatement
-from vf_mcp.db.mysql.convert import convert_rows, converter_for, decimal_columns, type_name
+from vf_mcp.db.mysql.convert import (
+    Converter,
+    MyField,
+    convert_rows,
+    converter_for,
+    decimal_columns,
+    type_name,
+)
 from vf_mcp.db.mysql.guard import check_mysql_sql, placeholders_to_qmark
 from vf_mcp.db.mysql.pool import MyConn, MySqlDatabase
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
@@ -95,7 +102,7 @@ def _has_limit(sql: str) -> bool:
     return tree is not None and tree.args.get("limit") is not None
 
 
-async def _query(conn: MyConn, sql: str) -> tuple[list[Any], list[tuple[Any, ...]]]:
+async def _query(conn: MyConn, sql: str) -> tuple[list[MyField], list[tuple[object, ...]]]:
     cur = conn.cursor()
     await cur.execute(sql)
     rows = list(await cur.fetchall() or ())
@@ -146,7 +153,7 @@ async def run_mysql_guarded(
             _, plan_rows = await db.guarded_call(
                 conn, _query(conn, "EXPLAIN FORMAT=JSON " + bind(conn, _body(text), values)), timeout_ms
             )
-            plan = json.loads(plan_rows[0][0]) if plan_rows else None
+            plan = json.loads(str(plan_rows[0][0])) if plan_rows else None
     if checked.kind != "select" and offset:
         raw = raw[offset:]
     codes = [int(f.type_code) for f in fields]
@@ -177,8 +184,8 @@ async def run_mysql_guarded(
 
 
 def _take(
-    raw: list[tuple[Any, ...]],
-    converters: list[Any],
+    raw: Sequence[Sequence[object]],
+    converters: Sequence[Converter],
     columns: tuple[Column, ...],
     limit: int,
     cap: int,

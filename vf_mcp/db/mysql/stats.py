@@ -10,15 +10,15 @@ from the catalog and are backquoted; no user text reaches the SQL.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from vf_mcp.compute.periods import zone_info
 from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
 from vf_mcp.db.catalog import Relation
 from vf_mcp.db.mysql.catalog import mysql_name, quote_mysql
-from vf_mcp.db.mysql.convert import convert_rows, converter_for
+from vf_mcp.db.mysql.convert import MyField, convert_rows, converter_for
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.stats import EMAIL_NAME, NON_NEGATIVE_NAME, PHONE_NAME, ColumnSpec, DatabaseInfo, Profile, RawStats
+from vf_mcp.jsontypes import JSONValue, as_int
 
 _TIMESTAMPS = frozenset(("date", "timestamp", "timestamptz"))  # the catalog's base types of DATE, DATETIME, TIMESTAMP
 _NO_DISTINCT = frozenset(("json", "blob", "tinyblob", "mediumblob", "longblob", "geometry", "point", "polygon"))
@@ -89,7 +89,7 @@ def mcv_sql(cols: list[tuple[int, ColumnSpec]], source: str, top: int) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes):
@@ -113,23 +113,21 @@ async def profile(
     for i, c in enumerate(cols):
         if c.numeric:
             agg[f"md_{i}"] = _plain((await db.fetch_rows(median_sql(c, source)))[0]["md"])
-    repeated = [
-        (i, c) for i, c in enumerate(cols) if agg.get(f"nd_{i}") is not None and 0 < agg[f"nd_{i}"] < agg[f"nn_{i}"]
-    ]
+    repeated = [(i, c) for i, c in enumerate(cols) if 0 < as_int(agg.get(f"nd_{i}")) < as_int(agg.get(f"nn_{i}"))]
     mcv: dict[int, list[tuple[str, int]]] = {}
     if repeated and top > 0:
         for r in await db.fetch_rows(mcv_sql(repeated, source, top)):
-            mcv.setdefault(int(r["k"]), []).append((_plain(r["v"]), int(r["n"])))
+            mcv.setdefault(int(r["k"]), []).append((str(_plain(r["v"])), int(r["n"])))
     names, rows = await _preview(db, rel, preview_rows)
     return Profile(raw=RawStats(agg=agg, mcv=mcv, planner={}), sample_columns=names, sample_rows=rows)
 
 
-async def _preview(db: MySqlDatabase, rel: Relation, n: int) -> tuple[list[str], list[list[Any]]]:
+async def _preview(db: MySqlDatabase, rel: Relation, n: int) -> tuple[list[str], list[list[JSONValue]]]:
     zone = zone_info(db.settings.time_zone)
     async with db.connection() as conn:
         cur = conn.cursor()
 
-        async def work() -> tuple[list[Any], list[Any]]:
+        async def work() -> tuple[list[MyField], list[tuple[object, ...]]]:
             await cur.execute(f"SELECT * FROM {mysql_name(rel)} LIMIT {int(n)}")
             rows = list(await cur.fetchall() or ())
             return list(cur._result.fields or ()), rows
