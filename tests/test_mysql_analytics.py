@@ -167,3 +167,45 @@ async def test_not_yet_ported_tools_say_so(chinook_mysql_dsn: str) -> None:
     async with mcp_client(chinook_mysql_dsn) as client:
         text = await call_error(client, "check_data_quality", {"table_name": "Invoice"})
     assert "not available on MariaDB yet" in text and "Internal error" not in text
+
+
+async def test_kpi_dashboard_sql_and_metric_kpis(chinook_mysql_dsn: str, mariadb: MariaDb, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "chinook.toml").write_text(
+        """database = "chinook"
+title = "Chinook on MariaDB"
+
+[[kpi]]
+name = "invoices"
+sql = "SELECT COUNT(*) FROM Invoice WHERE InvoiceDate >= $1 AND InvoiceDate < $2"
+
+[[kpi]]
+name = "revenue"
+metric = { table = "Invoice", metric = "sum", column = "Total", time_column = "InvoiceDate" }
+
+[[kpi]]
+name = "customers"
+sql = "SELECT COUNT(*) FROM Customer"
+""",
+        encoding="utf-8",
+    )
+    async with mcp_client(chinook_mysql_dsn, kpi_dir=str(tmp_path)) as client:
+        out = await call(
+            client, "get_kpi_dashboard", {"timeframe": "quarter", "as_of": "2025-12-31", "compare_with": "last_year"}
+        )
+    kpis = {k["name"]: k for k in out["kpis"]}
+    sql = "SELECT COUNT(*), SUM(Total) FROM Invoice WHERE InvoiceDate >= %s AND InvoiceDate < %s"
+    this = (await admin_sql(mariadb, sql, "chinook", params=("2025-10-01", "2026-01-01")))[0]
+    last = (await admin_sql(mariadb, sql, "chinook", params=("2024-10-01", "2025-01-01")))[0]
+    assert (kpis["invoices"]["value"], kpis["invoices"]["previous_value"]) == (this[0], last[0])
+    assert Decimal(str(kpis["revenue"]["value"])) == this[1]
+    assert Decimal(str(kpis["revenue"]["previous_value"])) == last[1]
+    assert kpis["customers"]["value"] == (await admin_sql(mariadb, "SELECT COUNT(*) FROM Customer", "chinook"))[0][0]
+    assert kpis["customers"].get("previous_value") is None  # a snapshot
+
+
+async def test_default_dashboard(chinook_mysql_dsn: str) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        out = await call(client, "get_kpi_dashboard", {"timeframe": "quarter", "as_of": "2025-12-31"})
+    names = {k["name"]: k for k in out["kpis"]}
+    assert "new_Invoice" in names and names["new_Invoice"]["value"] is not None
+    assert "not available on MariaDB yet" in names["data_health"]["error"]

@@ -182,7 +182,6 @@ async def test_tools_not_built_for_mysql_say_so(chinook_mysql_dsn: str) -> None:
     sources = (Source(name="a", dsn=chinook_mysql_dsn, default=True), Source(name="b", dsn=chinook_mysql_dsn))
     async with mcp_client(chinook_mysql_dsn, sources=sources) as client:
         texts = [
-            await call_error(client, "get_kpi_dashboard", {}),
             await call_error(client, "compare_schemas", {"source": "a", "target": "b"}),
             await call_error(client, "validate_migration", {"source": "a", "target": "b"}),
         ]

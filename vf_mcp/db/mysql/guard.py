@@ -33,7 +33,7 @@ from sqlglot.errors import ParseError, TokenError
 from vf_mcp.db.guard import CheckedStatement
 from vf_mcp.errors import InvalidArgumentError, RefusedError
 
-__all__ = ["DENIED_FUNCTIONS", "SYSTEM_SCHEMAS", "check_mysql_sql", "placeholders_to_qmark"]
+__all__ = ["DENIED_FUNCTIONS", "SYSTEM_SCHEMAS", "check_mysql_sql", "placeholder_count", "placeholders_to_qmark"]
 
 _ALLOWED_TEXT = "SELECT, WITH ... SELECT, SHOW, DESCRIBE, EXPLAIN"
 
@@ -265,3 +265,10 @@ def placeholders_to_qmark(sql: str, params: list[object]) -> tuple[str, list[obj
         last = t.end + 1
     out.append(sql[last:])
     return "".join(out), values
+
+
+def placeholder_count(sql: str) -> int:
+    """Distinct `$n` numbers, or `?` marks, in `sql` (never inside strings or comments)."""
+    tokens = _tokens(sql)
+    dollars = {t.text for t in tokens if t.token_type == TokenType.VAR and _DOLLAR.fullmatch(t.text)}
+    return len(dollars) or sum(1 for t in tokens if t.token_type == TokenType.PLACEHOLDER)

@@ -27,7 +27,7 @@ from vf_mcp.db.mysql.convert import (
     decimal_columns,
     type_name,
 )
-from vf_mcp.db.mysql.guard import check_mysql_sql, placeholders_to_qmark
+from vf_mcp.db.mysql.guard import check_mysql_sql, placeholder_count, placeholders_to_qmark
 from vf_mcp.db.mysql.pool import MyConn, MySqlDatabase
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import note_sql
@@ -129,12 +129,13 @@ async def run_mysql_guarded(
     limit = max(0, min(limit, settings.max_rows))
     if offset < 0:
         raise InvalidArgumentError("offset must be >= 0")
-    text, values = placeholders_to_qmark(sql, list(params))
     used_window = False
-    if params_for_window is not None and not values and ("$1" in sql or "?" in sql):
-        text, values = placeholders_to_qmark(sql, [params_for_window[0], params_for_window[1]])
-        values = [v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else v for v in values]
+    if params_for_window is not None and not params and placeholder_count(sql) == 2:  # a KPI's period
+        window = [w.strftime("%Y-%m-%d %H:%M:%S.%f") for w in params_for_window]  # wall time in the session zone
+        text, values = placeholders_to_qmark(sql, list(window))
         used_window = True
+    else:
+        text, values = placeholders_to_qmark(sql, list(params))
     body = _body(text)
     if checked.kind == "select":
         if _has_limit(body):
