@@ -200,8 +200,8 @@ def _check(sql: str, stored: frozenset[str], allowed: frozenset[str]) -> Checked
     if len(statements) > 1:
         raise _refuse(f"the text holds {len(statements)} statements; send exactly one")
     body = statements[0]
+    kind = _kind(body)  # the statement kind first: its refusal is the clearest
     _check_tokens(body)
-    kind = _kind(body)
     if kind == "show":
         _check_show(body)
         return CheckedStatement(sql=sql, kind="show", functions=frozenset(), relations=frozenset())
