@@ -289,21 +289,28 @@ class MySqlDatabase(Database):
             healthy = conn is not None and bool(conn.connected)
             raise
         finally:
-            if conn is not None:
-                await self._give_back(conn, healthy)
-            self._slots.release()
+            if conn is None:
+                self._slots.release()
+            else:  # reset in the background, off the answer's path; the slot frees once the connection is back
+                release = asyncio.ensure_future(self._give_back(conn, healthy, self._slots))
+                self._releases.add(release)
+                release.add_done_callback(self._releases.discard)
 
-    async def _give_back(self, conn: MyConn, healthy: bool) -> None:
-        if healthy and conn.connected:
-            try:
-                await asyncio.shield(self._reset(conn))
-                self._idle.append(conn)
-                return
-            except Exception as exc:  # could not be reset: never reused
-                log.info("closing a MySQL connection that could not be reset: %s", exc)
-        with contextlib.suppress(Exception):
-            conn.close()
-        self._open -= 1
+    async def _give_back(self, conn: MyConn, healthy: bool, slots: asyncio.Semaphore) -> None:
+        """Reset `conn` and pool it again (closed if it cannot be reset), then free its slot."""
+        try:
+            if healthy and conn.connected:
+                try:
+                    await self._reset(conn)
+                    self._idle.append(conn)
+                    return
+                except Exception as exc:  # could not be reset: never reused
+                    log.info("closing a MySQL connection that could not be reset: %s", exc)
+            with contextlib.suppress(Exception):
+                conn.close()
+            self._open -= 1
+        finally:
+            slots.release()
 
     async def kill_query(self, thread_id: int) -> None:
         """KILL QUERY from a separate connection (the client-side backstop)."""
@@ -372,6 +379,8 @@ class MySqlDatabase(Database):
         return False
 
     async def close(self) -> None:
+        if self._releases:
+            await asyncio.gather(*self._releases, return_exceptions=True)
         idle, self._idle = self._idle, []
         for conn in idle:
             with contextlib.suppress(Exception):
