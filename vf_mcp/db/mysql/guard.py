@@ -141,6 +141,10 @@ def _kind(tokens: list[Token]) -> str:
 
 
 def _check_show(tokens: list[Token]) -> None:
+    if any(
+        t.token_type == TokenType.WHERE or (t.token_type not in _QUOTED and t.text.lower() == "where") for t in tokens
+    ):
+        raise _refuse("SHOW ... WHERE takes any expression (subqueries too); use LIKE, or query information_schema")
     words = " ".join(t.text.lower() for t in tokens[1:5])
     words = re.sub(r"\b(global|session)\s+(variables|status)", r"session \2", words)
     if not any(words == s or words.startswith(s + " ") for s in _SHOW_ALLOWED):
