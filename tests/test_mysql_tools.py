@@ -233,3 +233,17 @@ async def test_relationships_declared_and_inferred(chinook_mysql_dsn: str, maria
     )
     assert inferred["orphans"] == 1 and inferred["coverage"] == pytest.approx(2 / 3, abs=0.01)
     assert path["paths"] and "Genre" in str(path["paths"][0])
+
+
+async def test_pii_masked_by_column_name(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    async with mcp_client(chinook_mysql_dsn, pii_mode="mask") as client:
+        out = await call(client, "run_query", {"sql": "SELECT CustomerId, Email, Phone FROM Customer ORDER BY 1 LIMIT 3"})
+    emails = [e for (e,) in await admin_sql(mariadb, "SELECT Email FROM Customer ORDER BY CustomerId LIMIT 3", "chinook")]
+    assert [r[0] for r in out["rows"]] == [1, 2, 3]
+    assert all(r[1] != e and "@" in str(r[1]) and "*" in str(r[1]) for r, e in zip(out["rows"], emails, strict=True))
+
+
+async def test_trailing_semicolon_and_comment(chinook_mysql_dsn: str) -> None:
+    async with mcp_client(chinook_mysql_dsn) as client:
+        out = await call(client, "run_query", {"sql": "SELECT COUNT(*) AS n FROM Genre; -- all genres"})
+    assert out["rows"] == [[25]]

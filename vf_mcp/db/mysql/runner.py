@@ -89,10 +89,16 @@ def bind(conn: MyConn, sql: str, params: Sequence[object]) -> str:
 
 
 def _body(sql: str) -> str:
+    """The one statement without its trailing semicolons and comments (the guard checked it is one)."""
     text = sql.rstrip()
-    while text.endswith(";"):
-        text = text[:-1].rstrip()
-    return text
+    if ";" not in text:
+        return text
+    from sqlglot import TokenType
+
+    from vf_mcp.db.mysql.guard import _tokens
+
+    last = [t for t in _tokens(text) if t.token_type != TokenType.SEMICOLON]
+    return text[: last[-1].end + 1] if last else text
 
 
 def _has_limit(sql: str) -> bool:
