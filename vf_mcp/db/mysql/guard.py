@@ -226,8 +226,8 @@ def _check(sql: str, stored: frozenset[str], allowed: frozenset[str]) -> Checked
         if rest and rest[0].token_type in (TokenType.VAR, TokenType.IDENTIFIER) and len(rest) <= 4:
             return CheckedStatement(sql=sql, kind="explain", functions=frozenset(), relations=frozenset())
         raise _refuse("EXPLAIN/DESCRIBE is allowed on a table or on a SELECT only")
-    try:
-        trees = sqlglot.parse(sql, read="mysql")
+    try:  # the statement's own text: trailing semicolons and comments are no statement
+        trees = sqlglot.parse(sql[body[0].start : body[-1].end + 1], read="mysql")
     except ParseError as exc:
         raise _refuse(f"the statement could not be parsed as MySQL ({str(exc).splitlines()[0][:160]})") from None
     trees = [t for t in trees if t is not None]
