@@ -237,8 +237,12 @@ async def test_relationships_declared_and_inferred(chinook_mysql_dsn: str, maria
 
 async def test_pii_masked_by_column_name(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
     async with mcp_client(chinook_mysql_dsn, pii_mode="mask") as client:
-        out = await call(client, "run_query", {"sql": "SELECT CustomerId, Email, Phone FROM Customer ORDER BY 1 LIMIT 3"})
-    emails = [e for (e,) in await admin_sql(mariadb, "SELECT Email FROM Customer ORDER BY CustomerId LIMIT 3", "chinook")]
+        out = await call(
+            client, "run_query", {"sql": "SELECT CustomerId, Email, Phone FROM Customer ORDER BY 1 LIMIT 3"}
+        )
+    emails = [
+        e for (e,) in await admin_sql(mariadb, "SELECT Email FROM Customer ORDER BY CustomerId LIMIT 3", "chinook")
+    ]
     assert [r[0] for r in out["rows"]] == [1, 2, 3]
     assert all(r[1] != e and "@" in str(r[1]) and "*" in str(r[1]) for r, e in zip(out["rows"], emails, strict=True))
 
