@@ -27,6 +27,8 @@ ADMIN_USER = "vf_admin"
 ADMIN_PASSWORD = "admin-secret"
 DATA = Path(__file__).parent / "data" / "chinook_mysql" / "chinook_mysql.sql.gz"
 ENV_DSN = "VF_MCP_TEST_MYSQL_DSN"
+ZONEINFO = "/usr/share/zoneinfo"  # Debian's tzdata
+TIME_ZONES = ("America/New_York",)
 
 
 @dataclass
@@ -97,6 +99,12 @@ def start_mariadb(base: Path) -> Iterator[MariaDb]:
             f"CREATE USER '{ADMIN_USER}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}';"
             f"GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION;",
         )
+        zones = [z for z in TIME_ZONES if Path(ZONEINFO, z).exists()]
+        for zone in zones:  # named zones for the session time_zone (the tests use these)
+            sql = subprocess.run(
+                ["mariadb-tzinfo-to-sql", str(Path(ZONEINFO, zone)), zone], check=True, capture_output=True
+            ).stdout.decode()
+            _client(port, sock, "USE mysql;\n" + sql)
         yield MariaDb("127.0.0.1", port, ADMIN_USER, ADMIN_PASSWORD, files)
     finally:
         proc.terminate()

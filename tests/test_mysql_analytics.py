@@ -209,3 +209,36 @@ async def test_default_dashboard(chinook_mysql_dsn: str) -> None:
     names = {k["name"]: k for k in out["kpis"]}
     assert "new_Invoice" in names and names["new_Invoice"]["value"] is not None
     assert "not available on MariaDB yet" in names["data_health"]["error"]
+
+
+async def test_time_zone_for_timestamps_and_buckets(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    zone = "America/New_York"  # loaded into the test server's zone tables (tests/mysql_server.py)
+    await admin_sql(mariadb, "DROP TABLE IF EXISTS events", "chinook")
+    await admin_sql(mariadb, "CREATE TABLE events (id INT PRIMARY KEY, at TIMESTAMP NULL, amount INT)", "chinook")
+    stamps = ["2024-03-10 04:30:00", "2024-03-10 07:30:00", "2024-03-11 03:59:00", "2024-11-03 05:30:00",
+              "2024-11-03 06:30:00"]  # UTC, around New York's DST changes  # fmt: skip
+    epochs = [int(datetime.fromisoformat(t).replace(tzinfo=UTC).timestamp()) for t in stamps]
+    values = ", ".join(f"({i}, FROM_UNIXTIME({e}), {i * 10})" for i, e in enumerate(epochs))
+    await admin_sql(mariadb, f"INSERT INTO events VALUES {values}", "chinook")  # the instant, whatever the session
+    async with mcp_client(chinook_mysql_dsn, time_zone=zone) as client:
+        rows = await call(client, "run_query", {"sql": "SELECT id, at FROM events ORDER BY id"})
+        daily = await call(
+            client,
+            "calculate_metrics",
+            {"table_name": "events", "metric": "sum", "column": "amount",
+             "group_by": [{"column": "at", "period": "day"}]},
+        )  # fmt: skip
+    local = (
+        f"CONVERT_TZ('1970-01-01 00:00:00' + INTERVAL UNIX_TIMESTAMP(at) SECOND, '+00:00', '{zone}')"  # session-free
+    )
+    want = await admin_sql(mariadb, f"SELECT id, {local} FROM events ORDER BY id", "chinook")
+    expected = [datetime.fromtimestamp(e, ZoneInfo(zone)).isoformat() for e in epochs]
+    assert [r[1] for r in rows["rows"]] == expected
+    assert [r[1][:19] for r in rows["rows"]] == [w[1].isoformat() for w in want]
+    by_day = await admin_sql(
+        mariadb, f"SELECT DATE({local}) AS d, SUM(amount) FROM events GROUP BY d ORDER BY d", "chinook"
+    )
+    assert [(r[0][:10], r[1]) for r in daily["results"]] == [(str(d), int(n)) for d, n in by_day]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from vf_mcp.compute.periods import zone_info
 from vf_mcp.db.catalog import Catalog
@@ -63,7 +63,7 @@ def _same(value: object) -> object:
 def _stamp(zone: tzinfo | None) -> Callable[[object], object]:
     def convert(value: object) -> object:
         if isinstance(value, datetime):
-            return value.replace(tzinfo=zone) if zone is not None else value
+            return value.replace(tzinfo=UTC).astimezone(zone) if zone is not None else value  # sessions run in UTC
         return value if isinstance(value, date) else None  # a zero date: null
 
     return convert

@@ -4,8 +4,8 @@
 * DECIMAL -> a JSON number only when it is exactly a double, else its exact decimal text; a column is
   one or the other over a result (`uniform_numerics`, as on PostgreSQL; the label then says so).
 * FLOAT/DOUBLE -> number (as the server prints it).
-* DATETIME -> "YYYY-MM-DDTHH:MM:SS[.ffffff]" (no zone: DATETIME has none). TIMESTAMP -> the same with the
-  offset of the session time_zone (the `time_zone` setting), e.g. "2024-06-01T12:00:00+00:00".
+* DATETIME -> "YYYY-MM-DDTHH:MM:SS[.ffffff]" (no zone: DATETIME has none). TIMESTAMP -> the instant (sessions
+  run in UTC) in the `time_zone` setting with its offset, e.g. "2024-11-03T01:30:00-05:00" (exact in a DST fold).
   DATE -> "YYYY-MM-DD". Zero and partial dates ("0000-00-00", "2024-00-10") -> the server's text as is.
 * TIME -> "[-]HHH:MM:SS[.ffffff]" (MySQL's range is -838:59:59..838:59:59). YEAR -> integer.
 * BIT(n) -> "0101..." (n digits). BLOB/BINARY/VARBINARY -> base64. JSON -> the parsed value (MySQL's JSON
@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -78,7 +78,7 @@ def _decimal(value: object) -> JSONValue:
 def _stamp(zone: tzinfo | None) -> Converter:
     def convert(value: object) -> JSONValue:
         if isinstance(value, datetime):
-            return (value.replace(tzinfo=zone) if zone is not None else value).isoformat()
+            return (value.replace(tzinfo=UTC).astimezone(zone) if zone is not None else value).isoformat()
         if isinstance(value, date):
             return value.isoformat()
         return str(value)  # a zero or partial date, as the server printed it

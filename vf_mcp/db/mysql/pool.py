@@ -4,7 +4,9 @@ reset of every pooled connection on release.
 Every connection is opened by asyncmy with multi-statements OFF (asyncmy turns CLIENT_MULTI_STATEMENTS on
 unconditionally; it is cleared before the handshake) and LOAD DATA LOCAL off, then set up with
 SET SESSION TRANSACTION READ ONLY, the statement time limit (max_statement_time on MariaDB, seconds;
-max_execution_time on MySQL, milliseconds), lock_wait_timeout, time_zone, utf8mb4 and an sql_mode without
+max_execution_time on MySQL, milliseconds), lock_wait_timeout, time_zone '+00:00' (TIMESTAMP values arrive as
+UTC instants, converted to the `time_zone` setting exactly, even in a DST fold; buckets and windows convert with
+CONVERT_TZ, so a named zone needs the server's zone tables), utf8mb4 and an sql_mode without
 NO_BACKSLASH_ESCAPES and ANSI_QUOTES (the guard's tokenizer reads strings the way the server does). On
 release each connection gets COM_RESET_CONNECTION (user variables, temporary tables, named locks, session
 variables, prepared statements, open transactions all dropped), its database selected again and the set-up
@@ -51,6 +53,11 @@ MYSQL_SCHEMES = ("mysql", "mariadb")
 DEFAULT_MYSQL_PORT = 3306
 COM_RESET_CONNECTION = 0x1F
 _DROP_MODES = ("NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "PIPES_AS_CONCAT")
+
+
+def mysql_zone(name: str) -> str:
+    """The `time_zone` setting as CONVERT_TZ takes it ('+00:00' for UTC, needing no zone tables)."""
+    return "+00:00" if name.strip().upper() in ("UTC", "Z", "ETC/UTC", "GMT", "ETC/GMT", "UCT", "ZULU") else name
 
 
 def is_mysql_dsn(dsn: str | None) -> bool:
@@ -141,6 +148,7 @@ class MySqlDatabase(Database):
         self._slots: asyncio.Semaphore | None = None
         self._target: MySqlTarget | None = None
         self.flavor = "MySQL"  # "MariaDB" once connected to one
+        self._zone_checked = False
         self.server_version = ""
 
     # -- refusals of the PostgreSQL entry points -------------------------------------------------------
@@ -232,22 +240,23 @@ class MySqlDatabase(Database):
         s = self.settings
         ((mode,),) = await self._run(conn, "SELECT @@SESSION.sql_mode")
         modes = ",".join(m for m in str(mode).split(",") if m and m.upper() not in _DROP_MODES)
-        zone = "+00:00" if s.time_zone.upper() in ("UTC", "Z", "ETC/UTC") else s.time_zone
         await self._run(conn, "SET SESSION TRANSACTION READ ONLY")
-        try:
-            await self._run(
-                conn,
-                f"SET SESSION {self._timeout_sql(s.statement_timeout_ms)}, "
-                f"lock_wait_timeout = {max(1, s.lock_timeout_ms // 1000)}, "
-                f"sql_mode = {conn.literal(modes)}, time_zone = {conn.literal(zone)}",
+        await self._run(
+            conn,
+            f"SET SESSION {self._timeout_sql(s.statement_timeout_ms)}, "
+            f"lock_wait_timeout = {max(1, s.lock_timeout_ms // 1000)}, "
+            f"sql_mode = {conn.literal(modes)}, time_zone = '+00:00'",
+        )
+        if not self._zone_checked and mysql_zone(s.time_zone) != "+00:00":
+            ((known,),) = await self._run(
+                conn, f"SELECT CONVERT_TZ('2000-01-01', '+00:00', {conn.literal(s.time_zone)})"
             )
-        except Exception as exc:
-            if exc.args and exc.args[0] == 1298:
+            if known is None:
                 raise ConfigError(
                     f"The server does not know the time zone {s.time_zone!r}: load its zone tables "
                     "(mariadb-tzinfo-to-sql /usr/share/zoneinfo | mariadb mysql) or set time_zone = 'UTC'."
-                ) from None
-            raise
+                )
+            self._zone_checked = True
 
     async def _reset(self, conn: MyConn) -> None:
         """COM_RESET_CONNECTION, the database again, then the read-only/timeout set-up."""

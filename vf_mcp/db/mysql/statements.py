@@ -18,6 +18,7 @@ from vf_mcp.compute.periods import PERIOD_UNITS, TrendPeriod
 from vf_mcp.db.builder import NUMERIC_METRICS, OPERATORS, Col, Statement, Table
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.mysql.catalog import mysql_name, quote_mysql
+from vf_mcp.db.mysql.pool import mysql_zone
 from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery, day_filters
 from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
@@ -81,10 +82,28 @@ def _condition(target: str, op: str, col: Col, value: object, params: MyParams) 
     return f"{target} {'<>' if op == '!=' else op} {params.add(_text(value))}"
 
 
-def bucket_sql(col: Col, period: str, alias: str = "t") -> str:
-    """The start of the column's day/week (ISO, Monday)/month/quarter/year, as a DATETIME."""
-    unit = PERIOD_UNITS.get(period)
+def local_sql(col: Col, tz: str, alias: str = "t") -> str:
+    """The column as a local wall time in `tz`: TIMESTAMP (an instant; sessions run in UTC) through CONVERT_TZ,
+    DATETIME and DATE as stored (zone-less, taken as local already)."""
     x = f"{alias}.{quote_mysql(col.name)}"
+    zone = mysql_zone(tz)
+    if col.base_type == "timestamptz" and zone != "+00:00":
+        return f"CONVERT_TZ({x}, '+00:00', '{zone.replace(chr(39), chr(39) * 2)}')"
+    return x
+
+
+def _bound(col: Col, tz: str, mark: str) -> str:
+    """A local wall-time bound compared with the column: converted to UTC for a TIMESTAMP column."""
+    zone = mysql_zone(tz)
+    if col.base_type == "timestamptz" and zone != "+00:00":
+        return f"CONVERT_TZ({mark}, '{zone.replace(chr(39), chr(39) * 2)}', '+00:00')"
+    return mark
+
+
+def bucket_sql(col: Col, period: str, tz: str, alias: str = "t") -> str:
+    """The start of the column's local day/week (ISO, Monday)/month/quarter/year in `tz`, as a DATETIME."""
+    unit = PERIOD_UNITS.get(period)
+    x = local_sql(col, tz, alias)
     exprs = {
         "day": f"DATE({x})",
         "week": f"DATE({x}) - INTERVAL WEEKDAY({x}) DAY",
@@ -167,7 +186,7 @@ def metrics_statement(
             if not tcol.is_time:
                 raise InvalidArgumentError(f"Column {tcol.name!r} is {tcol.type}: it cannot be bucketed by time.")
             time_col = tcol.name
-            groups.append((bucket_sql(tcol, g.period), f"{tcol.name}_{g.period}"))
+            groups.append((bucket_sql(tcol, g.period, tz), f"{tcol.name}_{g.period}"))
         else:
             gcol = table.col(g)
             groups.append((f"t.{quote_mysql(gcol.name)}", gcol.name))
@@ -267,7 +286,10 @@ def value_statement(
     if window is not None:
         tcol, start, end = window
         target = f"t.{quote_mysql(tcol.name)}"
-        conds += [f"{target} >= {params.add(_stamp(start))}", f"{target} < {params.add(_stamp(end))}"]
+        conds += [
+            f"{target} >= {_bound(tcol, tz, params.add(_stamp(start)))}",
+            f"{target} < {_bound(tcol, tz, params.add(_stamp(end)))}",
+        ]
     conds += filter_sql(table, filters, params)
     source, _ = _derived(table, metric, col, [], conds)
     counted = ", COUNT(*) AS records" if records else ""
@@ -316,9 +338,12 @@ def trend_statement(
         f"FROM buckets WHERE b + INTERVAL 1 {unit.upper()} <= CAST({last} AS DATETIME))"
     )
     target = f"t.{quote_mysql(tcol.name)}"
-    conds = [f"{target} >= {params.add(_stamp(start))}", f"{target} < {params.add(_stamp(end))}"]
+    conds = [
+        f"{target} >= {_bound(tcol, tz, params.add(_stamp(start)))}",
+        f"{target} < {_bound(tcol, tz, params.add(_stamp(end)))}",
+    ]
     conds += filter_sql(table, filters, params)
-    groups = [bucket_sql(tcol, unit)] + ([f"t.{quote_mysql(table.col(group[0]).name)}"] if group else [])
+    groups = [bucket_sql(tcol, unit, tz)] + ([f"t.{quote_mysql(table.col(group[0]).name)}"] if group else [])
     source, refs = _derived(table, metric, col, groups, conds)
     agg = _agg(metric, col is not None)
     empty = "0" if metric in ("count", "sum", "distinct") else "NULL"

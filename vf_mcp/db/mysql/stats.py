@@ -38,7 +38,9 @@ def source_sql(rel: Relation, *, sample_percent: float | None, sample_rows: int 
 
 
 def _text(c: ColumnSpec, expr: str) -> str:
-    if c.base_type in ("timestamp", "timestamptz"):
+    if c.base_type == "timestamptz":  # an instant (sessions run in UTC): the offset stated
+        return f"CONCAT(REPLACE(CAST({expr} AS CHAR), ' ', 'T'), '+00:00')"
+    if c.base_type == "timestamp":
         return f"REPLACE(CAST({expr} AS CHAR), ' ', 'T')"
     return f"CAST({expr} AS CHAR)"
 
