@@ -167,6 +167,8 @@ async def test_session_layer_refuses_writes_even_unguarded(one_connection: MySql
             await _raw(db, statement)
     with pytest.raises(Exception, match="syntax"):  # multi-statements are off in the handshake
         await _raw(db, "SELECT 1; SELECT 2")
+    with pytest.raises(Exception):  # noqa: B017  LOAD DATA LOCAL is off in the handshake and the driver
+        await _raw(db, "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE Genre")
     assert (await admin_sql(mariadb, "SELECT COUNT(*) FROM Genre", "chinook"))[0][0] == 25
 
 
