@@ -46,7 +46,6 @@ async def test_slow_queries_from_performance_schema(chinook_mysql_dsn: str, mari
         await admin_sql(mariadb, "SELECT COUNT(*) FROM Track t JOIN Album a USING (AlbumId)", "chinook")
     async with mcp_client(chinook_mysql_dsn) as client:
         out = await call(client, "get_slow_queries", {"sort_by": "calls", "limit": 100})
-        index = await call_error(client, "recommend_indexes", {})
     assert out["available"] is True
     want = await admin_sql(
         mariadb,
@@ -55,4 +54,33 @@ async def test_slow_queries_from_performance_schema(chinook_mysql_dsn: str, mari
     )
     got = {q["queryid"]: q["calls"] for q in out["queries"]}
     assert want and all(got.get(d) == n for d, n in want)
-    assert "not available on MariaDB yet" in index
+
+
+async def test_recommend_indexes(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    await admin_sql(mariadb, "DROP TABLE IF EXISTS dup_ix", "chinook")
+    await admin_sql(mariadb, "CREATE TABLE dup_ix (id INT PRIMARY KEY, a INT, KEY a1 (a), KEY a2 (a))", "chinook")
+    queries = [
+        "SELECT * FROM Track WHERE Composer = 'AC/DC' AND Milliseconds > 1000",
+        "SELECT * FROM Track t JOIN Album a ON a.AlbumId = t.AlbumId WHERE t.AlbumId = 1",
+        "SELECT LOAD_FILE('/etc/passwd')",
+    ]
+    async with mcp_client(chinook_mysql_dsn) as client:
+        out = await call(client, "recommend_indexes", {"queries": queries})
+    assert [(c["table"], c["columns"]) for c in out["create"]] == [("Track", ["Composer", "Milliseconds"])]
+    assert (
+        out["create"][0]["statement"]
+        == "ALTER TABLE `Track` ADD INDEX `ix_Track_Composer_Milliseconds` (`Composer`, `Milliseconds`)"
+    )
+    assert any("LOAD_FILE" in s for s in out["skipped"]) and out["queries_analyzed"] == 2
+    (has_sys,) = (
+        await admin_sql(mariadb, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'sys'")
+    )[0]
+    if has_sys:
+        want = await admin_sql(
+            mariadb,
+            "SELECT table_name, redundant_index_name FROM sys.schema_redundant_indexes WHERE table_schema = 'chinook'",
+        )
+        got = {(d["table"], d["index"]) for d in out["drop"] if d["kind"] == "duplicate"}
+        assert got == {(t, i) for t, i in want} and ("dup_ix", "a2") in got | {("dup_ix", "a1")}
+    else:
+        assert any("sys schema" in s for s in out["skipped"])

@@ -39,7 +39,7 @@ class NotOnEngineError(VfError):
 def not_on_engine(engine: str, what: str = "This tool") -> NotOnEngineError:
     return NotOnEngineError(
         f"{what} is not available on {engine} yet (this source is a {engine} database); the core, analytics, "
-        "export, relationship and DBA tools are (see list_sources and the README's engine table)."
+        "export, KPI, relationship and DBA tools are (the README's engine table lists what each does)."
     )
 
 

@@ -400,6 +400,8 @@ _Entry = tuple[cd.Candidate, IndexGain, int | None, float]
 
 
 async def _recommend(app: App, queries: list[str] | None) -> CallToolResult:
+    if app.engine.name == "mysql":
+        return await _mysql_recommend(app, queries)
     server = await dd.server_facts(app.db)
     facts = await dd.table_facts(app.db)
     lookup = _lookup(facts)
@@ -907,3 +909,46 @@ async def _mysql_health(app: App) -> CallToolResult:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
+
+
+async def _mysql_recommend(app: App, queries: list[str] | None) -> CallToolResult:
+    from vf_mcp.compute.dba.mysql import index_candidates
+    from vf_mcp.db.mysql import indexes as mi
+
+    work, skipped = await mi.workload(app.db, app.catalog, queries)
+    facts = await mi.index_facts(app.db)
+    create = [
+        IndexCandidate(
+            table=t,
+            columns=list(cols),
+            statement=f"ALTER TABLE `{t}` ADD INDEX `{('ix_' + t + '_' + '_'.join(cols))[:64]}` "
+            f"({', '.join(f'`{c}`' for c in cols)})",
+            reason=f"filtered or joined on {', '.join(cols)}: no index leads with them",
+            source="workload",
+            severity="warning" if facts.rows.get(t, 0) >= 10_000 else "info",
+            helps=[_short(work[i]) for i in helps],
+        )
+        for t, cols, helps in index_candidates([mi.predicates(q) for q in work], facts.existing)
+    ]
+    drop = [
+        DropCandidate(index=i, table=t, kind="unused", severity="info", size_bytes=0, evidence={},
+                      statement=f"ALTER TABLE `{t}` DROP INDEX `{i}`", reason="no reads since the server started (sys)")
+        for t, i in facts.unused
+    ] + [
+        DropCandidate(index=i, table=t, kind="duplicate", severity="warning", size_bytes=0, evidence={"dominant": d},
+                      statement=f"ALTER TABLE `{t}` DROP INDEX `{i}`", reason=f"{d} covers it (sys)")
+        for t, i, d in facts.redundant
+    ]  # fmt: skip
+    msg = (
+        f"{len(create)} index(es) to create, {len(drop)} to drop (nothing was executed; no gain estimate on MySQL); "
+        f"{len(work)} queries analysed"
+    )
+    result = IndexAdvice(
+        method="statistics",
+        queries_analyzed=len(work),
+        create=create[:MAX_LISTED],
+        drop=drop[:MAX_LISTED],
+        skipped=skipped + facts.skipped,
+        message=msg,
+    )
+    return respond(result)

@@ -161,3 +161,21 @@ def health_findings(
         issues.append(Issue("no_primary_key", "warning", table, {}, fix))
     checks["uptime"] = f"{num(status, 'Uptime') / 3600.0:,.1f} h"
     return issues, checks
+
+
+def index_candidates(
+    per_query: Sequence[Sequence[tuple[str, Sequence[str]]]], existing: Mapping[str, Sequence[Sequence[str]]]
+) -> list[tuple[str, tuple[str, ...], list[int]]]:
+    """(table, columns, queries helped) for each filter/join column list no existing index starts with."""
+    out: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for i, preds in enumerate(per_query):
+        for table, cols in preds:
+            want = tuple(cols)
+            if not want:
+                continue
+            have = [tuple(c.lower() for c in ix) for ix in existing.get(table, ())]
+            lowered = tuple(c.lower() for c in want)
+            if any(ix[: len(lowered)] == lowered or ix[:1] == lowered[:1] for ix in have):
+                continue  # an index already leads with these columns
+            out.setdefault((table, want), []).append(i)
+    return [(t, cols, helps) for (t, cols), helps in out.items()]
