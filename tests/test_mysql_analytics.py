@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.helpers import call, call_error, mcp_client
+from tests.helpers import call, mcp_client
 from tests.mysql_server import MariaDb, admin_sql
 
 pytestmark = pytest.mark.anyio
@@ -163,12 +163,6 @@ async def test_compare_groups(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
     assert float(out["group2"]["value"]) == pytest.approx(float(want["Canada"]))
 
 
-async def test_not_yet_ported_tools_say_so(chinook_mysql_dsn: str) -> None:
-    async with mcp_client(chinook_mysql_dsn) as client:
-        text = await call_error(client, "check_data_quality", {"table_name": "Invoice"})
-    assert "not available on MariaDB yet" in text and "Internal error" not in text
-
-
 async def test_kpi_dashboard_sql_and_metric_kpis(chinook_mysql_dsn: str, mariadb: MariaDb, tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "chinook.toml").write_text(
         """database = "chinook"
@@ -208,7 +202,7 @@ async def test_default_dashboard(chinook_mysql_dsn: str) -> None:
         out = await call(client, "get_kpi_dashboard", {"timeframe": "quarter", "as_of": "2025-12-31"})
     names = {k["name"]: k for k in out["kpis"]}
     assert "new_Invoice" in names and names["new_Invoice"]["value"] is not None
-    assert "not available on MariaDB yet" in names["data_health"]["error"]
+    assert 0 <= names["data_health"]["value"] <= 100  # check_data_quality's overall score, on MariaDB too
 
 
 async def test_time_zone_for_timestamps_and_buckets(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
@@ -242,3 +236,60 @@ async def test_time_zone_for_timestamps_and_buckets(chinook_mysql_dsn: str, mari
         mariadb, f"SELECT DATE({local}) AS d, SUM(amount) FROM events GROUP BY d ORDER BY d", "chinook"
     )
     assert [(r[0][:10], r[1]) for r in daily["results"]] == [(str(d), int(n)) for d, n in by_day]
+
+
+async def test_data_quality_findings_match_sql(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    await admin_sql(mariadb, "DROP TABLE IF EXISTS dq_orders", "chinook")
+    await admin_sql(
+        mariadb,
+        "CREATE TABLE dq_orders (order_id INT PRIMARY KEY, customer_email VARCHAR(60), phone VARCHAR(30), "
+        "quantity INT, status VARCHAR(20), created_at DATETIME, TrackId INT)",
+        "chinook",
+    )
+    rows = []
+    for i in range(1, 41):
+        email = "bad-email" if i % 10 == 0 else f"user{i}@example.com"
+        phone = "12" if i % 13 == 0 else f"+2782555{i:04d}"
+        qty = -1 if i % 17 == 0 else i
+        status = ["Active", "active", "ACTIVE", "closed"][i % 4] if i < 30 else "closed"
+        created = "1850-01-01 00:00:00" if i == 5 else f"2024-01-{(i % 28) + 1:02d} 10:00:00"
+        track = 99999 if i == 7 else i
+        rows.append(f"({i}, '{email}', '{phone}', {qty}, '{status}', '{created}', {track})")
+    await admin_sql(mariadb, f"INSERT INTO dq_orders VALUES {', '.join(rows)}", "chinook")
+    async with mcp_client(chinook_mysql_dsn) as client:
+        out = await call(client, "check_data_quality", {"table_name": "dq_orders"})
+    (table,) = out["tables"]
+    found = {(f["type"], f.get("column")): f["affected_rows"] for f in table["findings"]}
+    from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
+
+    emails, phones, negatives, old = (
+        await admin_sql(
+            mariadb,
+            "SELECT SUM(customer_email NOT REGEXP %s), "
+            "SUM(REGEXP_REPLACE(phone, '[[:space:]().-]', '') NOT REGEXP %s), "
+            "SUM(quantity < 0), SUM(created_at < '1900-01-01') FROM dq_orders",
+            "chinook",
+            params=(EMAIL_RE, PHONE_RE),
+        )
+    )[0]
+    spellings = sorted(
+        n for _, n in await admin_sql(
+            mariadb,
+            "SELECT BINARY status, COUNT(*) FROM dq_orders WHERE LOWER(status) = 'active' GROUP BY 1",
+            "chinook",
+        )
+    )  # fmt: skip
+    (orphans,) = (
+        await admin_sql(
+            mariadb,
+            "SELECT COUNT(*) FROM dq_orders o LEFT JOIN Track t USING (TrackId) WHERE t.TrackId IS NULL",
+            "chinook",
+        )
+    )[0]  # fmt: skip
+    assert table["rows"] == 40 and table["exact"] is True
+    assert found[("consistency", "customer_email")] == emails == 4
+    assert found[("consistency", "phone")] == phones == 3
+    assert found[("consistency", "quantity")] == negatives == 2
+    assert found[("consistency", "created_at")] == old == 1
+    assert found[("consistency", "status")] == sum(spellings) - spellings[-1]  # all but the most common spelling
+    assert found[("referential_integrity", "TrackId")] == orphans == 1

@@ -38,8 +38,8 @@ class NotOnEngineError(VfError):
 
 def not_on_engine(engine: str, what: str = "This tool") -> NotOnEngineError:
     return NotOnEngineError(
-        f"{what} is not available on {engine} yet (this source is a {engine} database); the core, analytics, "
-        "export, KPI, relationship and DBA tools are (the README's engine table lists what each does)."
+        f"{what} is not available on {engine} yet (this source is a {engine} database); every other tool "
+        "is (the README's engine table lists what each does)."
     )
 
 
