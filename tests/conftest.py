@@ -184,7 +184,7 @@ def mariadb() -> Iterator[object]:
         pytest.skip("mariadb-server is not installed (apt-get install mariadb-server; .ci/run installs it)")
     outside = external()
     if outside is not None:
-        asyncio.run(load_chinook(outside, "vf_chinook"))
+        asyncio.run(load_chinook(outside))
         yield outside
         return
     with tempfile.TemporaryDirectory(prefix="vf-mcp-mariadb-") as tmp, start_mariadb(Path(tmp)) as server:
@@ -198,4 +198,4 @@ def chinook_mysql_dsn(mariadb: object) -> str:
     from tests.mysql_server import MariaDb
 
     assert isinstance(mariadb, MariaDb)
-    return mariadb.dsn("vf_chinook" if os.environ.get("VF_MCP_TEST_MYSQL_DSN") else "chinook")
+    return mariadb.dsn("chinook")

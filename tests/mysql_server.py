@@ -4,7 +4,8 @@
 loopback port (TCP only, no system service; `--user=root` when the tests run as root, as in CI). The admin
 account `vf_admin` has every privilege (the attack tests run as a privileged user); the Chinook sample
 database (MIT, tests/data/chinook_mysql) is loaded into `chinook`. VF_MCP_TEST_MYSQL_DSN names an external
-server instead (its admin DSN, mysql://user:pass@host:port/): the tests then create their databases there.
+server instead (its admin DSN, mysql://user:pass@host:port/): the tests then (re)create `chinook` there; its
+zone tables must hold America/New_York.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,7 +123,8 @@ def external() -> MariaDb | None:
     if not raw:
         return None
     u = urlsplit(raw)
-    return MariaDb(u.hostname or "127.0.0.1", u.port or 3306, u.username or "root", u.password or "", Path("/tmp"))
+    files = Path(tempfile.mkdtemp(prefix="vf-mcp-mysql-files-"))  # stays empty: the server writes elsewhere
+    return MariaDb(u.hostname or "127.0.0.1", u.port or 3306, u.username or "root", u.password or "", files)
 
 
 def chinook_script() -> str:
