@@ -123,14 +123,16 @@ def _open_mysql(own: Settings, source: Source, counter: StatementCounter | None,
         raise ConfigError(f"Source {source.name!r}: replica_dsns are not supported for MySQL/MariaDB sources yet.")
     if source.ssh is None:
         return SourceRuntime(source, own, MySqlDatabase(own, counter, dsn=_fixed(own.dsn_value())))
-    from vf_mcp.db.tunnel import SshTunnel, dsn_target, dsn_through
+    from vf_mcp.db.mysql.pool import mysql_dsn_through, parse_mysql_dsn
+    from vf_mcp.db.tunnel import SshTunnel
 
     dsn = own.dsn_value()
-    tunnel = SshTunnel(source.ssh, *dsn_target(dsn))
+    where = parse_mysql_dsn(dsn)
+    tunnel = SshTunnel(source.ssh, where.host, where.port)
 
     async def through() -> str:
         host, port = await tunnel.local_address()
-        return str(dsn_through(dsn, host, port))
+        return mysql_dsn_through(dsn, host, port)
 
     return SourceRuntime(source, own, MySqlDatabase(own, counter, dsn=through), (tunnel,))
 

@@ -27,8 +27,7 @@ DEFAULT_PG_PORT = 5432
 KEEPALIVE_INTERVAL_S = 15.0  # a silently dead bastion is noticed after about interval * count_max
 KEEPALIVE_COUNT_MAX = 3
 _CLOSE_WAIT_S = 5.0
-_URL_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
-_DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306}
+_URL_SCHEMES = ("postgresql", "postgres")
 
 
 class SshTunnel:
@@ -340,7 +339,7 @@ def dsn_target(dsn: str) -> tuple[str, int]:
     """
     _, host, port, _ = _split_url(dsn)
     try:
-        number = int(port) if port else _DEFAULT_PORTS.get(urlsplit(dsn).scheme, DEFAULT_PG_PORT)
+        number = int(port) if port else DEFAULT_PG_PORT
     except ValueError:
         raise ConfigError(f"The DSN's port {port!r} is not a number.") from None
     if not 1 <= number <= 65535:

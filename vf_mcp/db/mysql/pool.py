@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -96,6 +96,14 @@ def parse_mysql_dsn(dsn: str) -> MySqlTarget:
         database=database,
         unix_socket=query.get("unix_socket"),
     )
+
+
+def mysql_dsn_through(dsn: str, host: str, port: int) -> str:
+    """The same mysql:// URL (user, password, database, query kept) pointing at host:port (an SSH tunnel's end)."""
+    parts = urlsplit(dsn)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + (f"[{host}]" if ":" in host else host) + f":{int(port)}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def translate_mysql(exc: BaseException, *, timeout_ms: int | None = None) -> VfError:
