@@ -4,8 +4,8 @@
 
 Starts an embedded PostgreSQL 18 and a MariaDB (Debian's mariadb-server, tests/mysql_server.py) in temporary
 directories, loads Chinook into both (tests/data), and times each tool call through an in-process MCP client
-(result caches off, catalog cache on as by default), interleaving the engines call by call; next to each, the same point query through the raw
-driver (asyncpg, asyncmy). Medians in ms.
+(result caches off, catalog cache on as by default), interleaving the engines call by call; then the same point
+query through the raw drivers (asyncpg, asyncmy). Medians in ms.
 """
 
 from __future__ import annotations
@@ -40,11 +40,16 @@ CALLS: dict[str, tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]] 
         ("run_query", {"sql": "SELECT * FROM Track ORDER BY TrackId LIMIT 1000", "limit": 1000}),
     ),
     "list_tables": (("list_tables", {}), ("list_tables", {})),
-    "get_table_schema": (("get_table_schema", {"table_name": "invoice"}), ("get_table_schema", {"table_name": "Invoice"})),
+    "get_table_schema": (
+        ("get_table_schema", {"table_name": "invoice"}),
+        ("get_table_schema", {"table_name": "Invoice"}),
+    ),
     "get_database_overview": (("get_database_overview", {}), ("get_database_overview", {})),
     "calculate_metrics sum by country": (
-        ("calculate_metrics", {"table_name": "invoice", "metric": "sum", "column": "total", "group_by": ["billing_country"]}),
-        ("calculate_metrics", {"table_name": "Invoice", "metric": "sum", "column": "Total", "group_by": ["BillingCountry"]}),
+        ("calculate_metrics", {"table_name": "invoice", "metric": "sum", "column": "total",
+                               "group_by": ["billing_country"]}),
+        ("calculate_metrics", {"table_name": "Invoice", "metric": "sum", "column": "Total",
+                               "group_by": ["BillingCountry"]}),
     ),
     "calculate_metrics median": (
         ("calculate_metrics", {"table_name": "track", "metric": "median", "column": "milliseconds"}),
@@ -99,7 +104,7 @@ async def raw_my(server: Any, repeat: int) -> list[float]:
 async def run(pg_dsn: str, my_dsn: str, maria: Any, repeat: int) -> None:
     times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in CALLS}
     async with Client(build_server(settings(pg_dsn))) as pg, Client(build_server(settings(my_dsn))) as my:
-        for name, ((t1, a1), (t2, a2)) in CALLS.items():  # warm up: pools, catalogs, plans
+        for (t1, a1), (t2, a2) in CALLS.values():  # warm up: pools, catalogs, plans
             await timed(pg, t1, a1)
             await timed(my, t2, a2)
         for _ in range(repeat):
