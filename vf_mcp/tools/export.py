@@ -41,7 +41,6 @@ from vf_mcp.export.columns import ExportColumn, Writer
 from vf_mcp.export.csvout import CsvWriter
 from vf_mcp.export.jsonout import JsonWriter
 from vf_mcp.export.masking import with_lineage
-from vf_mcp.export.mysql import stream_mysql_export
 from vf_mcp.export.runner import Streamed, stream_export
 from vf_mcp.export.service import Exports, ServerExports
 from vf_mcp.export.signing import signed_url, verify
@@ -312,6 +311,8 @@ async def run_export(
 
     try:
         mysql = app.engine.name == "mysql"  # PII by lineage needs the PostgreSQL parser: by name and pattern there
+        if mysql:
+            from vf_mcp.export.mysql import stream_mysql_export  # the MySQL driver and parser load on first use
         streamed, writer = await (stream_mysql_export if mysql else stream_export)(
             app.db,
             app.catalog,
