@@ -176,18 +176,19 @@ async def test_table_stats(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
     assert len(stats["sample_rows"]["rows"]) > 0
 
 
-async def test_tools_not_built_for_mysql_say_so(chinook_mysql_dsn: str) -> None:
+async def test_migration_tools_compare_chinook_with_itself(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    """compare_schemas and validate_migration work on MariaDB (they once refused): the database against itself."""
     from vf_mcp.settings import Source
 
     sources = (Source(name="a", dsn=chinook_mysql_dsn, default=True), Source(name="b", dsn=chinook_mysql_dsn))
     async with mcp_client(chinook_mysql_dsn, sources=sources) as client:
-        texts = [
-            await call_error(client, "compare_schemas", {"source": "a", "target": "b"}),
-            await call_error(client, "validate_migration", {"source": "a", "target": "b"}),
-        ]
-    for text in texts:
-        assert "not available on MariaDB yet" in text
-        assert "Traceback" not in text and "Internal error" not in text
+        schema = await call(client, "compare_schemas", {"source": "a", "target": "b"})
+        data = await call(client, "validate_migration", {"source": "a", "target": "b", "tables": ["Track", "Genre"]})
+    assert schema["identical"] is True and schema["differences"] == []
+    by = {t["table"]: t for t in data["tables"]}
+    ((tracks,),) = await admin_sql(mariadb, "SELECT COUNT(*) FROM Track", "chinook")
+    assert by["chinook.Track"]["status"] == "ok" and by["chinook.Track"]["source_rows"] == tracks
+    assert by["chinook.Genre"]["status"] == "ok" and data["summary"] == {"ok": 2}
 
 
 async def test_explain_show_describe(chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
