@@ -231,3 +231,43 @@ async def test_validate_migration_mariadb_to_mariadb(pg: PgCluster, chinook_dsn:
     ((n,),) = await admin_sql(mariadb, "SELECT COUNT(*) FROM album", "vf_xmig_b")
     assert (album["status"], album["changed"], album["target_rows"]) == ("differs", 1, n)
     assert album["samples"]["changed"][0]["changes"]["title"][1] == "Changed"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "expected"),
+    [
+        (("postgresql", "numeric(12,2)"), ("mysql", "decimal(12,2)"), None),
+        (("postgresql", "numeric(12,2)"), ("mysql", "decimal(10,2)"), "precision narrowed"),
+        (
+            ("postgresql", "numeric(12,3)"),
+            ("mysql", "decimal(12,2)"),
+            "precision widened; scale narrowed (values rounded)",
+        ),
+        (("postgresql", "integer"), ("mysql", "int(11)"), None),
+        (("postgresql", "bigint"), ("mysql", "int(10) unsigned"), "range narrowed"),
+        (("postgresql", "integer"), ("mysql", "decimal(10,0)"), None),
+        (("postgresql", "boolean"), ("mysql", "tinyint(1)"), None),
+        (("postgresql", "text"), ("mysql", "longtext"), None),
+        (("postgresql", "text"), ("mysql", "varchar(255)"), "length narrowed (unbounded -> 255)"),
+        (("postgresql", "character varying(40)"), ("mysql", "varchar(40)"), None),
+        (("postgresql", "character varying"), ("mysql", "longtext"), None),
+        (("postgresql", "bytea"), ("mysql", "longblob"), None),
+        (("postgresql", "jsonb"), ("mysql", "json"), None),
+        (("postgresql", "uuid"), ("mysql", "char(36)"), None),
+        (("postgresql", "uuid"), ("mysql", "binary(16)"), None),
+        (("postgresql", "timestamp(0) without time zone"), ("mysql", "datetime"), None),
+        (("postgresql", "timestamp with time zone"), ("mysql", "timestamp(6)"), None),
+        (
+            ("postgresql", "timestamp with time zone"),
+            ("mysql", "datetime(6)"),
+            "timestamptz in source, timestamp in target",
+        ),
+        (("postgresql", "date"), ("mysql", "date"), None),
+        (("mysql", "enum('a','b')"), ("mysql", "enum('a','b','c')"), "labels [a, b] in source, [a, b, c] in target"),
+        (("postgresql", "real"), ("mysql", "double"), "precision widened"),
+    ],
+)
+def test_type_families(source: tuple[str, str], target: tuple[str, str], expected: str | None) -> None:
+    from vf_mcp.compute.type_map import family, type_difference
+
+    assert type_difference(family(*source), family(*target)) == expected

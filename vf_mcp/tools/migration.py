@@ -72,7 +72,8 @@ async def compare_schemas(
 
     Tables, columns, constraints, indexes, views, enums, sequences, domains. change: added = only in
     source, removed = only in target. The scripts are for a human to review and run (never run here);
-    warnings list destructive steps.
+    warnings list destructive steps. With a MySQL/MariaDB side: types compared by family across engines,
+    names case-insensitive, no scripts.
     """
     base = app_of(ctx)
     src, tgt = base.for_source(source), base.for_source(target)
@@ -93,6 +94,7 @@ async def validate_migration(
     Checksums are computed in each database by primary-key range; differing ranges are narrowed to rows,
     with samples. Tables match by schema.name (mapping: renames). Compares columns present in both, a
     retyped one cast to the source type. No primary key: counts and a whole-table checksum only.
+    With a MySQL/MariaDB side: values canonicalised the same way in both engines before hashing.
     """
     base = app_of(ctx)
     src, tgt = base.for_source(source), base.for_source(target)
