@@ -271,3 +271,45 @@ def test_type_families(source: tuple[str, str], target: tuple[str, str], expecte
     from vf_mcp.compute.type_map import family, type_difference
 
     assert type_difference(family(*source), family(*target)) == expected
+
+
+TRACK_COLUMNS = {
+    "track_id": "TrackId",
+    "album_id": "AlbumId",
+    "media_type_id": "MediaTypeId",
+    "genre_id": "GenreId",
+    "unit_price": "UnitPrice",
+}
+
+
+async def test_the_two_chinook_fixtures(chinook_dsn: str, chinook_mysql_dsn: str, mariadb: MariaDb) -> None:
+    """How closely the PostgreSQL and MariaDB Chinook fixtures match: 8 of 11 tables share a name (but for
+    case), the other 3 are snake_case vs PascalCase, as are most column names; the row counts are equal; and
+    the Track names differ in exactly the rows whose PostgreSQL name holds a backslash (the MySQL script's
+    string literals lose it: backslash is an escape character in MySQL's default sql_mode)."""
+    sources = (Source(name="pg", dsn=chinook_dsn, default=True), Source(name="maria", dsn=chinook_mysql_dsn))
+    mapping = {"tables": {"public.media_type": "MediaType"}, "columns": {"public.track": TRACK_COLUMNS}}
+    async with mcp_client(chinook_dsn, sources=sources) as client:
+        schema = await call(client, "compare_schemas", {"source": "pg", "target": "maria"})
+        data = await _validate(client, tables=["track", "media_type", "artist"], mapping=mapping)
+    assert schema["summary"]["table"] == {"added": 3, "removed": 3, "changed": 0}
+    tables = {t["table"]: t for t in data["tables"]}
+    conn = await asyncpg.connect(chinook_dsn)
+    try:
+        slashed = [str(r[0]) for r in await conn.fetch("SELECT track_id FROM track WHERE strpos(name, '\\') > 0")]
+        for name, target in (("track", "Track"), ("media_type", "MediaType"), ("artist", "Artist")):
+            ((mine,),) = await admin_sql(mariadb, f"SELECT COUNT(*) FROM `{target}`", "chinook")
+            t = tables[f"public.{name}"]
+            assert (t["source_rows"], t["target_rows"]) == (await conn.fetchval(f"SELECT count(*) FROM {name}"), mine)
+    finally:
+        await conn.close()
+    track = tables["public.track"]
+    assert track["method"] == "keyed" and track["columns_compared"] == 9 and track["retyped_columns"] == []
+    assert 0 < len(slashed) <= 5 and track["changed"] == len(slashed)
+    assert sorted(s["key"]["track_id"] for s in track["samples"]["changed"]) == sorted(slashed)
+    for sample in track["samples"]["changed"]:
+        before, after = sample["changes"]["name"]
+        assert before.replace("\\", "") == after
+    # artist and media_type ids are named differently: compared as a whole over the shared column (name)
+    assert tables["public.artist"]["method"] == "unkeyed" and tables["public.artist"]["status"] == "ok"
+    assert tables["public.media_type"]["status"] == "ok"
