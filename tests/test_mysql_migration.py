@@ -313,3 +313,52 @@ async def test_the_two_chinook_fixtures(chinook_dsn: str, chinook_mysql_dsn: str
     # artist and media_type ids are named differently: compared as a whole over the shared column (name)
     assert tables["public.artist"]["method"] == "unkeyed" and tables["public.artist"]["status"] == "ok"
     assert tables["public.media_type"]["status"] == "ok"
+
+
+async def test_mariadb_to_postgresql_and_tables_without_a_key(
+    pg: PgCluster, chinook_dsn: str, mariadb: MariaDb
+) -> None:
+    """The other direction (MariaDB source, PostgreSQL target), and a table without a primary key: counts and
+    one whole-table checksum a side, which still tell a changed value from equal data."""
+    pg_dsn, my_dsn = await _databases(pg, chinook_dsn, mariadb, "vf_xmig_back")
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        await conn.execute("CREATE TABLE notes (at timestamptz, body text, score numeric(6,2))")
+        await conn.execute(
+            "INSERT INTO notes SELECT timestamptz '2024-01-01 00:00:00+00' + g * interval '1 hour', "
+            "'note ' || g, g / 4.0 FROM generate_series(1, 300) g"
+        )
+        pg_notes = await conn.fetchval("SELECT count(*) FROM notes")
+    finally:
+        await conn.close()
+    await admin_sql(mariadb, "CREATE TABLE notes (at TIMESTAMP(6) NULL, body TEXT, score DECIMAL(6,2))", "vf_xmig_back")
+    await admin_sql(
+        mariadb,
+        "INSERT INTO notes WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 300) "
+        "SELECT TIMESTAMP('2024-01-01 00:00:00') + INTERVAL n HOUR, CONCAT('note ', n), n / 4 FROM g",
+        "vf_xmig_back",
+    )
+    # MariaDB's session for the INSERT may not be UTC: TIMESTAMP stores instants, so set them in UTC explicitly
+    await admin_sql(
+        mariadb,
+        "UPDATE notes SET at = CONVERT_TZ(TIMESTAMP('2024-01-01 00:00:00') + INTERVAL (score * 4) HOUR, "
+        "'+00:00', @@session.time_zone)",
+        "vf_xmig_back",
+    )
+    sources = (Source(name="maria", dsn=my_dsn, default=True), Source(name="pg", dsn=pg_dsn))
+    async with mcp_client(my_dsn, sources=sources) as client:
+        same = await call(
+            client, "validate_migration", {"source": "maria", "target": "pg", "tables": ["notes", "invoice"]}
+        )
+        await admin_sql(mariadb, "UPDATE notes SET body = 'edited' WHERE score = 10", "vf_xmig_back")
+        after = await call(client, "validate_migration", {"source": "maria", "target": "pg", "tables": ["notes"]})
+    by = {t["table"]: t for t in same["tables"]}
+    ((my_notes,),) = await admin_sql(mariadb, "SELECT COUNT(*) FROM notes", "vf_xmig_back")
+    notes = by["vf_xmig_back.notes"]
+    assert (notes["status"], notes["method"], notes["source_rows"], notes["target_rows"]) == (
+        "ok", "unkeyed", my_notes, pg_notes
+    )  # fmt: skip
+    assert by["vf_xmig_back.invoice"]["status"] == "ok" and by["vf_xmig_back.invoice"]["method"] == "keyed"
+    (changed,) = after["tables"]
+    assert (changed["status"], changed["method"], changed["counts_exact"]) == ("differs", "unkeyed", False)
+    assert "no primary key in the source" in changed["note"]
