@@ -12,7 +12,7 @@ to utf8mb4 first). A NULL is the marker 'n', any value 'v' + its text, joined wi
 (chr 31). Floats and JSON are compared as each engine prints them (the note says so when a table has any).
 
 A row's hash is the first 60 bits of md5(row text) (positive in both engines' integer types); a chunk's
-checksum is the sum of its rows' hashes. With a single integer primary key, the source's key span is cut into
+checksum is the sum of its rows' hashes. With a single integer primary key, the key span of both sides is cut into
 ranges of ``width`` keys, about ``chunk_rows`` rows each; each side returns one (range, rows, sum) per range
 in one GROUP BY statement, and a range whose sums differ is narrowed to its rows (key, row hash) on both
 sides. Without one (no key, a composite or non-integer key, whose order the engines may not share), the table
@@ -219,13 +219,13 @@ async def cross_check_table(source: Engine, target: Engine, pair: TablePair, opt
 async def _keyed(
     pair: TablePair, s: _Sql, t: _Sql, options: CheckOptions, notes: list[str], started: float
 ) -> TableCheck:
-    (b,) = await s.side.fetch(s.bounds())
-    n = int(str(b["n"]))
-    lo = int(str(b["lo"])) if b["lo"] is not None else 0
-    hi = int(str(b["hi"])) if b["hi"] is not None else 0
+    (sb,), (tb,) = await asyncio.gather(s.side.fetch(s.bounds()), t.side.fetch(t.bounds()))
+    n = max(int(str(sb["n"])), int(str(tb["n"])))  # both sides' key span: no side yields more ranges than rows
+    ends = [int(str(v)) for v in (sb["lo"], sb["hi"], tb["lo"], tb["hi"]) if v is not None]
+    lo, hi = (min(ends), max(ends)) if ends else (0, 0)
     width = max(1, math.ceil((hi - lo + 1) / max(1, math.ceil(n / options.chunk_rows))))
     s_rows, t_rows = await asyncio.gather(s.side.fetch(s.buckets(lo, width)), t.side.fetch(t.buckets(lo, width)))
-    statements = 3
+    statements = 4
     s_map = {int(str(r["b"])): (int(str(r["n"])), str(r["d"])) for r in s_rows}
     t_map = {int(str(r["b"])): (int(str(r["n"])), str(r["d"])) for r in t_rows}
     missing: list[Key] = []
