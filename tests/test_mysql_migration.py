@@ -247,6 +247,8 @@ async def test_validate_migration_mariadb_to_mariadb(pg: PgCluster, chinook_dsn:
         (("postgresql", "bigint"), ("mysql", "int(10) unsigned"), "range narrowed"),
         (("postgresql", "integer"), ("mysql", "decimal(10,0)"), None),
         (("postgresql", "boolean"), ("mysql", "tinyint(1)"), None),
+        (("postgresql", "boolean"), ("mysql", "bit(1)"), None),
+        (("postgresql", "smallint"), ("mysql", "tinyint(4)"), "range narrowed"),
         (("postgresql", "text"), ("mysql", "longtext"), None),
         (("postgresql", "text"), ("mysql", "varchar(255)"), "length narrowed (unbounded -> 255)"),
         (("postgresql", "character varying(40)"), ("mysql", "varchar(40)"), None),

@@ -4,8 +4,8 @@ Pure: no I/O. ``family(engine, type)`` reads a type as the engine's catalog spel
 format_type(), MySQL's information_schema.COLUMNS.COLUMN_TYPE) and ``type_difference`` says what really
 differs between two columns ("precision narrowed"), or None when the two spellings hold the same values:
 integer sizes, numeric(p,s) = decimal(p,s), varchar(n)/text = varchar/text/longtext, timestamp = datetime,
-timestamptz = MySQL timestamp (both stored in UTC), boolean = tinyint(1), bytea = the blob family, json/jsonb =
-json, uuid = char(36) or binary(16), an enum's labels.
+timestamptz = MySQL timestamp (both stored in UTC), boolean = tinyint(1) or bit(1), bytea = the blob family,
+json/jsonb = json, uuid = char(36) or binary(16), an enum's labels.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _mysql(t: str, spelling: str) -> TypeFamily:
     unsigned = " unsigned" in t
     if base == "tinyint" and args[:1] == [1] and not unsigned:
         return TypeFamily("boolean", spelling=spelling)
-    if base in ("bool", "boolean"):
+    if base in ("bool", "boolean") or (base == "bit" and args[:1] == [1]):
         return TypeFamily("boolean", spelling=spelling)
     if base in _MY_INTS:
         return TypeFamily("integer", bits=_MY_INTS[base] + (1 if unsigned else 0), spelling=spelling)
