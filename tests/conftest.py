@@ -173,3 +173,29 @@ def nycflights_dsn(pg: PgCluster) -> str:
 
     asyncio.run(go())
     return dsn
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[object]:
+    """A real MariaDB (tests/mysql_server.py): started on a free loopback port, or VF_MCP_TEST_MYSQL_DSN's."""
+    from tests.mysql_server import available, external, load_chinook, start_mariadb
+
+    if not available():
+        pytest.skip("mariadb-server is not installed (apt-get install mariadb-server; .ci/run installs it)")
+    outside = external()
+    if outside is not None:
+        asyncio.run(load_chinook(outside))
+        yield outside
+        return
+    with tempfile.TemporaryDirectory(prefix="vf-mcp-mariadb-") as tmp, start_mariadb(Path(tmp)) as server:
+        asyncio.run(load_chinook(server))
+        yield server
+
+
+@pytest.fixture(scope="session")
+def chinook_mysql_dsn(mariadb: object) -> str:
+    """The admin DSN of the Chinook database on MariaDB (the attack tests run as this privileged user)."""
+    from tests.mysql_server import MariaDb
+
+    assert isinstance(mariadb, MariaDb)
+    return mariadb.dsn("chinook")

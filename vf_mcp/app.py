@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vf_mcp.db.catalog import Catalog
+from vf_mcp.db.engine import Engine, engine_of
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import NotFoundError
 from vf_mcp.settings import Settings
@@ -66,6 +67,11 @@ class App:
     hub: Hub | None = None
     runtime: SourceRuntime | None = None
     """Closes the source's pools and tunnel."""
+
+    @property
+    def engine(self) -> Engine:
+        """The source's database engine (PostgreSQL, MySQL/MariaDB): what tools ask of the database layer."""
+        return engine_of(self.db)
 
     @property
     def source_name(self) -> str:

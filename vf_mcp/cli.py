@@ -546,8 +546,14 @@ def _run_call(args: argparse.Namespace) -> int:
 
 
 def _run_setup_role(args: argparse.Namespace) -> int:
+    from vf_mcp.db.mysql.pool import is_mysql_dsn
     from vf_mcp.db.roles import apply_role_sql, role_sql
     from vf_mcp.errors import db_errors
+
+    if is_mysql_dsn(args.dsn):  # a SELECT-only MySQL/MariaDB user (vf_mcp/db/mysql/roles.py)
+        from vf_mcp.db.mysql import roles as mysql_roles
+
+        apply_role_sql, role_sql = mysql_roles.apply_role_sql, mysql_roles.role_sql
 
     password = args.password or secrets.token_urlsafe(18)
     with db_errors():

@@ -20,6 +20,7 @@ from vf_mcp.compute.severity import SEVERITY_ORDER
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db import quality as dq
 from vf_mcp.db.catalog import Relation, quote_ident, rows_with_partitions
+from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.relationships import graph_links, load_graph, root_table
 from vf_mcp.errors import VfError
 from vf_mcp.models.quality import Finding, QualityReport, TableQuality
@@ -166,6 +167,13 @@ async def _check_table(
         inferred=[lk for lk in inferred if lk.table == root],
         relations=by_name,
     )
+    if isinstance(app.db, MySqlDatabase):  # the same plan in MySQL's SQL (vf_mcp/db/mysql/quality.py)
+        from vf_mcp.compute.periods import zone_info
+        from vf_mcp.db.mysql.quality import run_checks
+
+        zone = zone_info(app.settings.time_zone)
+        raw = await run_checks(app.db, plan, sigma=cfg.sigma, enum_max=cfg.enum_max, zone=zone)
+        return interpret(plan, raw, cfg), raw.statements
     async with app.db.read_only() as conn:
         raw = await dq.run_checks(
             conn, plan, sigma=cfg.sigma, enum_max=cfg.enum_max, timeout_s=app.db.client_timeout_s(None)

@@ -14,7 +14,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from vf_mcp import __version__
 from vf_mcp.app import App, Hub, Ops
 from vf_mcp.db.cache import ResultCache, family_ttls
-from vf_mcp.db.catalog import Catalog, quote_ident
+from vf_mcp.db.catalog import quote_ident
 from vf_mcp.db.pool import RoleSafety, StatementCounter
 from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.manifest import FAMILIES, Families, import_families, published
@@ -170,7 +170,7 @@ async def _open_hub(settings: Settings, counter: StatementCounter | None, keyrin
         hub.apps[source.name] = App(
             settings=own,
             db=runtime.db,
-            catalog=Catalog(runtime.db, cache),
+            catalog=runtime.catalog(cache),
             query_cache=cache,
             source=source,
             pii=PiiPolicy.from_settings(own),

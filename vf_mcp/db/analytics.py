@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 
 from vf_mcp.db.builder import Statement, Table
 from vf_mcp.db.catalog import Catalog, TableDetail, leaf_partitions, quote_ident
+from vf_mcp.db.engine import engine_of
 from vf_mcp.db.pool import Database
 from vf_mcp.db.relationships import graph_links, load_graph, root_table
-from vf_mcp.db.runner import fetch_converted
 from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery, label_join
 from vf_mcp.jsontypes import JSONValue, as_float, as_int
 
@@ -76,13 +76,13 @@ async def load_table(catalog: Catalog, table_name: str) -> Table:
 
 async def fetch_records(db: Database, stmt: Statement) -> tuple[list[Record], float]:
     """Run a built statement; rows as {column: value} and the time it took (ms)."""
-    cols, rows, ms = await fetch_converted(db, stmt.sql, stmt.params)
+    cols, rows, ms = await engine_of(db).fetch_statement(db, stmt)
     names = [c.name for c in cols]
     return [dict(zip(names, r, strict=True)) for r in rows], ms
 
 
 async def fetch_metrics(db: Database, query: MetricsQuery) -> MetricsRows:
-    cols, rows, ms = await fetch_converted(db, query.statement.sql, query.statement.params)
+    cols, rows, ms = await engine_of(db).fetch_statement(db, query.statement)
     if not query.group_names:
         value = dict(zip([c.name for c in cols], rows[0], strict=True)) if rows else None
         total = as_int(value["records"]) if value else 0

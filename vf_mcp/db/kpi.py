@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from vf_mcp.compute.periods import Window
 from vf_mcp.db.analytics import fetch_value, load_table
 from vf_mcp.db.catalog import Catalog
+from vf_mcp.db.engine import engine_of
+from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.pool import Database
-from vf_mcp.db.runner import run_guarded
-from vf_mcp.db.statements.analytics import value_statement
 from vf_mcp.errors import ConfigError, VfError
 from vf_mcp.jsontypes import JSONValue
 from vf_mcp.models.kpi import DashboardFile, KpiSpec, MetricSpec
@@ -52,13 +52,15 @@ def load_dashboard(directory: Path, database: str) -> tuple[DashboardFile, Path]
 
 
 async def current_database(db: Database) -> str:
+    if isinstance(db, MySqlDatabase):  # the DSN's database
+        return (await db.target()).database
     return str((await db.fetch("SELECT current_database() AS d"))[0]["d"])
 
 
 async def measure(db: Database, catalog: Catalog, k: KpiSpec, window: Window, tz: str) -> Measured:
     """A configured-SQL or metric KPI in one window (the SQL's last column is the value, its first the detail)."""
     if k.sql is not None:
-        outcome = await run_guarded(db, catalog, k.sql, (), limit=1, params_for_window=window)
+        outcome = await engine_of(db).run_guarded(db, catalog, k.sql, (), limit=1, params_for_window=window)
         row = outcome.rows[0] if outcome.rows else []
         return Measured(row[-1] if row else None, row[0] if len(row) > 1 else None, outcome.used_window)
     assert k.metric is not None
@@ -72,7 +74,7 @@ async def _metric_value(db: Database, catalog: Catalog, m: MetricSpec, window: W
     if m.time_column:
         start, end = (w.replace(tzinfo=None) for w in window)  # local wall time, as range_sql expects
         bounds = (table.col(m.time_column), start, end)
-    stmt = value_statement(table, m.metric, col, m.filters, tz, bounds, records=False)
+    stmt = engine_of(db).value_statement(table, m.metric, col, m.filters, tz, bounds, records=False)
     return Measured((await fetch_value(db, stmt)).value, None, m.time_column is not None)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from vf_mcp.compute.graph import Link, Table, infer, verified
 from vf_mcp.db.catalog import Catalog, Relation
+from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import QueryTimeoutError
 from vf_mcp.identifiers import quote_ident
@@ -193,6 +194,12 @@ async def load_graph(catalog: Catalog) -> Graph:
     """Tables, declared keys and inference candidates: two catalog queries, cached with the catalog."""
 
     async def load() -> Graph:
+        if isinstance(catalog.db, MySqlDatabase):  # MySQL/MariaDB: information_schema
+            from vf_mcp.db.mysql import relationships as my
+
+            tables = await my.load_tables(catalog.db)
+            declared = await my.load_foreign_keys(catalog.db, tables)
+            return Graph(tables=tables, declared=declared, candidates=infer(tables, declared))
         tables = await load_tables(catalog.db)
         declared = await load_foreign_keys(catalog.db, tables)
         return Graph(tables=tables, declared=declared, candidates=infer(tables, declared))
@@ -219,7 +226,7 @@ async def graph_links(catalog: Catalog, graph: Graph, focus: set[str] | None) ->
     if todo:
         settings = catalog.db.settings
         try:
-            found = await measure_coverage(
+            found = await _measure(
                 catalog.db,
                 todo,
                 graph.tables,
@@ -245,6 +252,16 @@ async def graph_links(catalog: Catalog, graph: Graph, focus: set[str] | None) ->
         links.append(v)
     links.sort(key=lambda lk: (lk.table, lk.columns, lk.ref_table))
     return Links(links=links, rejected=rejected, note=note)
+
+
+async def _measure(
+    db: Database, cands: Sequence[Link], tables: dict[str, Table], *, exact_rows: int, sample_rows: int
+) -> list[Coverage]:
+    if isinstance(db, MySqlDatabase):
+        from vf_mcp.db.mysql.relationships import measure_coverage as on_mysql
+
+        return await on_mysql(db, cands, tables, exact_rows=exact_rows, sample_rows=sample_rows)
+    return await measure_coverage(db, cands, tables, exact_rows=exact_rows, sample_rows=sample_rows)
 
 
 def root_table(rel: Relation, rels: Sequence[Relation]) -> Relation:

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
+from vf_mcp.db.cache import ResultCache
+from vf_mcp.db.catalog import Catalog
+from vf_mcp.db.mysql.pool import is_mysql_dsn
 from vf_mcp.db.pool import Database, StatementCounter
 from vf_mcp.errors import ConfigError
 from vf_mcp.settings import Settings, Source
@@ -73,6 +76,12 @@ class SourceRuntime:
     db: Database
     tunnels: tuple[SshTunnel, ...] = ()  # one per server (primary, replicas)
 
+    def catalog(self, cache: ResultCache) -> Catalog:
+        """The source's catalog, of its engine (PostgreSQL or MySQL/MariaDB)."""
+        from vf_mcp.db.engine import engine_of
+
+        return engine_of(self.db).catalog(self.db, cache)
+
     async def close(self) -> None:
         await self.db.close()
         for tunnel in self.tunnels:
@@ -83,6 +92,8 @@ def open_source(settings: Settings, source: Source, counter: StatementCounter | 
     """Build (without connecting) the Database of one source; pools and tunnels open on first use."""
     own = source_settings(settings, source)
     replicas = [r.get_secret_value() for r in own.replica_dsns]
+    if own.dsn is not None and is_mysql_dsn(own.dsn_value()):  # mysql:// or mariadb://: the MySQL engine
+        return _open_mysql(own, source, counter, replicas)
     if source.ssh is None:
         return SourceRuntime(source, own, Database(own, counter, replicas=[_fixed(r) for r in replicas]))
     from vf_mcp.db.tunnel import SshTunnel, dsn_target, dsn_through
@@ -102,6 +113,28 @@ def open_source(settings: Settings, source: Source, counter: StatementCounter | 
     primary = through_bastion(own.dsn_value())
     db = Database(own, counter, dsn=primary, replicas=[through_bastion(r) for r in replicas])
     return SourceRuntime(source, own, db, tuple(tunnels))
+
+
+def _open_mysql(own: Settings, source: Source, counter: StatementCounter | None, replicas: list[str]) -> SourceRuntime:
+    """A MySQL/MariaDB source (vf_mcp/db/mysql/), reached directly or through its SSH tunnel."""
+    from vf_mcp.db.mysql.pool import MySqlDatabase
+
+    if replicas:
+        raise ConfigError(f"Source {source.name!r}: replica_dsns are not supported for MySQL/MariaDB sources yet.")
+    if source.ssh is None:
+        return SourceRuntime(source, own, MySqlDatabase(own, counter, dsn=_fixed(own.dsn_value())))
+    from vf_mcp.db.mysql.pool import mysql_dsn_through, parse_mysql_dsn
+    from vf_mcp.db.tunnel import SshTunnel
+
+    dsn = own.dsn_value()
+    where = parse_mysql_dsn(dsn)
+    tunnel = SshTunnel(source.ssh, where.host, where.port)
+
+    async def through() -> str:
+        host, port = await tunnel.local_address()
+        return mysql_dsn_through(dsn, host, port)
+
+    return SourceRuntime(source, own, MySqlDatabase(own, counter, dsn=through), (tunnel,))
 
 
 def _fixed(dsn: str) -> Callable[[], Awaitable[str]]:

@@ -34,7 +34,6 @@ from vf_mcp.compute.trends import TrendAnalysis, analyze_series
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db.analytics import (
     Ranking,
-    entity_label,
     fetch_metrics,
     fetch_ranking,
     fetch_trend,
@@ -45,10 +44,6 @@ from vf_mcp.db.builder import Col, Statement, Table
 from vf_mcp.db.statements.analytics import (
     EntityLabel,
     conventions,
-    metrics_statement,
-    rank_statement,
-    trend_statement,
-    value_statement,
 )
 from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.jsontypes import as_float
@@ -116,7 +111,7 @@ async def calculate_metrics(
         return respond(hit, _table_body(hit.columns, hit.results))
     table = await load_table(app.catalog, table_name)
     col = table.col(column) if column else None
-    query = metrics_statement(
+    query = app.engine.metrics_statement(
         table, metric, col, group_by or [], filters or [], order_by, limit, app.settings.time_zone
     )
     found = await fetch_metrics(app.db, query)
@@ -186,8 +181,8 @@ async def rank_entities(
         return respond(hit, _rank_body(hit))
     table = await load_table(app.catalog, table_name)
     ent, measure = table.col(entity_column), table.col(rank_by)
-    label = await entity_label(app.catalog, table, ent.name)
-    stmt = rank_statement(table, ent, measure, aggregation, direction, limit, filters or [], label)
+    label = await app.engine.entity_label(app.catalog, table, ent.name)
+    stmt = app.engine.rank_statement(table, ent, measure, aggregation, direction, limit, filters or [], label)
     found = await fetch_ranking(app.db, stmt)
     result = _rank_result(found, label, (table, ent.name, text.applied(aggregation, measure.name)), direction, limit)
     result.time_zone = app.settings.time_zone
@@ -292,7 +287,7 @@ async def compare_data(
     col = table.col(column) if column else None
     when = (period, against, as_of or today_in(tz), time_column)
     by_time = compare_by == "time" or (group1 is None and group2 is None and period is not None)
-    time_col_name, specs = _compare_statements(table, metric, col, filters or [], tz, by_time, when, (group1, group2))
+    time_col_name, specs = _compare_statements(app, table, metric, col, filters, by_time, when, (group1, group2))
     started = asyncio.get_running_loop().time()
     values = await gather_all(*(fetch_value(app.db, stmt) for _, stmt, _ in specs))
     ms = round((asyncio.get_running_loop().time() - started) * 1000.0, 3)
@@ -372,7 +367,7 @@ async def analyze_trends(
     tcol = table.time_column(time_column)
     span = (datetime.combine(start_date, time()), datetime.combine(end + timedelta(days=1), time()))
     group = (group_by, top_groups) if group_by else None
-    stmt = trend_statement(table, metric, col, period, tcol, span, filters or [], tz, group)
+    stmt = app.engine.trend_statement(table, metric, col, period, tcol, span, filters or [], tz, group)
     points, ms = await fetch_trend(app.db, stmt)
     applied = text.applied(metric, col.name if col else None)
     unit = PERIOD_UNITS[period]
@@ -425,31 +420,32 @@ def _check_trend_size(period: TrendPeriod, start: date, end: date, groups: int |
 
 
 def _compare_statements(
+    app: App,
     table: Table,
     metric: Metric,
     col: Col | None,
-    filters: list[Filter],
-    tz: str,
+    filters: list[Filter] | None,
     by_time: bool,
     when: tuple[CalendarUnit | None, Literal["previous_period", "last_year"], date, str | None],
     groups: tuple[Group | None, Group | None],
 ) -> tuple[str | None, list[tuple[str, Statement, Window | None]]]:
     """compare_data's (time column, [(label, statement, window)] x 2): two period-to-date windows [start, end)
     in local time, or two filter groups (no window)."""
+    filters, engine, tz = filters or [], app.engine, app.settings.time_zone
     if by_time:
         period, against, as_of, time_column = when
         tcol = table.time_column(time_column)
         windows = comparison_windows(period or "month", against, as_of)
         labels = text.window_labels(period or "month", against, windows)
         return tcol.name, [
-            (label, value_statement(table, metric, col, filters, tz, (tcol, start, end)), (start, end))
+            (label, engine.value_statement(table, metric, col, filters, tz, (tcol, start, end)), (start, end))
             for label, (start, end) in zip(labels, windows, strict=True)
         ]
     group1, group2 = groups
     if group1 is None or group2 is None:
         raise InvalidArgumentError("Pass group1 and group2 ({label, filters}), or compare_by='time' with period.")
     return None, [
-        (g.label, value_statement(table, metric, col, filters + g.filters, tz), None) for g in (group1, group2)
+        (g.label, engine.value_statement(table, metric, col, filters + g.filters, tz), None) for g in (group1, group2)
     ]
 
 

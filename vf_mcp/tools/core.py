@@ -37,7 +37,7 @@ from vf_mcp.db.catalog import (
     rows_with_partitions,
 )
 from vf_mcp.db.name_hints import name_hints
-from vf_mcp.db.runner import QueryOutcome, run_guarded
+from vf_mcp.db.runner import QueryOutcome
 from vf_mcp.models.core import (
     ColumnInfo,
     ColumnSchema,
@@ -107,7 +107,7 @@ async def run_query(
         result = QueryResult.model_validate({**cached, "from_cache": True})
         return respond(result, _rows_body(result))
     async with name_hints(app.catalog, sql):
-        out = await run_guarded(
+        out = await app.engine.run_guarded(
             app.db, app.catalog, sql, params, limit=eff_limit, offset=offset, timeout_ms=timeout_ms, explain=explain
         )
     hints: list[str] = []
@@ -203,7 +203,7 @@ async def get_database_overview(
     app = app_of(ctx, source)
     rels = await app.catalog.relations()
     estimates = await app.catalog.stats_estimates()
-    info = await dbstats.database_info(app.db)
+    info = await app.engine.database_info(app.db)
     safety = await app.catalog.cached("role_safety", app.db.role_safety)
     now = datetime.now(UTC)
     tables = [_overview_table(r, rels, estimates, now) for r in rels if not r.parent and r.kind not in ("v", "f")]
@@ -211,7 +211,7 @@ async def get_database_overview(
     warning = safety.warning()
     msg = (
         f"{info.name}: {len(tables)} tables, ~{total_rows:,} rows, {human_bytes(info.size_bytes)} "
-        f"(PostgreSQL {info.version}; estimates from planner statistics)"
+        f"({app.engine.label(app.db)} {info.version}; estimates from planner statistics)"
     )
     if warning:
         msg += f". WARNING: {warning}"
@@ -276,7 +276,7 @@ async def table_stats(app: App, table_name: str, *, exact: bool, sample_size: in
     estimate = rows_with_partitions(rel, await app.catalog.relations())
     want = sample_size or settings.stats_sample_rows
     percent, limit = sampling(rel.kind, estimate, exact=exact, want=want, large_rows=settings.large_table_rows)
-    prof = await dbstats.profile(
+    prof = await app.engine.profile(
         app.db, rel, cols, sample_percent=percent, sample_rows=limit, top=5, preview_rows=settings.sample_rows
     )
     raw = prof.raw

@@ -26,6 +26,7 @@ from vf_mcp.db.catalog import Relation
 from vf_mcp.db.gate import check_user_sql
 from vf_mcp.db.name_hints import name_hints
 from vf_mcp.errors import InvalidArgumentError, RefusedError, VfError
+from vf_mcp.jsontypes import as_float, as_int
 from vf_mcp.models.dba import (
     DropCandidate,
     ExplainResult,
@@ -165,6 +166,8 @@ def _short(sql: str, n: int = 160) -> str:
 
 
 async def _explain(app: App, sql: str, params: Sequence[object], analyze: bool) -> CallToolResult:
+    if app.engine.name == "mysql":
+        return await _mysql_explain(app, sql, params, analyze)
     checked = await check_user_sql(app.db, app.catalog, sql)
     if checked.kind not in _EXPLAINABLE:
         raise InvalidArgumentError(
@@ -283,6 +286,8 @@ def _enable_steps(server: dd.ServerFacts, *, preloaded: bool | None, created: bo
 
 
 async def _slow_queries(app: App, sort_by: str, limit: int) -> CallToolResult:
+    if app.engine.name == "mysql":
+        return await _mysql_slow(app, sort_by, limit)
     server = await dd.server_facts(app.db)
     libs = server.settings.get("shared_preload_libraries")
     preloaded = None if libs is None else "pg_stat_statements" in [x.strip() for x in libs.split(",")]
@@ -395,6 +400,8 @@ _Entry = tuple[cd.Candidate, IndexGain, int | None, float]
 
 
 async def _recommend(app: App, queries: list[str] | None) -> CallToolResult:
+    if app.engine.name == "mysql":
+        return await _mysql_recommend(app, queries)
     server = await dd.server_facts(app.db)
     facts = await dd.table_facts(app.db)
     lookup = _lookup(facts)
@@ -713,6 +720,8 @@ class _Checks:
 
 
 async def _health(app: App) -> CallToolResult:
+    if app.engine.name == "mysql":
+        return await _mysql_health(app)
     started = time.perf_counter()
     server = await dd.server_facts(app.db)
     data, errors = await dd.health_data(app.db)
@@ -825,3 +834,121 @@ def _session_checks(run: _Checks, settings: dict[str, str]) -> None:
         lambda: cd.rule_invalid(run.rows("invalid_constraints"), run.rows("invalid_indexes")),
         "no invalid constraints or indexes",
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# MySQL/MariaDB: EXPLAIN FORMAT=JSON, performance_schema digests, status variables
+# --------------------------------------------------------------------------------------------------
+
+
+async def _mysql_explain(app: App, sql: str, params: Sequence[object], analyze: bool) -> CallToolResult:
+    from vf_mcp.compute.dba.mysql import digest_plan
+    from vf_mcp.db.mysql import dba as my
+
+    started = time.perf_counter()
+    plan = await my.explain(app.db, app.catalog, sql, params, analyze=analyze)
+    mode = "bound" if params else "none"
+    return _explain_result(digest_plan(plan, analyzed=analyze), dd.ExplainRun(plan, mode), _ms(started))
+
+
+async def _mysql_slow(app: App, sort_by: str, limit: int) -> CallToolResult:
+    from vf_mcp.db.mysql import dba as my
+
+    found = await my.slow_queries(app.db, sort_by, limit)
+    if not found.available:
+        steps = [
+            "Start the server with performance_schema=ON (my.cnf [mysqld]; a restart)",
+            "Let this user read it: GRANT SELECT ON performance_schema.* (vf-mcp setup-role --monitoring)",
+        ]
+        msg = f"No statement statistics: {found.why}. To enable them: " + " ".join(
+            f"{i}. {s}" for i, s in enumerate(steps, start=1)
+        )
+        return respond(SlowQueries(available=False, sort_by=sort_by, queries=[], enable_steps=steps, message=msg))
+    queries = [
+        SlowQuery(
+            queryid=str(r["queryid"]),
+            query=str(r["query"]),
+            calls=as_int(r["calls"]),
+            total_time_ms=round(as_float(r["total_ms"]) or 0.0, 3),
+            mean_time_ms=round(as_float(r["mean_ms"]) or 0.0, 3),
+            max_time_ms=round(as_float(r["max_ms"]) or 0.0, 3),
+            rows=as_int(r["rows_sent"]),
+            shared_blks_hit=0,
+            shared_blks_read=0,
+            temp_blks_written=as_int(r["tmp_disk"]),
+            share_of_total_time_pct=round(as_float(r["share_pct"]) or 0.0, 2),
+            notes=[f"{r['no_index']} run(s) without an index; {r['examined']} rows examined"]
+            if as_int(r["no_index"])
+            else [],
+        )
+        for r in found.rows
+    ]
+    msg = f"{len(queries)} statement digest(s) by {sort_by} from performance_schema" + (
+        f" (since {found.since})" if found.since else ""
+    )
+    result = SlowQueries(available=True, sort_by=sort_by, queries=queries, stats_since=found.since, message=msg)
+    return respond(result)
+
+
+async def _mysql_health(app: App) -> CallToolResult:
+    from vf_mcp.compute.dba.mysql import health_findings
+    from vf_mcp.db.mysql import dba as my
+
+    started = time.perf_counter()
+    data = await my.health_data(app.db)
+    findings, checks = health_findings(data.status, data.variables, data.long_running, data.without_pk)
+    status = cd.worst(findings)
+    counts = {s: sum(1 for i in findings if i.severity == s) for s in ("critical", "warning", "info")}
+    msg = (
+        f"{status.upper()}: {counts['critical']} critical, {counts['warning']} warning, {counts['info']} info "
+        f"finding(s) over {len(checks)} checks of {data.database} in {_ms(started):,.0f} ms"
+    )
+    result = HealthReport(status=status, findings=[_finding(i) for i in findings], checks=checks, message=msg)
+    return respond(result)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+async def _mysql_recommend(app: App, queries: list[str] | None) -> CallToolResult:
+    from vf_mcp.compute.dba.mysql import index_candidates
+    from vf_mcp.db.mysql import indexes as mi
+
+    work, skipped = await mi.workload(app.db, app.catalog, queries)
+    facts = await mi.index_facts(app.db)
+    create = [
+        IndexCandidate(
+            table=t,
+            columns=list(cols),
+            statement=f"ALTER TABLE `{t}` ADD INDEX `{('ix_' + t + '_' + '_'.join(cols))[:64]}` "
+            f"({', '.join(f'`{c}`' for c in cols)})",
+            reason=f"filtered or joined on {', '.join(cols)}: no index leads with them",
+            source="workload",
+            severity="warning" if facts.rows.get(t, 0) >= 10_000 else "info",
+            helps=[_short(work[i]) for i in helps],
+        )
+        for t, cols, helps in index_candidates([mi.predicates(q) for q in work], facts.existing)
+    ]
+    drop = [
+        DropCandidate(index=i, table=t, kind="unused", severity="info", size_bytes=0, evidence={},
+                      statement=f"ALTER TABLE `{t}` DROP INDEX `{i}`", reason="no reads since the server started (sys)")
+        for t, i in facts.unused
+    ] + [
+        DropCandidate(index=i, table=t, kind="duplicate", severity="warning", size_bytes=0, evidence={"dominant": d},
+                      statement=f"ALTER TABLE `{t}` DROP INDEX `{i}`", reason=f"{d} covers it (sys)")
+        for t, i, d in facts.redundant
+    ]  # fmt: skip
+    msg = (
+        f"{len(create)} index(es) to create, {len(drop)} to drop (nothing was executed; no gain estimate on MySQL); "
+        f"{len(work)} queries analysed"
+    )
+    result = IndexAdvice(
+        method="statistics",
+        queries_analyzed=len(work),
+        create=create[:MAX_LISTED],
+        drop=drop[:MAX_LISTED],
+        skipped=skipped + facts.skipped,
+        message=msg,
+    )
+    return respond(result)

@@ -310,7 +310,10 @@ async def run_export(
         return _open_writer(fmt, part, store.directory, columns, converters, lines)
 
     try:
-        streamed, writer = await stream_export(
+        mysql = app.engine.name == "mysql"  # PII by lineage needs the PostgreSQL parser: by name and pattern there
+        if mysql:
+            from vf_mcp.export.mysql import stream_mysql_export  # the MySQL driver and parser load on first use
+        streamed, writer = await (stream_mysql_export if mysql else stream_export)(
             app.db,
             app.catalog,
             query,
@@ -319,7 +322,7 @@ async def run_export(
             open_writer=open_writer,
             on_chunk=on_chunk,
             reserve=functools.partial(store.reserve, export_id),  # the quota, enforced chunk by chunk
-            pii=await with_lineage(app.catalog, query, pii_policy_for(ctx, app)),  # PII by lineage
+            pii=pii_policy_for(ctx, app) if mysql else await with_lineage(app.catalog, query, pii_policy_for(ctx, app)),
         )
         metadata = (
             _metadata(ctx, export_id, fmt, file_name, created, expires, query, params, streamed)

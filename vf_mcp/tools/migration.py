@@ -17,8 +17,10 @@ from mcp.types import CallToolResult
 from pydantic import Field, ValidationError
 
 from vf_mcp.app import App
+from vf_mcp.compute.cross_schema import Side, cross_differences, cross_pairs, retyped_columns
 from vf_mcp.compute.schema_diff import MigrationPlan, plan_migration, render_script
 from vf_mcp.compute.validation import TablePair, changed_columns, default_table_pairs, pair_table
+from vf_mcp.db.cross_check import cross_check_tables, engine_name, load_schema
 from vf_mcp.db.migration_check import (
     CHUNK_ROWS,
     CheckOptions,
@@ -70,7 +72,8 @@ async def compare_schemas(
 
     Tables, columns, constraints, indexes, views, enums, sequences, domains. change: added = only in
     source, removed = only in target. The scripts are for a human to review and run (never run here);
-    warnings list destructive steps.
+    warnings list destructive steps. With a MySQL/MariaDB side: types compared by family across engines,
+    names case-insensitive, no scripts.
     """
     base = app_of(ctx)
     src, tgt = base.for_source(source), base.for_source(target)
@@ -91,6 +94,7 @@ async def validate_migration(
     Checksums are computed in each database by primary-key range; differing ranges are narrowed to rows,
     with samples. Tables match by schema.name (mapping: renames). Compares columns present in both, a
     retyped one cast to the source type. No primary key: counts and a whole-table checksum only.
+    With a MySQL/MariaDB side: values canonicalised the same way in both engines before hashing.
     """
     base = app_of(ctx)
     src, tgt = base.for_source(source), base.for_source(target)
@@ -110,6 +114,8 @@ async def schema_comparison(
     src: App, tgt: App, source: str, target: str, schemas: list[str] | None
 ) -> SchemaComparison:
     """Snapshot both catalogs (concurrently), diff them, and write both scripts."""
+    if "mysql" in (engine_name(src.db), engine_name(tgt.db)):
+        return await cross_schema_comparison(src, tgt, source, target, schemas)
     loaded: tuple[LoadedSchema, LoadedSchema] = await asyncio.gather(
         load_snapshot(src.db, schemas), load_snapshot(tgt.db, schemas)
     )
@@ -186,12 +192,20 @@ async def migration_validation(
         raise InvalidArgumentError(
             f"Comparing {source!r} with itself needs two connections at once: raise pool_max_size to 2 or more."
         )
-    s, t = await asyncio.gather(load_snapshot(src.db), load_snapshot(tgt.db))
-    pairs = _pairs(s, t, tables, mapping)
     options = CheckOptions(sample_rows=sample_rows, chunk_rows=chunk_rows)
     concurrency = max(1, min(src.settings.pool_max_size, tgt.settings.pool_max_size) // 2)
-    checks = await check_tables(src.db, tgt.db, pairs, options, concurrency=concurrency, progress=progress)
-    out = [_table_validation(c) for c in checks]
+    if "mysql" in (engine_name(src.db), engine_name(tgt.db)):
+        s, t = await asyncio.gather(load_schema(src.db), load_schema(tgt.db))
+        s_side = Side(s.snapshot, engine_name(src.db))
+        t_side = Side(t.snapshot, engine_name(tgt.db))
+        pairs = _cross_pairs(s_side, t_side, tables, mapping)
+        checks = await cross_check_tables(src.db, tgt.db, pairs, options, concurrency=concurrency, progress=progress)
+        out = [_table_validation(c, retyped_columns(s_side, t_side, c.pair)) for c in checks]
+    else:
+        s, t = await asyncio.gather(load_snapshot(src.db), load_snapshot(tgt.db))
+        pairs = _pairs(s, t, tables, mapping)
+        checks = await check_tables(src.db, tgt.db, pairs, options, concurrency=concurrency, progress=progress)
+        out = [_table_validation(c) for c in checks]
     statements = s.statements + t.statements + sum(c.statements for c in checks)
     summary: dict[str, int] = {}
     for c in checks:
@@ -274,17 +288,21 @@ def _key_dict(names: list[str], key: Key | None) -> dict[str, str] | None:
     return None if key is None else dict(zip(names, key, strict=True))
 
 
-def _table_validation(c: TableCheck) -> TableValidation:
+def _table_validation(c: TableCheck, cross_retyped: list[str] | None = None) -> TableValidation:
     p = c.pair
     key_names = [k.source for k in p.key]
     col_names = tuple(col.source for col in p.columns)
     samples = _samples(c, key_names, col_names)
-    retyped = [
-        f"{col.source}: {col.source_type} in source, {col.target_type} in target"
-        + (" (compared as text)" if col.source in c.compared_as_text else f" (compared as {col.source_type})")
-        for col in p.columns
-        if col.retyped
-    ]
+    retyped = (
+        cross_retyped
+        if cross_retyped is not None
+        else [
+            f"{col.source}: {col.source_type} in source, {col.target_type} in target"
+            + (" (compared as text)" if col.source in c.compared_as_text else f" (compared as {col.source_type})")
+            for col in p.columns
+            if col.retyped
+        ]
+    )
     target_table = p.target_name if p.target is not None and p.target != p.source else None
     return TableValidation(
         table=p.name,
@@ -376,3 +394,68 @@ def _validation_message(
         if tv.columns_missing_in_target:
             details.append(f"{tv.table} columns missing in target: {', '.join(tv.columns_missing_in_target)}")
     return head + (". " + "; ".join(details) if details else "")
+
+
+CROSS_SCRIPT = (
+    "-- {a} ({ae}) and {b} ({be}) are different engines (or MySQL): no DDL script is generated; "
+    "the differences list what to change.\n"
+)
+
+
+async def cross_schema_comparison(
+    src: App, tgt: App, source: str, target: str, schemas: list[str] | None
+) -> SchemaComparison:
+    """compare_schemas when a side is MySQL/MariaDB: differences by meaning (type families), no scripts."""
+    s_engine, t_engine = engine_name(src.db), engine_name(tgt.db)
+    s, t = await asyncio.gather(load_schema(src.db, schemas), load_schema(tgt.db, schemas))
+    found = cross_differences(Side(s.snapshot, s_engine), Side(t.snapshot, t_engine))
+    plan = MigrationPlan(tuple(found), (), ())
+    cap = src.settings.max_rows
+    diffs = [Difference(**asdict(d)) for d in found]
+    script = CROSS_SCRIPT.format(a=source, ae=s_engine, b=target, be=t_engine)
+    if found:
+        message = _comparison_message(plan, source, target, s, t, schemas).split(". migration_sql")[0]
+    else:
+        message = f"No schema differences between {source!r} and {target!r} ({len(s.snapshot.tables)} tables)"
+    message += (
+        f" [{s_engine} vs {t_engine}: types compared by family (int sizes, numeric = decimal, timestamp = datetime, "
+        "boolean = tinyint(1) ...); names case-insensitive; schemas not compared (MySQL's database is its schema); "
+        "constraint and index names not compared; no DDL script]"
+    )
+    if len(diffs) > cap:
+        message += f"; differences listed: the first {cap} (max_rows)"
+    return SchemaComparison(
+        source=source,
+        target=target,
+        schemas=schemas,
+        identical=not found,
+        summary=plan.summary(),
+        differences=diffs[:cap],
+        truncated=len(diffs) > cap,
+        migration_sql=script,
+        rollback_sql=script,
+        warnings=[d.description for d in found if d.destructive],
+        rollback_warnings=[],
+        not_compared=NOT_COMPARED
+        + ", constraint/index names, schemas, enums/sequences/domains as objects, view bodies",
+        statements=s.statements + t.statements,
+        message=message,
+    )
+
+
+def _cross_pairs(s: Side, t: Side, tables: list[str] | None, mapping: TableMapping) -> list[TablePair]:
+    """Pairs by case-insensitive table name (mapping: renames), only `tables` when given."""
+    table_map = {
+        old.split(".")[-1].strip('"`').lower(): new.split(".")[-1].strip('"`') for old, new in mapping.tables.items()
+    }
+    renames = {name.split(".")[-1].strip('"`').lower(): dict(cols) for name, cols in mapping.columns.items()}
+    pairs = cross_pairs(s, t, table_map, renames)
+    if not tables:
+        return pairs
+    wanted = {n.split(".")[-1].strip('"`').lower() for n in tables}
+    chosen = [p for p in pairs if any(k is not None and k[1].lower() in wanted for k in (p.source, p.target))]
+    known = {k[1].lower() for p in pairs for k in (p.source, p.target) if k is not None}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise NotFoundError(f"Table(s) {', '.join(unknown)} in neither database.")
+    return chosen
