@@ -24,15 +24,22 @@ def test_the_manifest_is_what_the_functions_publish() -> None:
         assert have == want, f"{want['name']} changed: run `python -m vf_mcp.manifest` and commit vf_mcp/tools.json"
 
 
+HEAVY = ("sqlglot", "asyncmy", "playwright", "polars", "pyarrow", "xlsxwriter", "redis", "asyncssh", "pglast")
+"""Libraries a PostgreSQL server over stdio loads only on first use (MySQL sources, exports, tunnels, Redis)."""
+
+
 def test_start_up_imports_no_tool_family() -> None:
     code = (
         "import asyncio, sys\n"
         "from mcp import Client\n"
         "from vf_mcp.server import build_server\n"
         "from vf_mcp.settings import Settings\n"
+        f"HEAVY = {HEAVY!r}\n"
         "async def main():\n"
         "    server = build_server(Settings(dsn='postgresql://nobody@127.0.0.1:9/none'))\n"
         "    names = [t.name for t in (await server.list_tools())]\n"
+        "    heavy = sorted(m for m in sys.modules if m.split('.')[0] in HEAVY)\n"
+        "    assert not heavy, heavy\n"
         "    print(len(names), sorted(m for m in sys.modules if m.startswith('vf_mcp.tools.')))\n"
         "asyncio.run(main())\n"
     )
