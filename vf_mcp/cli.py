@@ -267,12 +267,13 @@ def _serve(settings: Settings) -> int:
 
 
 def _serve_workers(settings: Settings, sock: socket.socket) -> int:
-    """`workers` processes accepting on one socket (forked before any loop or thread starts).
+    """`workers` processes, each accepting on its own socket bound to the port (forked before any loop starts).
 
     Streamable HTTP is served stateless, so any worker can answer any request. Rate limits and the result
     cache are shared through redis_url; without it each worker keeps its own (said at start-up).
     """
     import signal
+    import socket
 
     if settings.transport == "sse":
         from vf_mcp.errors import ConfigError
@@ -281,18 +282,24 @@ def _serve_workers(settings: Settings, sock: socket.socket) -> int:
     settings = settings.model_copy(update={"stateless_http": True})
     if settings.redis_url is None:
         log.warning("%d workers without redis_url: each keeps its own rate limits and result cache", settings.workers)
+    # `sock` (bound without SO_REUSEPORT) proved the port free; every worker now binds its own SO_REUSEPORT
+    # socket, so the kernel balances connections. A second server's plain bind still finds the port in use.
+    reuse = hasattr(socket, "SO_REUSEPORT")
+    if reuse:
+        sock.close()
     children: list[int] = []
     for _ in range(settings.workers - 1):
         pid = os.fork()
         if pid == 0:  # a worker: serve, then leave without running the parent's clean-up
             code = 1
             try:
-                code = _serve_http(settings, sock, announce=False)
+                own = _listen(settings.host, settings.port, reuse_port=True) if reuse else sock
+                code = _serve_http(settings, own, announce=False)
             finally:
                 os._exit(code)
         children.append(pid)
     try:
-        return _serve_http(settings, sock)
+        return _serve_http(settings, _listen(settings.host, settings.port, reuse_port=True) if reuse else sock)
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
@@ -356,8 +363,12 @@ async def _run_stdio(server: MCPServer[Any]) -> int:
     return 128 + received[0] if received else 0
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound for uvicorn, or a one-line ConfigError (port in use, address not available)."""
+def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A socket bound for uvicorn, or a one-line ConfigError (port in use, address not available).
+
+    With `reuse_port`, each worker binds its own socket to the port (SO_REUSEPORT): the kernel spreads new
+    connections across the workers instead of the first one to wake taking them all.
+    """
     import errno
     import socket
 
@@ -371,6 +382,8 @@ def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(address)  # uvicorn listens once the server has started (connections wait for it)
