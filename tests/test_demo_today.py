@@ -164,7 +164,8 @@ async def test_a_demo_made_40_days_ago_moves_to_today(fresh_dir: Path) -> None:
         )[0]
         now = datetime.now(UTC)
         assert now - timedelta(days=2) < newest["drops"] < now + timedelta(days=1)
-        assert now - timedelta(days=2) < newest["logins"] < now + timedelta(days=1)
+        # 20 logins over 60 days (scale 1): the newest lies 0-3 days before the anchor, whatever the time of day
+        assert now - timedelta(days=3) < newest["logins"] < now + timedelta(days=1)
         assert newest["report"] == today - timedelta(days=1)
         defect = "drops: status='completed' AND completed_at IS NULL"
         got = await sql(admin, "SELECT count(*) FROM drops WHERE status = 'completed' AND completed_at IS NULL")
