@@ -335,10 +335,11 @@ async def test_published_schemas_stay_compact(demo_dsn: str) -> None:
     assert tools["rank_entities"]["properties"]["direction"]["enum"] == ["top", "bottom"]
     assert tools["export_results"]["properties"]["format"]["enum"] == ["csv", "json", "jsonl", "excel", "parquet"]
     assert tools["calculate_metrics"]["properties"]["metric"]["enum"][0] == "count"
-    assert tools["compare_data"]["properties"]["period"]["enum"] == ["day", "week", "month", "quarter", "year", None]
+    # optional arguments are published with their non-null type (omitted = default; null is still accepted)
+    assert tools["compare_data"]["properties"]["period"]["enum"] == ["day", "week", "month", "quarter", "year"]
     assert tools["get_kpi_dashboard"]["properties"]["timeframe"]["enum"] == ["today", "week", "month", "quarter"]
-    assert tools["calculate_metrics"]["properties"]["order_by"]["enum"] == ["asc", "desc", None]
-    assert tools["calculate_metrics"]["properties"]["group_by"]["type"] == ["array", "null"]
+    assert tools["calculate_metrics"]["properties"]["order_by"]["enum"] == ["asc", "desc"]
+    assert tools["calculate_metrics"]["properties"]["group_by"]["type"] == "array"
 
 
 # ---------- validation errors: one line per problem, argument + given + valid values ----------

@@ -26,7 +26,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import PrivateAttr
 
-from vf_mcp.models.base import compact_schema, compact_text, shallow_output_schema
+from vf_mcp.models.base import compact_schema, compact_text, drop_free_form, shallow_output_schema
 
 __all__ = ["FAMILIES", "MANIFEST_PATH", "Families", "LazyTool", "build_manifest", "import_families", "published"]
 
@@ -63,6 +63,7 @@ def _compact(tool: Tool) -> None:
     compact_schema(tool.parameters, output=False)
     shallow_output_schema(tool.output_schema)
     compact_schema(tool.output_schema, output=True)
+    drop_free_form(tool.output_schema)
     if tool.description:
         tool.description = compact_text(tool.description)
     hints = tool.annotations

@@ -16,8 +16,7 @@ RankAggregation = Literal["count", "sum", "avg", "min", "max"]
 
 
 class Filter(In):
-    """{column, operator, value}; value a list for IN, NOT IN, BETWEEN (inclusive). A date on a timestamp
-    column means the whole day (<=, =, BETWEEN); times are read in time_zone; !=, NOT IN exclude NULLs."""
+    """value: a list for IN, NOT IN, BETWEEN (inclusive); a date on a timestamp column is that whole day."""
 
     column: str
     operator: Literal[

@@ -11,8 +11,15 @@ from pydantic import BaseModel, model_validator
 from vf_mcp.models.lenient import lenient_fields
 
 
-def compact_schema(node: object, *, output: bool) -> None:
-    """Shrink a JSON schema in place without changing what it accepts (outputs also drop `required`)."""
+def compact_schema(node: object, *, output: bool, optional: bool = False) -> None:
+    """Shrink a JSON schema in place: titles, null defaults and `anyOf [T, null]` wrappers go.
+
+    An optional input (`optional`: not in its object's `required`) is published with its non-null type: a model
+    omits it rather than sending null (the server still accepts null). Outputs keep null where a value can be
+    null (clients validate results against the schema) and drop `required`, validation details and
+    descriptions: the shape is what a client needs; what each number means is in the tool's description and in
+    every answer's `conventions`.
+    """
     if isinstance(node, list):
         for item in node:
             compact_schema(item, output=output)
@@ -21,6 +28,8 @@ def compact_schema(node: object, *, output: bool) -> None:
         return
     if isinstance(node.get("title"), str):
         del node["title"]
+    if output and isinstance(node.get("description"), str):
+        del node["description"]
     if isinstance(node.get("description"), str):
         node["description"] = compact_text(node["description"])
     if node.get("items") == {}:
@@ -40,15 +49,24 @@ def compact_schema(node: object, *, output: bool) -> None:
         elif isinstance(other, dict) and isinstance(other.get("type"), str) and "$ref" not in other:
             del node["anyOf"]
             node.update({k: v for k, v in other.items() if k != "type"})
-            node["type"] = [other["type"], "null"]
-            if isinstance(node.get("enum"), list) and None not in node["enum"]:
-                node["enum"] = [*node["enum"], None]  # null stays allowed by the enum too
+            if optional and not output:
+                node["type"] = other["type"]
+                if isinstance(node.get("enum"), list):
+                    node["enum"] = [v for v in node["enum"] if v is not None]
+            else:
+                node["type"] = [other["type"], "null"]
+                if isinstance(node.get("enum"), list) and None not in node["enum"]:
+                    node["enum"] = [*node["enum"], None]  # null stays allowed by the enum too
+        elif optional and not output and isinstance(other, dict) and "$ref" in other and len(other) == 1:
+            del node["anyOf"]
+            node["$ref"] = other["$ref"]
     if output and node.get("type") in ("array", ["array", "null"]):
         node.pop("items", None)  # the rows/lists themselves show their elements
     for key, value in list(node.items()):
         if key == "properties" and isinstance(value, dict):
-            for prop in value.values():
-                compact_schema(prop, output=output)
+            required = node.get("required", ())
+            for name, prop in value.items():
+                compact_schema(prop, output=output, optional=name not in required)
         elif key == "$defs" and isinstance(value, dict):
             for sub in value.values():
                 compact_schema(sub, output=output)
@@ -56,7 +74,16 @@ def compact_schema(node: object, *, output: bool) -> None:
             compact_schema(value, output=output)
 
 
-UNLISTED_OUTPUT_FIELDS = ("message", "from_cache", "calculation_time_ms", "execution_time_ms", "sql", "params")
+UNLISTED_OUTPUT_FIELDS = (
+    "message",
+    "from_cache",
+    "calculation_time_ms",
+    "execution_time_ms",
+    "elapsed_ms",
+    "statements",
+    "sql",
+    "params",
+)
 """Bookkeeping every answer carries, left out of the published output schemas (context every call pays)."""
 
 
@@ -91,6 +118,25 @@ def shallow_output_schema(schema: dict[str, object] | None) -> None:
                 flatten(item)
 
     flatten(schema.get("properties"))
+
+
+def drop_free_form(schema: dict[str, object] | None) -> None:
+    """Leave the free-form parts out of a compacted output schema: lists and objects whose shape depends on the
+    query (rows, groups, findings) say nothing as a bare `{"type": "array"}`, and a schema without them still
+    accepts them. The typed scalar fields stay."""
+    props = schema.get("properties") if schema else None
+    if not isinstance(props, dict):
+        return
+    for name, prop in list(props.items()):
+        if isinstance(prop, dict) and set(prop) <= {"type", "additionalProperties"} and _free(prop.get("type")):
+            del props[name]
+
+
+def _free(kind: object) -> bool:
+    if kind is None:
+        return True
+    kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+    return bool(kinds) and kinds - {"null"} <= {"array", "object"}
 
 
 class Out(BaseModel):

@@ -78,13 +78,8 @@ from vf_mcp.tools.common import (
 )
 
 Filters = Annotated[list[Filter], Field(description="AND-ed conditions {column, operator, value}")]
-Refresh = Annotated[bool, Field(description="Skip the 5-minute cache")]
-MetricArg = Annotated[
-    Metric,
-    Field(
-        description="distinct: count of distinct values; median/p90/p95: continuous (percentile_cont); stddev: sample"
-    ),
-]
+Refresh = bool  # skips the result cache (5 minutes); the name says it
+MetricArg = Annotated[Metric, Field(description="median/p90/p95: percentile_cont")]
 MAX_TREND_POINTS = 10_000  # points per answer (periods x groups): the same cap as calculate_metrics
 M = TypeVar("M", bound=BaseModel)
 
@@ -94,7 +89,7 @@ async def calculate_metrics(
     table_name: TableName,
     metric: MetricArg,
     ctx: Context[App],
-    column: Annotated[str | None, Field(description="Column to aggregate (count: optional)")] = None,
+    column: Annotated[str | None, Field(description="count: optional")] = None,
     group_by: Annotated[
         list[str | TimeBucket] | None, Field(description="Columns and/or {column, period} time buckets")
     ] = None,
@@ -104,7 +99,8 @@ async def calculate_metrics(
     refresh: Refresh = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, MetricsResult]:
-    """Compute count/sum/avg/min/max/distinct/median/p90/p95/stddev, optionally grouped, inside PostgreSQL."""
+    """Compute a metric (count, sum, avg, min, max, distinct, percentiles, stddev), optionally grouped by
+    columns or time buckets, inside the database."""
     app = app_of(ctx, source)
     key = cache_key("calculate_metrics", t=table_name, m=metric, c=column, g=group_by, f=filters, o=order_by, n=limit)
     if (hit := await cached(app, key, MetricsResult, refresh)) is not None:
@@ -158,8 +154,8 @@ async def calculate_metrics(
 @tool_errors
 async def rank_entities(
     table_name: TableName,
-    entity_column: Annotated[str, Field(description="Column identifying the entity, e.g. contractor_id")],
-    rank_by: Annotated[str, Field(description="Column the aggregation applies to (count: any column)")],
+    entity_column: Annotated[str, Field(description="e.g. contractor_id")],
+    rank_by: Annotated[str, Field(description="Column aggregated (count: any)")],
     ctx: Context[App],
     aggregation: RankAggregation = "count",
     direction: Literal["top", "bottom"] = "top",
@@ -170,8 +166,7 @@ async def rank_entities(
 ) -> Annotated[CallToolResult, RankResult]:
     """Rank entities by an aggregate (top or bottom N, ties share a rank) with share of total and labels.
 
-    NULLs are not ranked but reported apart (null_entity); a tie cut by the limit is counted (tied_not_shown).
-    Labels follow declared keys, else inferred ones (label_key).
+    NULLs are reported apart (null_entity); a tie cut by the limit is counted (tied_not_shown).
     """
     app = app_of(ctx, source)
     key = cache_key(
@@ -251,9 +246,7 @@ async def compare_data(
     ctx: Context[App],
     column: str | None = None,
     group1: Annotated[Group | None, Field(description="{label, filters}; with compare_by=time: omit")] = None,
-    group2: Annotated[
-        Group | None, Field(description="{label, filters}: the baseline percent_change is relative to")
-    ] = None,
+    group2: Annotated[Group | None, Field(description="{label, filters}: the baseline")] = None,
     compare_by: Annotated[
         Literal["time", "entity", "status"] | None, Field(description="time: this period vs the previous")
     ] = None,
@@ -263,17 +256,14 @@ async def compare_data(
     ),
     time_column: str | None = None,
     filters: Annotated[list[Filter] | None, Field(description="Applied to both groups")] = None,
-    as_of: Annotated[
-        DateArg | None, Field(description="Last day (inclusive) of the period-to-date; default today in time_zone")
-    ] = None,
+    as_of: Annotated[DateArg | None, Field(description="Last day of the period-to-date (default today)")] = None,
     refresh: Refresh = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, CompareResult]:
     """Compare a metric between two groups, or this period-to-date vs the previous period or last year.
 
     percent_change = (group1 - group2) / |group2| x 100 (group2, or the earlier window, is the baseline).
-    compare_by=time: period start to as_of vs as many days of the previous period or year, in time_zone;
-    each group states its exact window.
+    compare_by=time: period start to as_of vs the same days of the previous period or year.
     """
     app = app_of(ctx, source)
     tz = app.settings.time_zone
@@ -334,22 +324,22 @@ async def analyze_trends(
     ctx: Context[App],
     column: str | None = None,
     time_column: Annotated[str | None, Field(description="Default: a created_at-like column")] = None,
-    end_date: Annotated[DateArg | None, Field(description="Inclusive; default today in time_zone")] = None,
+    end_date: Annotated[DateArg | None, Field(description="Inclusive; default today")] = None,
     group_by: Annotated[str | None, Field(description="One series per value (top groups)")] = None,
     top_groups: Annotated[int, Field(ge=1, le=20)] = 5,
     forecast_periods: Annotated[int, Field(ge=0, le=60)] = 3,
     filters: Filters | None = None,
     partial_periods: Annotated[
         Literal["exclude", "include"],
-        Field(description="Periods cut by start_date, end_date or today: left out of the statistics (default)"),
+        Field(description="exclude: buckets cut by the dates or today stay out of the statistics"),
     ] = "exclude",
     refresh: Refresh = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, TrendResult]:
     """Trend of a metric per day/week/month: moving averages, direction, growth, forecast, anomalies.
 
-    Calendar buckets (weeks from Monday) in time_zone. A first/last bucket cut by the dates or today is
-    marked partial and, by default, left out of trend, growth, averages, anomalies and forecast.
+    Calendar buckets (weeks from Monday) in time_zone; a bucket cut by the dates or today is partial and
+    left out of the statistics by default.
     """
     app = app_of(ctx, source)
     tz = app.settings.time_zone

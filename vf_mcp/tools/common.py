@@ -79,10 +79,8 @@ MIN_DATE = date(1000, 1, 1)
 MAX_DATE = date(9000, 12, 31)
 DateArg = Annotated[date, Field(ge=MIN_DATE, le=MAX_DATE)]  # room for period arithmetic either side
 
-SourceArg = Annotated[
-    str | None, Field(description="Named database to use (see list_sources); default: the default source")
-]
-TableName = Annotated[str, Field(description="name or schema.name (see list_tables)")]
+SourceArg = Annotated[str | None, Field(description="A name from list_sources (default: the default source)")]
+TableName = Annotated[str, Field(description="name or schema.name")]
 
 
 def app_of(ctx: Context[Any], source: str | None = None) -> App:

@@ -80,23 +80,21 @@ async def run_query(
     sql: Annotated[
         str,
         Field(
-            description="One read-only statement: SELECT, WITH ... SELECT, VALUES, TABLE, "
-            "EXPLAIN or SHOW. Use $1, $2 ... for values."
+            description="One read-only statement (SELECT, WITH, VALUES, TABLE, EXPLAIN, SHOW); $1, $2 ... for values"
         ),
     ],
     ctx: Context[App],
     params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
-    limit: Annotated[int | None, Field(ge=1, description="Rows to return (default and maximum: max_rows)")] = None,
+    limit: Annotated[int | None, Field(ge=1, description="Default and maximum: max_rows")] = None,
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, description="Rows to skip (pagination)")] = 0,
-    explain: Annotated[bool, Field(description="Also return the EXPLAIN (FORMAT JSON) plan and hints")] = False,
+    explain: Annotated[bool, Field(description="Also return the plan and hints")] = False,
     timeout_ms: Annotated[int | None, Field(ge=1, description="Lower statement timeout for this call")] = None,
-    refresh: Annotated[bool, Field(description="Skip the result cache")] = False,
+    refresh: bool = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, QueryResult]:
     """Run one read-only SQL query and return capped rows (arrays under one column list) with types.
 
-    Runs in a READ ONLY transaction under a statement timeout. Results over max_rows or max_result_bytes
-    are truncated (truncated=true, next_offset to page on; export_results gives full results).
+    Over max_rows or max_result_bytes: truncated=true, next_offset to page on (export_results: everything).
     """
     app = app_of(ctx, source)
     cap = app.settings.max_rows
@@ -133,16 +131,11 @@ async def run_query(
 async def list_tables(
     ctx: Context[App],
     schema_name: Annotated[str | None, Field(description="Only this schema")] = None,
-    name_pattern: Annotated[
-        str | None, Field(description="Case-insensitive name filter; % and * match any text, _ one char")
-    ] = None,
+    name_pattern: Annotated[str | None, Field(description="Case-insensitive; % or * any text, _ one char")] = None,
     include_views: Annotated[bool, Field(description="Include views and materialized views")] = True,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, TableList]:
-    """List tables, views, materialized views, partitioned and foreign tables in every user schema.
-
-    Partitions are grouped under their parent. Row counts are planner estimates.
-    """
+    """List tables, views, partitioned and foreign tables in every user schema (estimated row counts)."""
     app = app_of(ctx, source)
     rels = await app.catalog.relations()
     key = ("list_tables", schema_name, name_pattern, include_views, masking_scope())
@@ -196,10 +189,7 @@ async def get_table_schema(
 async def get_database_overview(
     ctx: Context[App], source: SourceArg = None
 ) -> Annotated[CallToolResult, DatabaseOverview]:
-    """Summarise the database: tables, row and size estimates, freshness, growth and quality per table.
-
-    Uses catalog and planner statistics only (a constant number of queries; exact=false).
-    """
+    """Summarise the database: per table, estimated rows and size, freshness, growth, quality (exact=false)."""
     app = app_of(ctx, source)
     rels = await app.catalog.relations()
     estimates = await app.catalog.stats_estimates()
@@ -235,18 +225,17 @@ async def get_database_overview(
 async def get_table_stats(
     table_name: TableName,
     ctx: Context[App],
-    exact: Annotated[bool, Field(description="Scan the whole table even when it is large")] = False,
+    exact: Annotated[bool, Field(description="Scan even a large table whole")] = False,
     sample_size: Annotated[
         int | None,
-        Field(ge=100, description="Rows to sample on large tables (default: stats_sample_rows)"),
+        Field(ge=100, description="Rows to sample on large tables"),
     ] = None,
-    refresh: Annotated[bool, Field(description="Skip the 10-minute cache")] = False,
+    refresh: bool = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, TableStats]:
     """Profile a table: row count, per-column nulls, distinct, min/max/avg/median/stddev, common values.
 
-    Small tables are scanned exactly in one pass; large ones are sampled (exact=false, sample_size given).
-    Also scores data quality (completeness, consistency, accuracy; definitions included).
+    Large tables are sampled (exact=false); quality scores with their definitions.
     """
     app = app_of(ctx, source)
     key = ("table_stats", table_name, exact, sample_size)

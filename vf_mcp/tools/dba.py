@@ -57,10 +57,8 @@ async def explain_query(
     analyze: Annotated[bool, Field(description="Run it (read-only) for actual rows, time, buffers")] = False,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, ExplainResult]:
-    """Why is this query slow? EXPLAIN (FORMAT JSON; analyze: ANALYZE, BUFFERS, TIMING) plus a digest:
-    costliest nodes, seq scans of large tables, row estimates off >10x, sorts/hashes spilling to disk,
-    nested loops over large inputs, and concrete fixes (CREATE INDEX, CREATE STATISTICS, work_mem).
-    $n without params: the generic plan (analyze: sample values from column statistics)."""
+    """Why is this query slow? The plan with a digest (costliest nodes, large scans, estimates off >10x,
+    spills, large nested loops) and concrete fixes."""
     app = app_of(ctx, source)
     async with name_hints(app.catalog, sql):
         return await _explain(app, sql, params, analyze)
@@ -73,9 +71,8 @@ async def get_slow_queries(
     limit: Annotated[int, Field(ge=1, le=100)] = 10,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, SlowQueries]:
-    """Which queries cost the most? From pg_stat_statements: normalized query, calls, total/mean/max ms,
-    rows, shared blocks hit/read, cache hit ratio, share of total time, notes. Says how to enable the
-    extension when it is missing."""
+    """Which queries cost the most? Per normalized query: calls, total/mean/max ms, rows, I/O, share of
+    time (pg_stat_statements; says how to enable it)."""
     return await _slow_queries(app_of(ctx, source), sort_by, limit)
 
 
@@ -87,19 +84,15 @@ async def recommend_indexes(
     ] = None,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, IndexAdvice]:
-    """Which indexes are missing or useless? CREATE INDEX CONCURRENTLY statements (never run here) from
-    WHERE/JOIN/ORDER BY/GROUP BY columns, existing indexes subtracted, plus foreign keys without an index;
-    gain from hypopg when installed, else a statistics estimate; size and queries helped. Also unused,
-    duplicate and invalid indexes to drop."""
+    """Which indexes are missing or useless? CREATE INDEX statements (never run here) for the queries'
+    filter, join and sort columns and unindexed foreign keys, with estimated gain; indexes to drop."""
     return await _recommend(app_of(ctx, source), queries)
 
 
 @tool_errors
 async def check_database_health(ctx: Context[App], source: SourceArg = None) -> Annotated[CallToolResult, HealthReport]:
-    """Is the database healthy? Cache hit ratios, bloat, dead tuples and vacuum/analyze staleness,
-    xid wraparound, connections, long and idle-in-transaction sessions, blocking chains, replication,
-    sequences near their limit, invalid constraints/indexes, settings. Findings carry severity
-    (critical/warning/info), numbers and a fix."""
+    """Is the database healthy? Findings with severity, numbers and a fix: caching, bloat, vacuum,
+    wraparound, connections, blocked sessions, replication, sequences, settings."""
     return await _health(app_of(ctx, source))
 
 

@@ -83,21 +83,17 @@ def _exports_of(ctx: Context[App], app: App) -> Exports:
 
 @tool_errors
 async def export_results(
-    query: Annotated[
-        str, Field(description="One read-only statement, checked as in run_query. Use $1, $2 ... for values.")
-    ],
-    format: Annotated[Format, Field(description="csv, json (array), jsonl, excel (.xlsx) or parquet")],
+    query: Annotated[str, Field(description="One read-only statement, as in run_query; $1, $2 ... for values")],
+    format: Annotated[Format, Field(description="json: one array; excel: .xlsx")],
     ctx: Context[App],
-    filename: Annotated[str | None, Field(description="Download name (sanitised; the extension is added)")] = None,
-    include_metadata: Annotated[
-        bool, Field(description="Query, params, row count, types... (sidecar, sheet or Parquet metadata)")
-    ] = True,
+    filename: Annotated[str | None, Field(description="Download name (extension added)")] = None,
+    include_metadata: Annotated[bool, Field(description="Also write query, params, row count, types")] = True,
     params: Annotated[list[Any], Field(description="Values for $1, $2 ...")] = [],  # noqa: B006
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, ExportResult]:
     """Export the FULL result of one read-only query (no row cap) to a file; returns where it is, not rows.
 
-    Over HTTP: download_url (signed, expiring); else file_path and resource_uri (export://id, up to 20 MB).
+    Over HTTP: a signed, expiring download_url; else file_path and resource_uri (up to 20 MB).
     """
     app = app_of(ctx, source)
     exports = _exports_of(ctx, app)

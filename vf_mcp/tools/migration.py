@@ -47,8 +47,8 @@ from vf_mcp.tools.common import ToolDef, app_of, respond, tool_errors
 
 NOT_COMPARED = "functions, triggers, policies, grants, comments, statistics and table data (see validate_migration)"
 
-SourceName = Annotated[str, Field(description="Reference source (see list_sources)")]
-TargetName = Annotated[str, Field(description="Migrated source (see list_sources)")]
+SourceName = Annotated[str, Field(description="Reference source")]
+TargetName = Annotated[str, Field(description="Migrated source")]
 MAPPING_DOC = 'Renames: {"tables": {"schema.old": "schema.new"}, "columns": {"schema.old": {"old_col": "new_col"}}}'
 
 
@@ -68,12 +68,10 @@ async def compare_schemas(
     target: TargetName,
     schemas: Annotated[list[str] | None, Field(description="Schemas to compare (default: all)")] = None,
 ) -> Annotated[CallToolResult, SchemaComparison]:
-    """Schema differences between two sources, with DDL making target match source, and its rollback.
+    """Schema differences between two sources, with DDL making target match source and its rollback.
 
-    Tables, columns, constraints, indexes, views, enums, sequences, domains. change: added = only in
-    source, removed = only in target. The scripts are for a human to review and run (never run here);
-    warnings list destructive steps. With a MySQL/MariaDB side: types compared by family across engines,
-    names case-insensitive, no scripts.
+    added = only in source, removed = only in target. Scripts are for a human (never run here); warnings
+    list destructive steps. Across engines: types by family, names case-insensitive, no scripts.
     """
     base = app_of(ctx)
     src, tgt = base.for_source(source), base.for_source(target)
@@ -91,10 +89,8 @@ async def validate_migration(
 ) -> Annotated[CallToolResult, MigrationValidation]:
     """Row-level check of a migration: per table, rows missing in target, extra in target, changed.
 
-    Checksums are computed in each database by primary-key range; differing ranges are narrowed to rows,
-    with samples. Tables match by schema.name (mapping: renames). Compares columns present in both, a
-    retyped one cast to the source type. No primary key: counts and a whole-table checksum only.
-    With a MySQL/MariaDB side: values canonicalised the same way in both engines before hashing.
+    Checksums computed in each database, narrowed to the differing rows (with samples); columns present in
+    both; mapping: renames. Without a key: counts and a whole-table checksum.
     """
     base = app_of(ctx)
     src, tgt = base.for_source(source), base.for_source(target)

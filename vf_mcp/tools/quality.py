@@ -24,11 +24,8 @@ async def check_data_quality(
     checks: Annotated[list[CheckName] | None, Field(description="Default: all")] = None,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, QualityReport]:
-    """Find data-quality problems per table, with exact affected_rows and a fix for each.
-
-    Checks NULLs, freshness, bad emails/phones, negative quantities, impossible dates, stray spellings,
-    duplicate rows and keys, 3-sigma outliers and orphaned references. Scores 0-100 (see scoring).
-    Large tables are sampled (exact=false).
+    """Find data-quality problems per table (NULLs, freshness, formats, duplicates, outliers, orphans), with
+    affected_rows and a fix for each; scores 0-100. Large tables are sampled (exact=false).
     """
     app = app_of(ctx, source)
 

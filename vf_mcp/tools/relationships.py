@@ -35,11 +35,10 @@ async def get_table_relationships(
     to_table: Annotated[str | None, Field(description="With table_name: join paths to this table")] = None,
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, Relationships]:
-    """Foreign keys both ways: declared, and inferred from column names (coverage measured in the data).
+    """Foreign keys both ways, declared and inferred (coverage measured), with junction tables.
 
-    Edges are table(columns) -> ref_table(ref_columns), one-to-many or one-to-one; many_to_many lists
-    junction tables. No arguments: whole graph, isolated tables, Mermaid erDiagram. table_name: its edges.
-    Plus to_table: up to 3 shortest join paths as a ready FROM ... JOIN clause.
+    No arguments: the whole graph and a Mermaid erDiagram; table_name: its edges; to_table: up to 3 join
+    paths as a ready FROM ... JOIN clause.
     """
     app = app_of(ctx, source)
     return await relationships(app, table_name, to_table)

@@ -19,7 +19,7 @@ CHECK_TIMEOUT_S = 5.0
 
 @tool_errors
 async def list_sources(ctx: Context[App]) -> Annotated[CallToolResult, SourceList]:
-    """List the named databases (pass one as `source` to any tool): description, version, read-only status."""
+    """List the named databases, to pass as `source` to any tool."""
     app = app_of(ctx)
     apps = list(app.hub.apps.values()) if app.hub is not None else [app]
     infos = await gather_all(*(describe_source(a) for a in apps))

@@ -24,6 +24,7 @@ PERCENTILE_NOTE = (
     "median/p90/p95 are continuous percentiles (percentile_cont: linear interpolation between the two nearest "
     "values, so the result need not be a stored value); NULLs are ignored"
 )
+STDDEV_NOTE = "stddev is the sample standard deviation (divides by n - 1); NULLs are ignored"
 _DATE_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2})\s*")
 _EXCLUDES_NULLS = ("!=", "<>", "NOT IN")
 
@@ -100,6 +101,8 @@ def conventions(table: Table, metric: str, filters: Sequence[Filter], tz: str, *
         )
     if metric in PERCENTILE_METRICS:
         out.append(PERCENTILE_NOTE)
+    if metric == "stddev":
+        out.append(STDDEV_NOTE)
     out += day_filters(table, filters)[1]
     for f in filters:
         op = str(f.operator).upper().strip()
