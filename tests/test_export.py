@@ -37,7 +37,7 @@ from tests.conftest import PgCluster
 from tests.test_convert import EXPECTED, SETUP_SQL
 from vf_mcp.export import excel as excel_module
 from vf_mcp.export.signing import signed_url
-from vf_mcp.tools import export as export_tools
+from vf_mcp.tools import export_files
 
 pytestmark = pytest.mark.anyio
 
@@ -390,7 +390,7 @@ async def test_resource_link_and_template(export_dsn: str, tmp_path: Path, monke
         assert missing.value.code == -32602
         with pytest.raises(MCPError):
             await client.read_resource("export://../../etc/passwd")
-        monkeypatch.setattr(export_tools, "RESOURCE_MAX_BYTES", 10)
+        monkeypatch.setattr(export_files, "RESOURCE_MAX_BYTES", 10)
         with pytest.raises(MCPError) as too_big:
             await client.read_resource(out["resource_uri"])
         assert out["file_path"] in too_big.value.message

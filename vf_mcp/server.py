@@ -20,7 +20,7 @@ from vf_mcp.errors import ConfigError, NotFoundError, VfError
 from vf_mcp.manifest import FAMILIES, Families, import_families, published
 from vf_mcp.redaction import install_log_redaction, register_settings
 from vf_mcp.settings import Settings
-from vf_mcp.tools import export as export_tools
+from vf_mcp.tools import export_files
 from vf_mcp.tools.common import app_of
 from vf_mcp.ui.views import install as install_views
 
@@ -84,7 +84,7 @@ def _build(
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
             current.append(hub)
-            async with export_tools.serving(exports, app):  # the exports store, its cleanup, live download links
+            async with export_files.serving(exports, app):  # the exports store, its cleanup, live download links
                 yield app
         finally:
             await _stop_quietly(tasks, finishing=2)  # finished before their pools close
@@ -103,7 +103,7 @@ def _build(
         middleware=[ResourceReadGuard(), *views.middleware],
         extensions=views.extensions,
     )
-    exports = export_tools.install(server)  # the export:// resource and the /exports/ download route
+    exports = export_files.install(server)  # the export:// resource and the /exports/ download route
     _register_resources(server, current)
     return server, current, keyring
 

@@ -25,6 +25,7 @@ from vf_mcp.db.cache import claims
 from vf_mcp.db.gate import Caller, calling_as, current_caller
 from vf_mcp.db.pool import recording_sql
 from vf_mcp.errors import VfError
+from vf_mcp.export.service import Exports
 from vf_mcp.models.lenient import describe_errors, lenient_arguments
 from vf_mcp.redaction import neutralise_wrapper, redact_json, redact_text
 from vf_mcp.settings import Settings
@@ -356,3 +357,9 @@ def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
             data, body = masked, None  # a body the tool rendered would show unmasked values
     text = _render(data) if body is None else _wrap(data.get("message"), body)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def exports_of(app: App) -> Exports:
+    """The running server's Exports (its Hub holds them), or ones of this source's settings outside a server."""
+    holder = app.hub.exports if app.hub is not None else None
+    return holder.of(app) if holder is not None else Exports.from_settings(app.settings)

@@ -1,8 +1,7 @@
 """export_results: a guarded query's full result as a CSV, JSON, JSON Lines, Excel or Parquet file.
 
-`install(server)` registers the `export://{export_id}` resource template (the file over MCP, up to
-RESOURCE_MAX_BYTES) and the HTTP route `/exports/{export_id}` (HMAC-signed, expiring links); the server
-lifespan enters `serving`, which cleans the exports directory at start and every CLEANUP_INTERVAL_S.
+The files are served by `vf_mcp.tools.export_files` (the export:// resource and the signed /exports/ route),
+which the server wires at start without loading this module.
 
 Ownership: an export belongs to the identity that created it (API key name; 'stdio' for the local user).
 Through MCP (export://) only that identity finds it; any other gets the same "No such export" as for a
@@ -13,25 +12,18 @@ masked for the creator's PII rights, and always served as written.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeAlias
+from typing import Annotated, Any
 
 import anyio
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
-from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from vf_mcp import __version__
 from vf_mcp.app import App
@@ -42,25 +34,30 @@ from vf_mcp.export.csvout import CsvWriter
 from vf_mcp.export.jsonout import JsonWriter
 from vf_mcp.export.masking import with_lineage
 from vf_mcp.export.runner import Streamed, stream_export
-from vf_mcp.export.service import Exports, ServerExports
-from vf_mcp.export.signing import signed_url, verify
+from vf_mcp.export.service import Exports
+from vf_mcp.export.signing import signed_url
 from vf_mcp.export.store import (
     MIME_TYPES,
-    ExportStore,
     Format,
     StoredExport,
     iso,
     sanitize_filename,
 )
 from vf_mcp.models.export import ExportResult
-from vf_mcp.tools.common import SourceArg, ToolDef, app_of, identity_of, pii_policy_for, respond, tool_errors
+from vf_mcp.tools.common import (
+    SourceArg,
+    ToolDef,
+    app_of,
+    exports_of,
+    identity_of,
+    pii_policy_for,
+    respond,
+    tool_errors,
+)
 from vf_mcp.units import human_bytes
 
 log = logging.getLogger(__name__)
 
-RESOURCE_MAX_BYTES = 20 * 1024 * 1024
-"""Largest file served as an MCP resource (base64 in one JSON-RPC message); larger: path or HTTP link."""
-CLEANUP_INTERVAL_S = 600.0
 SIZE_CHECK_INTERVAL_S = 0.5
 
 EXPORT = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -73,12 +70,6 @@ _VALUES = {
     "excel": "typed cells (numbers, booleans, dates, timestamps in UTC); other types as text as in JSON exports",
     "parquet": "Arrow types: decimal, date32, timestamp[us] (UTC for timestamptz), lists; json as JSON text",
 }
-
-
-def _exports_of(ctx: Context[App], app: App) -> Exports:
-    """The running server's Exports (its Hub holds them), or ones of this source's settings outside a server."""
-    holder = app.hub.exports if app.hub is not None else None
-    return holder.of(app) if holder is not None else Exports.from_settings(app.settings)
 
 
 @tool_errors
@@ -96,7 +87,7 @@ async def export_results(
     Over HTTP: a signed, expiring download_url; else file_path and resource_uri (up to 20 MB).
     """
     app = app_of(ctx, source)
-    exports = _exports_of(ctx, app)
+    exports = exports_of(app)
     async with name_hints(app.catalog, query):
         result = await run_export(
             app, exports, ctx, query, format, filename=filename, include_metadata=include_metadata, params=params
@@ -116,131 +107,6 @@ async def export_results(
 
 
 TOOLS = (ToolDef(export_results, EXPORT),)
-
-
-async def export_file(export_id: str, ctx: Context[App]) -> str | bytes:
-    """A file export_results wrote (export://{id}), or its metadata sidecar (export://{id}.meta.json).
-
-    CSV, JSON, JSON Lines and the sidecar are text; Excel and Parquet bytes (a base64 blob on the wire).
-    The MIME type of each is set by `_ExportContentTypes`.
-    """
-    exports = _exports_of(ctx, app_of(ctx))
-    found = exports.store.resolve(export_id, owner=identity_of(ctx).name)  # another key: "No such export"
-    if found is None:
-        raise ResourceNotFoundError(
-            "No such export: the id is unknown or the export expired (exports are deleted after "
-            "export_ttl_hours). Run export_results again."
-        )
-    path, record = found
-    size = path.stat().st_size
-    if size > RESOURCE_MAX_BYTES:
-        raise ResourceError(
-            f"The export is {human_bytes(size)}; files over {human_bytes(RESOURCE_MAX_BYTES)} are not served "
-            f"as MCP resources. Read it at {path} on the server's machine, or download it over HTTP "
-            "(serve with --transport http and use download_url)."
-        )
-    data = await anyio.to_thread.run_sync(path.read_bytes)
-    return data.decode("utf-8") if ExportStore.content_type(export_id, record)[1] else data
-
-
-class _ExportContentTypes:
-    """Server middleware: an export:// read carries its file's MIME type (text/csv, application/json...).
-
-    The SDK gives every read of one resource template the template's MIME type; exports differ by format.
-    """
-
-    def __init__(self, state: ServerExports) -> None:
-        self.state = state
-
-    async def __call__(self, ctx: ServerRequestContext[App, object], call_next: CallNext) -> HandlerResult:
-        result = await call_next(ctx)
-        params = ctx.params if isinstance(ctx.params, dict) else {}
-        uri = str(params.get("uri", ""))
-        if ctx.method != "resources/read" or not uri.startswith("export://") or not self.state.running:
-            return result
-        name = uri.removeprefix("export://")
-        found = self.state.running[-1].store.resolve(name)
-        if found is None or not isinstance(result, dict) or not isinstance(contents := result.get("contents"), list):
-            return result  # (the result is in its wire form here)
-        mime, _ = ExportStore.content_type(name, found[1])
-        return {**result, "contents": [{**c, "mimeType": mime} if isinstance(c, dict) else c for c in contents]}
-
-
-def install(server: MCPServer[App]) -> ServerExports:
-    """Wire what export_results needs besides the tool itself (call once per server, at build time).
-
-    The export:// resource template and the /exports/ download route; returns the holder the server puts in
-    its Hub, and its lifespan enters `serving(holder, app)`.
-    """
-    state = ServerExports()
-    server.resource(
-        "export://{export_id}", mime_type="application/octet-stream", title="Exported file (export_results)"
-    )(export_file)
-    server.middleware.append(_ExportContentTypes(state))
-
-    @server.custom_route("/exports/{export_id}", methods=["GET"])  # type: ignore[untyped-decorator]
-    async def download(request: Request) -> Response:
-        return _download(state.running, request)
-
-    return state
-
-
-def _download(running: list[Exports], request: Request) -> Response:
-    """GET /exports/{export_id}: the file behind a signed, unexpired link."""
-    name = str(request.path_params.get("export_id", ""))
-    if not running:
-        return PlainTextResponse("Not Found", status_code=404)
-    exports = running[-1]
-    verdict = verify(exports.secret, name, request.query_params.get("expires"), request.query_params.get("sig"))
-    if verdict == "forbidden":
-        return PlainTextResponse("Forbidden", status_code=403)
-    found = exports.store.resolve(name) if verdict == "ok" else None
-    if found is None:
-        return PlainTextResponse("Gone", status_code=410)
-    path, record = found
-    is_meta = name.endswith(".meta.json")
-    return FileResponse(
-        path,
-        media_type="application/json" if is_meta else record.mime_type,
-        filename=(record.file_name.rsplit(".", 1)[0] + ".meta.json") if is_meta else record.file_name,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
-
-
-_Lifespan: TypeAlias = Callable[[object], AbstractAsyncContextManager[App]]
-
-
-class _LowLevel(Protocol):
-    """The low-level server's lifespan attribute (the only part of it this module touches)."""
-
-    lifespan: _Lifespan
-
-
-@asynccontextmanager
-async def serving(holder: ServerExports, app: App) -> AsyncIterator[Exports]:
-    """The server's Exports while it runs: cleanup at start and every CLEANUP_INTERVAL_S, /exports/ links live."""
-    running = holder.running
-    exports = Exports.from_settings(app.settings)
-    running.append(exports)
-    task = asyncio.create_task(_cleanup_loop(exports.store))
-    try:
-        yield exports
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        running.remove(exports)
-
-
-async def _cleanup_loop(store: ExportStore) -> None:
-    while True:
-        try:
-            removed = await anyio.to_thread.run_sync(store.cleanup)
-            if removed:
-                log.info("deleted %d expired export file(s) from %s", removed, store.directory)
-        except OSError as exc:
-            log.warning("export cleanup failed: %s", exc)
-        await asyncio.sleep(CLEANUP_INTERVAL_S)
 
 
 def _requested_by(ctx: Context[App]) -> dict[str, str] | None:
