@@ -121,14 +121,15 @@ def shallow_output_schema(schema: dict[str, object] | None) -> None:
 
 
 def drop_free_form(schema: dict[str, object] | None) -> None:
-    """Leave the free-form parts out of a compacted output schema: lists and objects whose shape depends on the
-    query (rows, groups, findings) say nothing as a bare `{"type": "array"}`, and a schema without them still
-    accepts them. The typed scalar fields stay."""
+    """Leave the free-form and optional parts out of a compacted output schema: lists and objects whose shape
+    depends on the query (rows, groups, findings) say nothing as a bare `{"type": "array"}`, and fields that
+    are null when they do not apply show up in the answers that have them. A schema without them still
+    accepts them; the fields every answer carries stay, typed."""
     props = schema.get("properties") if schema else None
     if not isinstance(props, dict):
         return
     for name, prop in list(props.items()):
-        if isinstance(prop, dict) and set(prop) <= {"type", "additionalProperties"} and _free(prop.get("type")):
+        if isinstance(prop, dict) and set(prop) <= {"type", "additionalProperties", "enum"} and _free(prop.get("type")):
             del props[name]
 
 
@@ -136,7 +137,7 @@ def _free(kind: object) -> bool:
     if kind is None:
         return True
     kinds = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
-    return bool(kinds) and kinds - {"null"} <= {"array", "object"}
+    return bool(kinds) and ("null" in kinds or kinds <= {"array", "object"})
 
 
 class Out(BaseModel):

@@ -245,7 +245,7 @@ async def compare_data(
     metric: MetricArg,
     ctx: Context[App],
     column: str | None = None,
-    group1: Annotated[Group | None, Field(description="{label, filters}; with compare_by=time: omit")] = None,
+    group1: Annotated[Group | None, Field(description="{label, filters}")] = None,
     group2: Annotated[Group | None, Field(description="{label, filters}: the baseline")] = None,
     compare_by: Annotated[
         Literal["time", "entity", "status"] | None, Field(description="time: this period vs the previous")
@@ -263,7 +263,6 @@ async def compare_data(
     """Compare a metric between two groups, or this period-to-date vs the previous period or last year.
 
     percent_change = (group1 - group2) / |group2| x 100 (group2, or the earlier window, is the baseline).
-    compare_by=time: period start to as_of vs the same days of the previous period or year.
     """
     app = app_of(ctx, source)
     tz = app.settings.time_zone

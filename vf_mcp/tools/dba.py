@@ -72,7 +72,7 @@ async def get_slow_queries(
     source: SourceArg = None,
 ) -> Annotated[CallToolResult, SlowQueries]:
     """Which queries cost the most? Per normalized query: calls, total/mean/max ms, rows, I/O, share of
-    time (pg_stat_statements; says how to enable it)."""
+    time."""
     return await _slow_queries(app_of(ctx, source), sort_by, limit)
 
 

@@ -37,8 +37,7 @@ async def get_table_relationships(
 ) -> Annotated[CallToolResult, Relationships]:
     """Foreign keys both ways, declared and inferred (coverage measured), with junction tables.
 
-    No arguments: the whole graph and a Mermaid erDiagram; table_name: its edges; to_table: up to 3 join
-    paths as a ready FROM ... JOIN clause.
+    No arguments: the whole graph (with Mermaid); table_name: its edges; to_table: join paths as FROM ... JOIN.
     """
     app = app_of(ctx, source)
     return await relationships(app, table_name, to_table)
