@@ -45,16 +45,10 @@ _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "S
 
 
 def version() -> str:
-    """The installed distribution's version (the package's own when run from a bare source tree)."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
+    """vf-mcp's version: `vf_mcp.__version__`, the one place it is written (pyproject reads it from there)."""
+    from vf_mcp import __version__
 
-    try:
-        return dist_version("vf-mcp")
-    except PackageNotFoundError:
-        from vf_mcp import __version__
-
-        return __version__
+    return __version__
 
 
 # --- the command line -----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ whose client is unknown: legacy requests over stateless HTTP).
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -21,6 +21,7 @@ from typing import Any
 
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, ResourceCsp, client_supports_apps
 from mcp.server.extension import Extension
+from mcp.server.mcpserver.resources import FunctionResource
 from mcp.server.mcpserver.tools import Tool
 
 VIEWS: dict[str, str] = {
@@ -61,6 +62,13 @@ def view_html(view: str) -> str:
     return bundle().replace("<head>", "<head>" + tag, 1)
 
 
+def _reader(view: str) -> Callable[[], Awaitable[str]]:
+    async def read() -> str:
+        return view_html(view)
+
+    return read
+
+
 @dataclass(frozen=True)
 class Installed:
     """What server.py passes to MCPServer: the extension and the middleware gate."""
@@ -91,15 +99,21 @@ def install(tools: Iterable[Tool], *, enabled: bool = True) -> Installed:
             app_only.add(tool.name)
         tool.meta = {**(tool.meta or {}), "ui": ui}
         views.add(view)
-    for view in sorted(views):
-        apps.add_html_resource(
-            resource_uri(view),
-            view_html(view),
-            name=f"vf-mcp {view} view",
-            title=f"vf-mcp: {view} view",
-            description="Interactive view of the tool's structured result (MCP Apps)",
-            csp=ResourceCsp(),  # no network: no connect, resource or frame domains
-            prefers_border=False,
+    ui_meta = {
+        "csp": ResourceCsp().model_dump(by_alias=True, exclude_none=True),  # no network: no connect/resource/frame
+        "prefersBorder": False,
+    }
+    for view in sorted(views):  # the bundle (0.4 MB) is read on the first resources/read, not at start-up
+        apps.add_resource(
+            FunctionResource(
+                uri=resource_uri(view),
+                name=f"vf-mcp {view} view",
+                title=f"vf-mcp: {view} view",
+                description="Interactive view of the tool's structured result (MCP Apps)",
+                mime_type=APP_MIME_TYPE,
+                meta={"ui": dict(ui_meta)},
+                fn=_reader(view),
+            )
         )
     return Installed(tools, [apps], [AppsGate(frozenset(app_only))])
 
