@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from tests.helpers import call, call_error, mcp_client, settings_for
 from tests.mysql_replica import Replica, primary_has_binlog, replica_status, start_replica, wait_caught_up
 from tests.mysql_server import MariaDb, admin_sql, external
+from tests.sshd import CLIENT_PASSPHRASE, SSHD, SshServer, running_sshd
 from tests.test_mysql_attacks import CPU_QUERY, PAYLOADS, _state
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.errors import QueryTimeoutError
@@ -105,6 +106,76 @@ async def test_health_states_each_replicas_lag(chinook_mysql_dsn: str, mariadb: 
     assert finding["evidence"].get("seconds_behind_master") is halted["Seconds_Behind_Master"] is None
     assert stopped["checks"]["replication"] == "replica 1: lag unknown"
     await wait_caught_up(mariadb, replica)
+
+
+async def test_least_privilege_user_lag_needs_a_grant(
+    chinook_mysql_dsn: str, mariadb: MariaDb, replica: Replica
+) -> None:
+    """A SELECT-only user: the primary's unreadable status is no finding; a replica's says which grant shows its
+    lag. The user is created on the primary and reaches the replica by replication."""
+    await admin_sql(mariadb, "DROP USER IF EXISTS 'vf_repl_ro'@'%'")
+    await admin_sql(mariadb, "CREATE USER 'vf_repl_ro'@'%' IDENTIFIED BY 'ro-pw'")
+    await admin_sql(mariadb, "GRANT SELECT, SHOW VIEW ON chinook.* TO 'vf_repl_ro'@'%'")
+    await wait_caught_up(mariadb, replica)
+    ro, rep_ro = (s.dsn("chinook", user="vf_repl_ro", password="ro-pw") for s in (mariadb, replica.server))
+    async with mcp_client(ro) as client:
+        alone = await call(client, "check_database_health", {})
+    async with mcp_client(ro, **_with_replicas(ro, rep_ro)) as client:
+        both = await call(client, "check_database_health", {})
+        assert await _who(client) == "replica"
+    assert alone["checks"]["replication"] == "primary: status not readable"
+    assert not [f for f in alone["findings"] if f["check"] == "replication"]
+    (finding,) = [f for f in both["findings"] if f["check"] == "replication"]
+    assert finding["object"] == "replica 1" and "GRANT SLAVE MONITOR" in finding["recommendation"]
+    with pytest.raises(Exception, match="denied"):  # the independent check: this user may not read it
+        await admin_sql(
+            MariaDb(replica.server.host, replica.server.port, "vf_repl_ro", "ro-pw", Path()), "SHOW SLAVE STATUS"
+        )
+
+
+@pytest.fixture(scope="module")
+def sshd() -> Iterator[SshServer]:
+    if not SSHD.exists():
+        pytest.skip(f"OpenSSH server not installed ({SSHD} missing; apt-get install openssh-server)")
+    with tempfile.TemporaryDirectory(prefix="vfmcp-sshd-") as tmp, running_sshd(Path(tmp)) as server:
+        yield server
+
+
+async def test_replica_through_its_own_ssh_tunnel(
+    chinook_mysql_dsn: str, replica: Replica, sshd: SshServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vf_mcp.settings import Source, SshTunnel
+
+    monkeypatch.setenv("VF_MCP_TEST_SSH_PASSPHRASE", CLIENT_PASSPHRASE)
+    ssh = SshTunnel(
+        host="127.0.0.1", port=sshd.port, user=sshd.user, private_key_path=str(sshd.client_key),
+        passphrase_env="VF_MCP_TEST_SSH_PASSPHRASE", known_hosts=str(sshd.known_hosts), connect_timeout_s=5.0,
+    )  # fmt: skip
+    before = sshd.accepted_logins()
+    far = Source(
+        name="far", dsn=chinook_mysql_dsn, ssh=ssh, default=True,
+        replica_dsns=(SecretStr(replica.server.dsn("chinook")),),
+    )  # fmt: skip
+    async with mcp_client(chinook_mysql_dsn, sources=(far,), query_cache_ttl_s=0) as client:
+        seen = [await _who(client) for _ in range(2)]
+        listed = await call(client, "list_sources", {})
+    assert seen == ["replica", "replica"] and listed["sources"][0]["replicas"] == 1
+    assert sshd.wait_accepted(before + 1) > before
+    # which tunnel carried the reads: the source's runtime, built the same way, one tunnel per server
+    from vf_mcp.db.mysql.pool import MySqlDatabase as My
+    from vf_mcp.db.sources import open_source
+
+    runtime = open_source(settings_for(chinook_mysql_dsn, sources=(far,)), far)
+    try:
+        assert isinstance(runtime.db, My)
+        rows = await runtime.db.fetch_rows(MARKER)
+        primary_tunnel, replica_tunnel = runtime.tunnels
+        assert rows == [{"who": "replica"}]
+        assert (primary_tunnel.connections_opened, replica_tunnel.connections_opened) == (0, 1)
+        assert await runtime.db.fetch_rows(MARKER, server="primary") == [{"who": "primary"}]
+        assert primary_tunnel.connections_opened == 1  # the primary, too, only through the bastion
+    finally:
+        await runtime.close()
 
 
 @pytest.fixture

@@ -40,12 +40,15 @@ def replication_findings(
     parts: list[str] = []
     for server, rows, error in states:
         if error is not None:
+            denied = "denied" in error.lower()
+            parts.append(f"{server}: {'status not readable' if denied else 'unavailable'}")
+            if denied and server == "primary":
+                continue  # a least-privilege user on a plain primary: nothing to warn about
             fix = f"{server} did not answer ({error}): reads go to the other servers until it does."
-            if "denied" in error.lower():
+            if denied:
                 fix = f"{server}: this user may not read the replication status ({error}): GRANT SLAVE MONITOR "
-                fix += "(MariaDB 10.5.9+) or REPLICATION CLIENT."
+                fix += "ON *.* (MariaDB 10.5.9+) or REPLICATION CLIENT ON *.* (MySQL) to see its lag."
             issues.append(Issue("replication", "warning", server, {"error": error}, fix))
-            parts.append(f"{server}: unavailable")
             continue
         if not rows:
             if server != "primary":

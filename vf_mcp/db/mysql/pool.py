@@ -367,15 +367,14 @@ class MySqlDatabase(Database):
 
     @asynccontextmanager
     async def connection(
-        self, timeout_ms: int | None = None, *, exact: bool = False, replica: str | None = None
+        self, timeout_ms: int | None = None, *, exact: bool = False, server: str | None = None
     ) -> AsyncIterator[MyConn]:
         """A pooled read-only session (a replica's when configured, round-robin, else the primary's);
         `timeout_ms` may only lower the statement time limit (`exact`: the limit is `timeout_ms` itself, for
-        exports). `replica` names one server ("primary", "replica 1", ...) and skips the fallback."""
+        exports). `server` names one server ("primary", "replica 1", ...): that one, no fallback."""
         s = self.settings
         self.breaker.before()
-        servers = self._pick_servers() if replica is None else [self._by_label(replica)]
-        server, conn = await self._checkout(servers)
+        home, conn = await self._checkout(self._pick_servers() if server is None else [self._by_label(server)])
         healthy = False
         try:
             effective = int(timeout_ms) if exact and timeout_ms else self.effective_timeout_ms(timeout_ms)
@@ -386,10 +385,10 @@ class MySqlDatabase(Database):
         except VfError as exc:  # the server answered (a refusal, a syntax error, its own time limit): reusable
             healthy = bool(conn.connected)
             if isinstance(exc, DatabaseUnavailableError) and not healthy:
-                self._down(server, exc.message)
+                self._down(home, exc.message)
             raise
         finally:  # reset in the background, off the answer's path; the slot frees once the connection is back
-            release = asyncio.ensure_future(self._give_back(server, conn, healthy))
+            release = asyncio.ensure_future(self._give_back(home, conn, healthy))
             self._releases.add(release)
             release.add_done_callback(self._releases.discard)
 
@@ -458,7 +457,7 @@ class MySqlDatabase(Database):
         `server` ("primary", "replica 1", ...) when given, else where reads go."""
         self.counter.statements += 1
         note_sql(sql)
-        async with self.connection(timeout_ms, replica=server) as conn:
+        async with self.connection(timeout_ms, server=server) as conn:
 
             async def work() -> list[Row]:
                 if params:
