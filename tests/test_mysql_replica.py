@@ -295,3 +295,32 @@ async def test_stopped_replica_falls_back_to_the_primary(chinook_mysql_dsn: str,
     (finding,) = [f for f in report["findings"] if f["check"] == "replication"]
     assert finding["object"] == "replica 1" and "did not answer" in finding["recommendation"]
     assert report["checks"]["replication"] == "replica 1: unavailable"
+
+
+@pytest.mark.parametrize(
+    ("row", "severity", "summary"),
+    [
+        ({"Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes", "Seconds_Behind_Master": 299}, None, "299 s behind"),
+        ({"Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes", "Seconds_Behind_Master": 300}, "warning", "300 s"),
+        ({"Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes", "Seconds_Behind_Master": 1800}, "critical", "1800"),
+        # MySQL 8.0.22+ SHOW REPLICA STATUS names
+        ({"Replica_IO_Running": "Yes", "Replica_SQL_Running": "Yes", "Seconds_Behind_Source": 301}, "warning", "301"),
+        (
+            {
+                "Replica_IO_Running": "Connecting",
+                "Replica_SQL_Running": "Yes",
+                "Seconds_Behind_Source": None,
+                "Last_IO_Error": "error connecting to master",
+            },
+            "warning",
+            "lag unknown",
+        ),
+    ],
+)
+def test_lag_thresholds_as_on_postgresql(row: dict[str, object], severity: str | None, summary: str) -> None:
+    """The same thresholds as PostgreSQL's replay delay (300 s a warning, 1800 s critical), on both spellings."""
+    from vf_mcp.compute.dba.mysql_replication import replication_findings
+
+    issues, line = replication_findings([("primary", [], None), ("replica 1", [row], None)])
+    assert [i.severity for i in issues] == ([severity] if severity else [])
+    assert line.startswith("replica 1: ") and summary in line
