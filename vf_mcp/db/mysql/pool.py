@@ -11,7 +11,11 @@ NO_BACKSLASH_ESCAPES and ANSI_QUOTES (the guard's tokenizer reads strings the wa
 release each connection gets COM_RESET_CONNECTION (user variables, temporary tables, named locks, session
 variables, prepared statements, open transactions all dropped), its database selected again and the set-up
 re-applied; a connection that cannot be reset is closed. A call that outlives the server's limit is stopped
-by KILL QUERY from another connection, and its connection is closed.
+by KILL QUERY from another connection to the same server, and its connection is closed.
+
+Read replicas (`replica_dsns`) are servers of their own (`_Server`: idle sessions, slots), set up and reset
+exactly like the primary's; reads go to them round-robin, and a replica that does not answer (a refused connect,
+a session the server closed) is skipped for breaker_cooldown_s while the primary answers.
 """
 
 from __future__ import annotations
