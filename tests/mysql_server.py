@@ -31,6 +31,8 @@ DATA = Path(__file__).parent / "data" / "chinook_mysql" / "chinook_mysql.sql.gz"
 ENV_DSN = "VF_MCP_TEST_MYSQL_DSN"
 ZONEINFO = "/usr/share/zoneinfo"  # Debian's tzdata
 TIME_ZONES = ("America/New_York",)
+BINLOG_ARGS = ("--log-bin=mysql-bin", "--server-id=1", "--binlog-format=ROW")
+"""A binary log from the start, so a replica (tests/mysql_replica.py) can replay everything from the first event."""
 
 
 @dataclass
@@ -90,7 +92,7 @@ def start_mariadb(base: Path) -> Iterator[MariaDb]:
          "--bind-address=127.0.0.1", f"--log-error={log}", f"--pid-file={base / 'mysqld.pid'}",
          f"--secure-file-priv={files}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
          "--performance-schema=ON", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-         *user_args],
+         *BINLOG_ARGS, *user_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -15,8 +15,12 @@ A row's hash is the first 60 bits of md5(row text) (positive in both engines' in
 checksum is the sum of its rows' hashes. With a single integer primary key, the key span of both sides is cut into
 ranges of ``width`` keys, about ``chunk_rows`` rows each; each side returns one (range, rows, sum) per range
 in one GROUP BY statement, and a range whose sums differ is narrowed to its rows (key, row hash) on both
-sides. Without one (no key, a composite or non-integer key, whose order the engines may not share), the table
-is compared as a whole: counts and one checksum a side.
+sides. Every other primary key (composite, text, uuid, dates: keys whose order or equality the engines' collations
+may not share) is located by hashing instead: a row's bucket is the md5 of its key's canonical text (the same
+text as the values', joined the same way) modulo the number of buckets, computed identically in both engines;
+each side returns one (bucket, rows, sum) per bucket, and the rows of up to ``max_detailed_chunks`` differing
+buckets come back as (key text, row hash) in one statement a side, so the differing keys are exact text matches
+whatever the collations say. Without a key the table is compared as a whole: counts and one checksum a side.
 """
 
 from __future__ import annotations
@@ -129,13 +133,53 @@ class _Sql:
     key: str | None  # the key column, quoted (None: whole-table comparison)
     values: tuple[str, ...]  # canonical text per compared column
 
+    keys: tuple[str, ...] = ()  # canonical text per key column (the hashed method)
+
+    def _joined(self, values: Sequence[str]) -> str:
+        """The canonical texts as one string: 'v' + text or 'n' for NULL, joined with chr(31)."""
+        if self.side.name == "mysql":
+            parts = ", ".join(f"COALESCE(CONCAT('v', {v}), 'n')" for v in values)
+            return f"CONCAT_WS(CHAR(31 USING utf8mb4), {parts})"
+        parts = ", ".join(f"coalesce('v' || {v}, 'n')" for v in values)
+        return f"concat_ws(chr(31), {parts})"
+
     @property
     def row_text(self) -> str:
+        return self._joined(self.values)
+
+    @property
+    def key_md5(self) -> str:
+        """md5 (32 hex digits) of the key's canonical text: the same in both engines for the same key."""
+        return f"md5({self._joined(self.keys)})"
+
+    def key_bucket(self, buckets: int) -> str:
+        """The key's bucket: its md5's first 60 bits (a positive integer in both engines) modulo `buckets`."""
         if self.side.name == "mysql":
-            parts = ", ".join(f"COALESCE(CONCAT('v', {v}), 'n')" for v in self.values)
-            return f"CONCAT_WS(CHAR(31 USING utf8mb4), {parts})"
-        parts = ", ".join(f"coalesce('v' || {v}, 'n')" for v in self.values)
-        return f"concat_ws(chr(31), {parts})"
+            return f"(CAST(CONV(LEFT({self.key_md5}, 15), 16, 10) AS UNSIGNED) MOD {int(buckets)})"
+        return f"((('x' || left({self.key_md5}, 15))::bit(60)::bigint) % {int(buckets)})"
+
+    def hashed_buckets(self, buckets: int) -> str:
+        b = self.key_bucket(buckets)
+        return (
+            f"SELECT {self._text(b)} AS b, count(*) AS n, {self._text(f'sum({self.row_hash})')} AS d "
+            f"FROM {self.table} t GROUP BY {b}"
+        )
+
+    def hashed_rows(self, buckets: int, chosen: Sequence[int]) -> str:
+        """(bucket, key column texts k0.., key md5, row hash) of the rows in the `chosen` buckets."""
+        b = self.key_bucket(buckets)
+        keys = ", ".join(f"{k} AS k{i}" for i, k in enumerate(self.keys))
+        listed = ", ".join(str(int(x)) for x in chosen)
+        return (
+            f"SELECT {self._text(b)} AS b, {keys}, {self.key_md5} AS km, LEFT(MD5({self.row_text}), 15) AS h "
+            f"FROM {self.table} t WHERE {b} IN ({listed})"
+        )
+
+    def hashed_sample(self, digests: Sequence[str]) -> str:
+        """Canonical values of the rows whose key md5 is one of `digests` (hex text: safe as literals)."""
+        cols = ", ".join(f"{v} AS v{i}" for i, v in enumerate(self.values))
+        listed = ", ".join(f"'{d}'" for d in digests if all(c in "0123456789abcdef" for c in d))
+        return f"SELECT {self.key_md5} AS km, {cols} FROM {self.table} t WHERE {self.key_md5} IN ({listed})"
 
     @property
     def row_hash(self) -> str:
@@ -175,10 +219,22 @@ class _Sql:
         return f"SELECT {self._text(self.key or '')} AS k, {cols} FROM {self.table} t WHERE {self.key} IN ({listed})"
 
 
-def _sql_for(side: Engine, key: tuple[str, str], cols: Sequence[tuple[str, str]], key_col: str | None) -> _Sql:
-    """cols: (column name, its type as this engine spells it), in compared order."""
-    values = tuple(canonical_sql(side.name, family(side.name, ty), f"t.{side.ident(name)}") for name, ty in cols)
-    return _Sql(side, side.table(key), None if key_col is None else f"t.{side.ident(key_col)}", values)
+def _sql_for(
+    side: Engine,
+    key: tuple[str, str],
+    cols: Sequence[tuple[str, str]],
+    key_col: str | None,
+    hashed_key: Sequence[tuple[str, str]] = (),
+) -> _Sql:
+    """cols: (column name, its type as this engine spells it), in compared order; hashed_key: the key columns
+    (name, type) when differences are located by hashing the key text."""
+
+    def canon(name: str, ty: str) -> str:
+        return canonical_sql(side.name, family(side.name, ty), f"t.{side.ident(name)}")
+
+    values = tuple(canon(name, ty) for name, ty in cols)
+    keys = tuple(canon(name, ty) for name, ty in hashed_key)
+    return _Sql(side, side.table(key), None if key_col is None else f"t.{side.ident(key_col)}", values, keys)
 
 
 def _int_key(pair: TablePair, s_engine: str, t_engine: str) -> ColumnPair | None:
@@ -195,15 +251,24 @@ async def cross_check_table(source: Engine, target: Engine, pair: TablePair, opt
     assert pair.source is not None and pair.target is not None
     started = time.perf_counter()
     key = _int_key(pair, source.name, target.name)
-    s = _sql_for(source, pair.source, [(c.source, c.source_type) for c in pair.columns], key.source if key else None)
-    t = _sql_for(target, pair.target, [(c.target, c.target_type) for c in pair.columns], key.target if key else None)
+    hashed = key is None and bool(pair.key)
+    s = _sql_for(
+        source, pair.source, [(c.source, c.source_type) for c in pair.columns], key.source if key else None,
+        [(k.source, k.source_type) for k in pair.key] if hashed else (),
+    )  # fmt: skip
+    t = _sql_for(
+        target, pair.target, [(c.target, c.target_type) for c in pair.columns], key.target if key else None,
+        [(k.target, k.target_type) for k in pair.key] if hashed else (),
+    )  # fmt: skip
     loose = [c.source for c in pair.columns if family(source.name, c.source_type).kind in ("float", "json")]
     notes = []
     if loose:
         notes.append(f"float/json column(s) {', '.join(loose)} compared as each engine prints them")
+    if hashed:
+        return await _hashed(pair, s, t, options, notes, started)
     if key is None:
         notes.append(
-            (pair.key_note or "the primary key is not a single integer column")
+            (pair.key_note or "the table has no primary key")
             + ": counts and a whole-table checksum (differences not located)"
         )
         (sr,), (tr,) = await asyncio.gather(source.fetch(s.whole()), target.fetch(t.whole()))
@@ -275,6 +340,104 @@ async def _keyed(
         chunks=len(s_map.keys() | t_map.keys()), statements=statements + more,
         elapsed_s=round(time.perf_counter() - started, 3), note="; ".join(notes) or None,
     )  # fmt: skip
+
+
+async def _hashed(
+    pair: TablePair, s: _Sql, t: _Sql, options: CheckOptions, notes: list[str], started: float
+) -> TableCheck:
+    """Locate differences under any key: buckets by the md5 of the key text, then the differing buckets' rows."""
+    (sc,), (tc,) = await asyncio.gather(s.side.fetch(s.whole()), t.side.fetch(t.whole()))
+    n = max(int(str(sc["n"])), int(str(tc["n"])))
+    buckets = max(1, math.ceil(n / options.chunk_rows))
+    statements = 4
+    s_map: dict[int, tuple[int, str]] = {}
+    t_map: dict[int, tuple[int, str]] = {}
+    if str(sc["n"]) != str(tc["n"]) or str(sc["d"]) != str(tc["d"]):  # equal counts and checksums: nothing to locate
+        s_rows, t_rows = await asyncio.gather(
+            s.side.fetch(s.hashed_buckets(buckets)), t.side.fetch(t.hashed_buckets(buckets))
+        )
+        s_map = {int(str(r["b"])): (int(str(r["n"])), str(r["d"])) for r in s_rows}
+        t_map = {int(str(r["b"])): (int(str(r["n"])), str(r["d"])) for r in t_rows}
+        statements += 2
+    differing = [b for b in sorted(s_map.keys() | t_map.keys()) if s_map.get(b, (0, "0")) != t_map.get(b, (0, "0"))]
+    limit = 2 * options.chunk_rows
+    chosen = [b for b in differing if s_map.get(b, (0, ""))[0] <= limit and t_map.get(b, (0, ""))[0] <= limit][
+        : options.max_detailed_chunks
+    ]
+    by_bucket: dict[int, list[list[Key]]] = {}
+    digest: dict[Key, str] = {}
+    if chosen:
+        s_keyed, t_keyed = await asyncio.gather(
+            s.side.fetch(s.hashed_rows(buckets, chosen)), t.side.fetch(t.hashed_rows(buckets, chosen))
+        )
+        statements += 2
+        sides: list[dict[int, dict[Key, str]]] = [{}, {}]
+        for side, rows in zip(sides, (s_keyed, t_keyed), strict=True):
+            for r in rows:
+                k = tuple(_str(r[f"k{i}"]) for i in range(len(s.keys)))
+                side.setdefault(int(str(r["b"])), {})[k] = _str(r["h"])
+                digest[k] = _str(r["km"])
+        for b in chosen:
+            d = diff_rows(sides[0].get(b, {}), sides[1].get(b, {}))
+            by_bucket[b] = [sorted(d.missing), sorted(d.extra), sorted(d.changed)]
+    counts, exact = [0, 0, 0], True
+    ranges: list[DifferingRange] = []
+    for b in differing:
+        sn, tn = s_map.get(b, (0, "0"))[0], t_map.get(b, (0, "0"))[0]
+        found = by_bucket.get(b)
+        if found is None:
+            exact = False
+            counts[0], counts[1] = counts[0] + max(0, sn - tn), counts[1] + max(0, tn - sn)
+        else:
+            counts = [a + len(x) for a, x in zip(counts, found, strict=True)]
+        keys = sorted(k for kind in found or [] for k in kind)
+        if len(ranges) < 10:
+            known: list[int | None] = [len(x) for x in found] if found is not None else [None, None, None]
+            first, last = (keys[0], keys[-1]) if keys else (None, None)
+            ranges.append(
+                DifferingRange(None, None, sn, tn, known[0], known[1], known[2], first, last, f"{b} of {buckets}")
+            )
+    missing, extra, changed = (sorted(k for f in by_bucket.values() for k in f[i]) for i in range(3))
+    samples, more = await _hashed_samples(s, t, (missing, extra, changed), digest, options.sample_rows)
+    notes.append(
+        f"key not a single integer: located by the md5 of the key text in {buckets} bucket(s), "
+        f"{len(chosen)} of {len(differing)} differing bucket(s) narrowed to keys"
+        + (f"; at most {options.sample_rows} key(s) of each kind listed" if any(counts) else "")
+    )
+    if not exact:
+        notes.append("some differing buckets were too many or too large to narrow: counts there are lower bounds")
+    return TableCheck(
+        pair=pair, status="differs" if any(counts) or not exact else "ok", method="hashed",
+        source_rows=int(str(sc["n"])), target_rows=int(str(tc["n"])), missing_in_target=counts[0],
+        extra_in_target=counts[1], changed=counts[2], counts_exact=exact, ranges=tuple(ranges),
+        missing_samples=samples[0], extra_samples=samples[1], changed_samples=samples[2],
+        chunks=buckets, statements=statements + more, elapsed_s=round(time.perf_counter() - started, 3),
+        note="; ".join(notes),
+    )  # fmt: skip
+
+
+async def _hashed_samples(
+    s: _Sql, t: _Sql, kinds: tuple[list[Key], list[Key], list[Key]], digest: dict[Key, str], limit: int
+) -> tuple[tuple[tuple[RowSample, ...], tuple[RowSample, ...], tuple[RowSample, ...]], int]:
+    """Canonical values of up to `limit` keys of each kind (found by their key md5), from the side(s) holding them."""
+    m, e, c = (k[:limit] for k in kinds)
+
+    async def values(q: _Sql, keys: list[Key]) -> dict[str, tuple[str | None, ...]]:
+        if not keys:
+            return {}
+        rows = await q.side.fetch(q.hashed_sample([digest[k] for k in keys]))
+        width = len(q.values)
+        return {
+            _str(r["km"]): tuple(None if r[f"v{i}"] is None else _str(r[f"v{i}"]) for i in range(width)) for r in rows
+        }
+
+    before, after = await asyncio.gather(values(s, m + c), values(t, e + c))
+    out = (
+        tuple(RowSample(k, before.get(digest[k]), None) for k in m),
+        tuple(RowSample(k, None, after.get(digest[k])) for k in e),
+        tuple(RowSample(k, before.get(digest[k]), after.get(digest[k])) for k in c),
+    )
+    return out, int(bool(m or c)) + int(bool(e or c))
 
 
 async def _samples(

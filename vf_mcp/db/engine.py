@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.catalog import Catalog, Relation
+from vf_mcp.db.engine_sql import BuildsStatements, StatementSql
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import VfError
 
 if TYPE_CHECKING:
-    from vf_mcp.compute.periods import TrendPeriod
-    from vf_mcp.db.builder import Col, Statement, Table
+    from vf_mcp.db.builder import Statement, Table
     from vf_mcp.db.runner import Column, QueryOutcome
-    from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery
+    from vf_mcp.db.statements.analytics import EntityLabel
     from vf_mcp.db.stats import ColumnSpec, DatabaseInfo, Profile
     from vf_mcp.jsontypes import JSONValue
-    from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
 
 __all__ = ["Engine", "NotOnEngineError", "PostgresEngine", "engine_of", "not_on_engine"]
 
@@ -43,8 +42,9 @@ def not_on_engine(engine: str, what: str = "This tool") -> NotOnEngineError:
     )
 
 
-class Engine(Protocol):
-    """One database engine, as the tools use it (each engine's module implements it)."""
+class Engine(StatementSql, Protocol):
+    """One database engine, as the tools use it (each engine's module implements it); the analytics' statement
+    builders come from StatementSql (vf_mcp/db/engine_sql.py)."""
 
     name: str
     """'postgresql' or 'mysql' (MariaDB included)."""
@@ -95,72 +95,20 @@ class Engine(Protocol):
         """Run a statement vf-mcp built for this engine (the analytics); columns, JSON-ready rows, ms."""
         ...
 
-    def metrics_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        group_by: Sequence[str | TimeBucket],
-        filters: Sequence[Filter],
-        order_by: Literal["asc", "desc"] | None,
-        limit: int,
-        tz: str,
-    ) -> MetricsQuery:
-        """calculate_metrics' statement in this engine's SQL."""
-        ...
-
-    def rank_statement(
-        self,
-        table: Table,
-        entity: Col,
-        measure: Col,
-        aggregation: RankAggregation,
-        direction: Literal["top", "bottom"],
-        limit: int,
-        filters: Sequence[Filter],
-        label: EntityLabel,
-    ) -> Statement:
-        """rank_entities' statement in this engine's SQL."""
-        ...
-
     async def entity_label(self, catalog: Catalog, table: Table, column: str) -> EntityLabel:
         """The label joined beside ranked entities (a name-like column of the table a key points to)."""
         ...
 
-    def value_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        filters: Sequence[Filter],
-        tz: str,
-        window: tuple[Col, datetime, datetime] | None = None,
-        *,
-        records: bool = True,
-    ) -> Statement:
-        """One metric over filtered rows, optionally within [start, end) of a time column (compare_data, KPIs)."""
-        ...
 
-    def trend_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        period: TrendPeriod,
-        tcol: Col,
-        span: tuple[datetime, datetime],
-        filters: Sequence[Filter],
-        tz: str,
-        group: tuple[str, int] | None = None,
-    ) -> Statement:
-        """analyze_trends' series: one value per bucket, empty buckets included."""
-        ...
-
-
-class PostgresEngine:
+class PostgresEngine(BuildsStatements):
     """PostgreSQL: the db/ modules as they are (no behaviour change, no extra round trip)."""
 
     name = "postgresql"
+
+    def statement_sql(self) -> StatementSql:
+        from vf_mcp.db.statements import analytics
+
+        return analytics
 
     def label(self, db: Database) -> str:
         return "PostgreSQL"
@@ -222,71 +170,10 @@ class PostgresEngine:
 
         return await fetch_converted(db, stmt.sql, stmt.params)
 
-    def metrics_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        group_by: Sequence[str | TimeBucket],
-        filters: Sequence[Filter],
-        order_by: Literal["asc", "desc"] | None,
-        limit: int,
-        tz: str,
-    ) -> MetricsQuery:
-        from vf_mcp.db.statements.analytics import metrics_statement
-
-        return metrics_statement(table, metric, col, group_by, filters, order_by, limit, tz)
-
-    def rank_statement(
-        self,
-        table: Table,
-        entity: Col,
-        measure: Col,
-        aggregation: RankAggregation,
-        direction: Literal["top", "bottom"],
-        limit: int,
-        filters: Sequence[Filter],
-        label: EntityLabel,
-    ) -> Statement:
-        from vf_mcp.db.statements.analytics import rank_statement
-
-        return rank_statement(table, entity, measure, aggregation, direction, limit, filters, label)
-
     async def entity_label(self, catalog: Catalog, table: Table, column: str) -> EntityLabel:
         from vf_mcp.db.analytics import entity_label
 
         return await entity_label(catalog, table, column)
-
-    def value_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        filters: Sequence[Filter],
-        tz: str,
-        window: tuple[Col, datetime, datetime] | None = None,
-        *,
-        records: bool = True,
-    ) -> Statement:
-        from vf_mcp.db.statements.analytics import value_statement
-
-        return value_statement(table, metric, col, filters, tz, window, records=records)
-
-    def trend_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        period: TrendPeriod,
-        tcol: Col,
-        span: tuple[datetime, datetime],
-        filters: Sequence[Filter],
-        tz: str,
-        group: tuple[str, int] | None = None,
-    ) -> Statement:
-        from vf_mcp.db.statements.analytics import trend_statement
-
-        return trend_statement(table, metric, col, period, tcol, span, filters, tz, group)
 
 
 _POSTGRES = PostgresEngine()

@@ -74,6 +74,7 @@ class DifferingRange:
     changed: int | None
     first_key: Key | None = None  # first and last differing key, when narrowed
     last_key: Key | None = None
+    bucket: str | None = None  # the hashed method: which bucket ("7 of 64"), instead of a key range
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class RowSample:
 class TableCheck:
     pair: TablePair
     status: str  # ok | differs | missing_in_target | missing_in_source | error
-    method: str  # keyed | unkeyed | none
+    method: str  # keyed | hashed | unkeyed | none
     source_rows: int | None = None
     target_rows: int | None = None
     missing_in_target: int | None = None

@@ -116,25 +116,35 @@ def open_source(settings: Settings, source: Source, counter: StatementCounter | 
 
 
 def _open_mysql(own: Settings, source: Source, counter: StatementCounter | None, replicas: list[str]) -> SourceRuntime:
-    """A MySQL/MariaDB source (vf_mcp/db/mysql/), reached directly or through its SSH tunnel."""
-    from vf_mcp.db.mysql.pool import MySqlDatabase
+    """A MySQL/MariaDB source (vf_mcp/db/mysql/) and its read replicas, reached directly or each through its own
+    SSH tunnel."""
+    from vf_mcp.db.mysql.pool import MySqlDatabase, is_mysql_dsn, mysql_dsn_through, parse_mysql_dsn
 
-    if replicas:
-        raise ConfigError(f"Source {source.name!r}: replica_dsns are not supported for MySQL/MariaDB sources yet.")
+    for dsn in replicas:
+        if not is_mysql_dsn(dsn):
+            raise ConfigError(f"Source {source.name!r}: the replicas of a MySQL/MariaDB source are mysql:// URLs too.")
+        parse_mysql_dsn(dsn)  # a malformed replica DSN is a configuration error now, not at the first read
     if source.ssh is None:
-        return SourceRuntime(source, own, MySqlDatabase(own, counter, dsn=_fixed(own.dsn_value())))
-    from vf_mcp.db.mysql.pool import mysql_dsn_through, parse_mysql_dsn
+        db = MySqlDatabase(own, counter, dsn=_fixed(own.dsn_value()), replicas=[_fixed(r) for r in replicas])
+        return SourceRuntime(source, own, db)
     from vf_mcp.db.tunnel import SshTunnel
 
-    dsn = own.dsn_value()
-    where = parse_mysql_dsn(dsn)
-    tunnel = SshTunnel(source.ssh, where.host, where.port)
+    tunnels: list[SshTunnel] = []
 
-    async def through() -> str:
-        host, port = await tunnel.local_address()
-        return mysql_dsn_through(dsn, host, port)
+    def through_bastion(dsn: str) -> Callable[[], Awaitable[str]]:
+        where = parse_mysql_dsn(dsn)
+        tunnel = SshTunnel(source.ssh, where.host, where.port)  # type: ignore[arg-type]
+        tunnels.append(tunnel)
 
-    return SourceRuntime(source, own, MySqlDatabase(own, counter, dsn=through), (tunnel,))
+        async def through() -> str:
+            host, port = await tunnel.local_address()
+            return mysql_dsn_through(dsn, host, port)
+
+        return through
+
+    primary = through_bastion(own.dsn_value())
+    db = MySqlDatabase(own, counter, dsn=primary, replicas=[through_bastion(r) for r in replicas])
+    return SourceRuntime(source, own, db, tuple(tunnels))
 
 
 def _fixed(dsn: str) -> Callable[[], Awaitable[str]]:

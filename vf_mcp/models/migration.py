@@ -49,6 +49,9 @@ class KeyRange(Out):
     changed: int | None = None
     first_differing_key: dict[str, str] | None = None
     last_differing_key: dict[str, str] | None = None
+    bucket: str | None = Field(
+        default=None, description="hashed method: the bucket of the key text's md5 ('7 of 64'), not a key range"
+    )
 
 
 class RowSample(Out):
@@ -70,7 +73,10 @@ class TableValidation(Out):
     table: str = Field(description="schema.table in the source (in the target when only there)")
     target_table: str | None = Field(default=None, description="schema.table in the target, when renamed")
     status: str = Field(description="ok, differs, missing_in_target, missing_in_source or error")
-    method: str = Field(description="keyed (chunked by primary key), unkeyed (whole-table checksum) or none")
+    method: str = Field(
+        description="keyed (chunked by primary key range), hashed (any other key: bucketed by the md5 of the key "
+        "text), unkeyed (whole-table checksum) or none"
+    )
     key: list[str] = Field(default_factory=list, description="Primary key columns (source names)")
     source_rows: int | None = None
     target_rows: int | None = None

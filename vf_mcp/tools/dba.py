@@ -885,11 +885,15 @@ async def _mysql_slow(app: App, sort_by: str, limit: int) -> CallToolResult:
 
 async def _mysql_health(app: App) -> CallToolResult:
     from vf_mcp.compute.dba.mysql import health_findings
+    from vf_mcp.compute.dba.mysql_replication import replication_findings
     from vf_mcp.db.mysql import dba as my
 
     started = time.perf_counter()
     data = await my.health_data(app.db)
     findings, checks = health_findings(data.status, data.variables, data.long_running, data.without_pk)
+    replication = await my.replication_data(app.db)  # each server's own SHOW REPLICA STATUS: lag per replica
+    repl_issues, checks["replication"] = replication_findings([(r.server, r.rows, r.error) for r in replication])
+    findings += repl_issues
     status = cd.worst(findings)
     counts = {s: sum(1 for i in findings if i.severity == s) for s in ("critical", "warning", "info")}
     msg = (

@@ -366,6 +366,7 @@ def _key_range(key_names: list[str], r: DifferingRange) -> KeyRange:
         changed=r.changed,
         first_differing_key=_key_dict(key_names, r.first_key),
         last_differing_key=_key_dict(key_names, r.last_key),
+        bucket=r.bucket,
     )
 
 

@@ -118,3 +118,45 @@ async def slow_queries(db: Database, sort_by: str, limit: int) -> Digests:
         return Digests(False, f"this user cannot read performance_schema ({exc.message})", [], None)
     seen = [str(r["first_seen"]) for r in rows if r.get("first_seen") is not None]
     return Digests(True, "", rows, min(seen) if seen else None)
+
+
+@dataclass(frozen=True)
+class ReplicationState:
+    """SHOW REPLICA STATUS of one configured server ("primary", "replica 1", ...), or why it could not be read."""
+
+    server: str
+    rows: list[dict[str, object]]
+    error: str | None = None
+
+
+_STATUS = ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS")  # MySQL 8.0.22+/MariaDB 10.5.1+; older ones and MySQL 5.7
+
+
+async def replication_data(db: Database) -> list[ReplicationState]:
+    """The replication status of the primary and of each read replica, each asked on its own server (a replica
+    that does not answer is reported, never replaced by the primary's answer)."""
+    from vf_mcp.errors import VfError
+
+    assert isinstance(db, MySqlDatabase)
+    out: list[ReplicationState] = []
+    for server in ("primary", *db.replica_labels):
+        try:
+            rows = await _status(db, server)
+        except VfError as exc:
+            out.append(ReplicationState(server, [], exc.message))
+            continue
+        out.append(ReplicationState(server, [{k: _plain(v) for k, v in r.items()} for r in rows]))
+    return out
+
+
+async def _status(db: MySqlDatabase, server: str) -> list[dict[str, object]]:
+    try:
+        return await db.fetch_rows(_STATUS[0], server=server)
+    except QueryError as exc:
+        if "1064" not in exc.message:  # not a syntax error: the server does know the statement
+            raise
+        return await db.fetch_rows(_STATUS[1], server=server)
+
+
+def _plain(v: object) -> object:
+    return _s(v) if isinstance(v, (bytes, bytearray)) else v

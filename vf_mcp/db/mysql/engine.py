@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from vf_mcp.db.cache import ResultCache
 from vf_mcp.db.catalog import Catalog, Relation
+from vf_mcp.db.engine_sql import BuildsStatements, StatementSql
 from vf_mcp.db.mysql.catalog import MySqlCatalog
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.pool import Database
 
 if TYPE_CHECKING:
-    from vf_mcp.compute.periods import TrendPeriod
-    from vf_mcp.db.builder import Col, Statement, Table
+    from vf_mcp.db.builder import Statement, Table
     from vf_mcp.db.runner import Column, QueryOutcome
-    from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery
+    from vf_mcp.db.statements.analytics import EntityLabel
     from vf_mcp.db.stats import ColumnSpec, DatabaseInfo, Profile
     from vf_mcp.jsontypes import JSONValue
-    from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
 
 
 def _my(db: Database) -> MySqlDatabase:
@@ -32,10 +31,15 @@ def _catalog(catalog: Catalog) -> MySqlCatalog:
     return catalog
 
 
-class MySqlEngine:
+class MySqlEngine(BuildsStatements):
     """MySQL 8 and MariaDB 10.6+ through asyncmy."""
 
     name = "mysql"
+
+    def statement_sql(self) -> StatementSql:
+        from vf_mcp.db.mysql import statements
+
+        return statements
 
     def label(self, db: Database) -> str:
         return _my(db).flavor_label
@@ -102,71 +106,10 @@ class MySqlEngine:
             raise not_on_engine(self.label(db))
         return await fetch_mysql_statement(_my(db), stmt.sql, stmt.params)
 
-    def metrics_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        group_by: Sequence[str | TimeBucket],
-        filters: Sequence[Filter],
-        order_by: Literal["asc", "desc"] | None,
-        limit: int,
-        tz: str,
-    ) -> MetricsQuery:
-        from vf_mcp.db.mysql.statements import metrics_statement
-
-        return metrics_statement(table, metric, col, group_by, filters, order_by, limit, tz)
-
-    def rank_statement(
-        self,
-        table: Table,
-        entity: Col,
-        measure: Col,
-        aggregation: RankAggregation,
-        direction: Literal["top", "bottom"],
-        limit: int,
-        filters: Sequence[Filter],
-        label: EntityLabel,
-    ) -> Statement:
-        from vf_mcp.db.mysql.statements import rank_statement
-
-        return rank_statement(table, entity, measure, aggregation, direction, limit, filters, label)
-
     async def entity_label(self, catalog: Catalog, table: Table, column: str) -> EntityLabel:
         from vf_mcp.db.mysql.statements import entity_label
 
         return await entity_label(catalog, table, column)
-
-    def value_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        filters: Sequence[Filter],
-        tz: str,
-        window: tuple[Col, datetime, datetime] | None = None,
-        *,
-        records: bool = True,
-    ) -> Statement:
-        from vf_mcp.db.mysql.statements import value_statement
-
-        return value_statement(table, metric, col, filters, tz, window, records=records)
-
-    def trend_statement(
-        self,
-        table: Table,
-        metric: Metric,
-        col: Col | None,
-        period: TrendPeriod,
-        tcol: Col,
-        span: tuple[datetime, datetime],
-        filters: Sequence[Filter],
-        tz: str,
-        group: tuple[str, int] | None = None,
-    ) -> Statement:
-        from vf_mcp.db.mysql.statements import trend_statement
-
-        return trend_statement(table, metric, col, period, tcol, span, filters, tz, group)
 
 
 MYSQL = MySqlEngine()

@@ -11,7 +11,11 @@ NO_BACKSLASH_ESCAPES and ANSI_QUOTES (the guard's tokenizer reads strings the wa
 release each connection gets COM_RESET_CONNECTION (user variables, temporary tables, named locks, session
 variables, prepared statements, open transactions all dropped), its database selected again and the set-up
 re-applied; a connection that cannot be reset is closed. A call that outlives the server's limit is stopped
-by KILL QUERY from another connection, and its connection is closed.
+by KILL QUERY from another connection to the same server, and its connection is closed.
+
+Read replicas (`replica_dsns`) are servers of their own (`_Server`: idle sessions, slots), set up and reset
+exactly like the primary's; reads go to them round-robin, and a replica that does not answer (a refused connect,
+a session the server closed) is skipped for breaker_cooldown_s while the primary answers.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
@@ -28,10 +33,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from vf_mcp.db.pool import Database, RoleSafety, StatementCounter, note_sql
+from vf_mcp.db.pool import Database, DsnProvider, RoleSafety, StatementCounter, note_sql
 from vf_mcp.errors import (
     ConfigError,
     DatabaseUnavailableError,
+    InvalidArgumentError,
     PermissionDeniedError,
     QueryCancelledError,
     QueryError,
@@ -132,6 +138,42 @@ def translate_mysql(exc: BaseException, *, timeout_ms: int | None = None) -> VfE
     return QueryError(f"{type(exc).__name__}: {text}")
 
 
+class _Server:
+    """One MySQL/MariaDB server (the primary or a read replica): its DSN, idle sessions and connection slots."""
+
+    def __init__(self, label: str, dsn: DsnProvider) -> None:
+        self.label = label
+        self.dsn = dsn
+        self.idle: list[MyConn] = []
+        self.open = 0
+        self.down_until = 0.0
+        self._slots: asyncio.Semaphore | None = None
+        self._target: MySqlTarget | None = None
+
+    async def target(self) -> MySqlTarget:
+        if self._target is None:
+            self._target = parse_mysql_dsn(await self.dsn())
+        return self._target
+
+    def slots_for(self, size: int) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(size)
+        return self._slots
+
+    def take_idle(self) -> MyConn | None:
+        """The most recently pooled session still open; sessions the server closed meanwhile (a restart, a
+        stopped replica: the socket saw EOF or unread bytes arrived) are dropped without a round trip."""
+        while self.idle:
+            conn = self.idle.pop()
+            proto = getattr(conn, "_proto", None)
+            if conn.connected and not (proto is not None and (proto.eof or proto.length > proto.pos)):
+                return conn
+            with contextlib.suppress(Exception):
+                conn.close()
+            self.open -= 1
+        return None
+
+
 class MySqlDatabase(Database):
     """The MySQL/MariaDB side of `Database`: read-only sessions over asyncmy (see the module docstring).
 
@@ -147,14 +189,14 @@ class MySqlDatabase(Database):
         settings: Settings,
         counter: StatementCounter | None = None,
         *,
-        dsn: Callable[[], Awaitable[str]] | None = None,
+        dsn: DsnProvider | None = None,
+        replicas: Sequence[DsnProvider] = (),
     ) -> None:
         super().__init__(settings, counter, dsn=dsn)
-        self._dsn_provider = dsn or self._settings_dsn
-        self._idle: list[MyConn] = []
-        self._open = 0
-        self._slots: asyncio.Semaphore | None = None
-        self._target: MySqlTarget | None = None
+        self._server = _Server("primary", dsn or self._settings_dsn)
+        self._replica_servers = [_Server(f"replica {i + 1}", r) for i, r in enumerate(replicas)]
+        self._next_replica = 0
+        self._home: weakref.WeakKeyDictionary[MyConn, _Server] = weakref.WeakKeyDictionary()
         self.flavor = "MySQL"  # "MariaDB" once connected to one
         self._zone_checked = False
         self.server_version = ""
@@ -189,15 +231,19 @@ class MySqlDatabase(Database):
 
     # -- connections -------------------------------------------------------------------------------------
     async def target(self) -> MySqlTarget:
-        if self._target is None:
-            self._target = parse_mysql_dsn(await self._dsn_provider())
-        return self._target
+        """Where the primary is (its database is the one every server serves)."""
+        return await self._server.target()
 
-    async def _connect(self) -> MyConn:
+    @property
+    def replica_labels(self) -> list[str]:
+        return [r.label for r in self._replica_servers]
+
+    async def _connect(self, server: _Server | None = None) -> MyConn:
         from asyncmy.connection import Connection
         from asyncmy.constants.CLIENT import LOCAL_FILES, MULTI_STATEMENTS
 
-        t = await self.target()
+        server = server or self._server
+        t = await server.target()
         conn: MyConn = Connection(  # type: ignore[no-untyped-call]
             host=t.host,
             port=t.port,
@@ -224,11 +270,11 @@ class MySqlDatabase(Database):
                 raise
             err = translate_mysql(exc)
             if isinstance(err, QueryError | DatabaseUnavailableError) and not isinstance(exc, VfError):
-                err = DatabaseUnavailableError(
-                    f"Cannot connect to {redact_dsn(await self._dsn_provider())}: {err.message}", retryable=True
-                )
+                where = redact_dsn(await server.dsn())
+                err = DatabaseUnavailableError(f"Cannot connect to {where}: {err.message}", retryable=True)
             raise err from None
-        self._open += 1
+        server.open += 1
+        self._home[conn] = server
         return conn
 
     async def _run(self, conn: MyConn, sql: str) -> list[tuple[object, ...]]:
@@ -270,85 +316,129 @@ class MySqlDatabase(Database):
         """COM_RESET_CONNECTION, the database again, then the read-only/timeout set-up."""
         await conn._execute_command(COM_RESET_CONNECTION, b"")
         await conn._read_ok_packet()
-        await conn.select_db((await self.target()).database)
+        await conn.select_db((await self._home.get(conn, self._server).target()).database)
         await self._setup(conn)
 
-    @asynccontextmanager
-    async def connection(self, timeout_ms: int | None = None, *, exact: bool = False) -> AsyncIterator[MyConn]:
-        """A pooled read-only session; `timeout_ms` may only lower the statement time limit (`exact`: the limit
-        is `timeout_ms` itself, for exports)."""
+    def _pick_servers(self) -> list[_Server]:
+        """Servers to try in order: the next healthy replica (round-robin), then the primary."""
+        now = time.monotonic()
+        healthy = [r for r in self._replica_servers if r.down_until <= now]
+        if not healthy:
+            return [self._server]
+        choice = healthy[self._next_replica % len(healthy)]
+        self._next_replica += 1
+        return [choice, self._server]
+
+    def _down(self, server: _Server, why: str) -> None:
+        """A replica that failed: skipped for breaker_cooldown_s, its idle sessions closed."""
+        if server is self._server:
+            return
+        server.down_until = time.monotonic() + self.settings.breaker_cooldown_s
+        idle, server.idle = server.idle, []
+        for conn in idle:
+            conn.close()
+            server.open -= 1
+        log.warning("%s unreachable (%s): reads fall back to the primary", server.label, why)
+
+    async def _checkout(self, servers: Sequence[_Server]) -> tuple[_Server, MyConn]:
+        """A session from the first server that answers (a replica that does not is skipped for a while)."""
         s = self.settings
-        self.breaker.before()
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(s.pool_max_size)
-        try:
-            await asyncio.wait_for(self._slots.acquire(), s.pool_acquire_timeout_ms / 1000.0)
-        except TimeoutError:
-            raise ServerBusyError(
-                f"Server busy: all {s.pool_max_size} database connections are in use (pool_max_size); "
-                "retry in a few seconds."
-            ) from None
-        conn: MyConn | None = None
-        healthy = False
-        try:
+        for i, server in enumerate(servers):
+            slots = server.slots_for(s.pool_max_size)
             try:
-                conn = self._idle.pop() if self._idle else await self._connect()
-            except DatabaseUnavailableError:
-                self.breaker.failure()
+                await asyncio.wait_for(slots.acquire(), s.pool_acquire_timeout_ms / 1000.0)
+            except TimeoutError:
+                raise ServerBusyError(
+                    f"Server busy: all {s.pool_max_size} database connections are in use (pool_max_size); "
+                    "retry in a few seconds."
+                ) from None
+            try:
+                conn = server.take_idle() or await self._connect(server)
+            except DatabaseUnavailableError as exc:
+                slots.release()
+                if server is not self._server:
+                    self._down(server, exc.message)
+                if i == len(servers) - 1:
+                    self.breaker.failure()
+                    raise
+                continue
+            except BaseException:
+                slots.release()
                 raise
             self.breaker.success()
+            return server, conn
+        raise AssertionError("no server to try")  # pragma: no cover  (the primary is always last)
+
+    @asynccontextmanager
+    async def connection(
+        self, timeout_ms: int | None = None, *, exact: bool = False, server: str | None = None
+    ) -> AsyncIterator[MyConn]:
+        """A pooled read-only session (a replica's when configured, round-robin, else the primary's);
+        `timeout_ms` may only lower the statement time limit (`exact`: the limit is `timeout_ms` itself, for
+        exports). `server` names one server ("primary", "replica 1", ...): that one, no fallback."""
+        s = self.settings
+        self.breaker.before()
+        home, conn = await self._checkout(self._pick_servers() if server is None else [self._by_label(server)])
+        healthy = False
+        try:
             effective = int(timeout_ms) if exact and timeout_ms else self.effective_timeout_ms(timeout_ms)
             if effective != s.statement_timeout_ms:
                 await self._run(conn, f"SET SESSION {self._timeout_sql(effective)}")
             yield conn
             healthy = True
-        except VfError:  # the server answered (a refusal, a syntax error, its own time limit): reusable
-            healthy = conn is not None and bool(conn.connected)
+        except VfError as exc:  # the server answered (a refusal, a syntax error, its own time limit): reusable
+            healthy = bool(conn.connected)
+            if isinstance(exc, DatabaseUnavailableError) and not healthy:
+                self._down(home, exc.message)
             raise
-        finally:
-            if conn is None:
-                self._slots.release()
-            else:  # reset in the background, off the answer's path; the slot frees once the connection is back
-                release = asyncio.ensure_future(self._give_back(conn, healthy, self._slots))
-                self._releases.add(release)
-                release.add_done_callback(self._releases.discard)
+        finally:  # reset in the background, off the answer's path; the slot frees once the connection is back
+            release = asyncio.ensure_future(self._give_back(home, conn, healthy))
+            self._releases.add(release)
+            release.add_done_callback(self._releases.discard)
 
-    async def _give_back(self, conn: MyConn, healthy: bool, slots: asyncio.Semaphore) -> None:
+    def _by_label(self, label: str) -> _Server:
+        for server in (self._server, *self._replica_servers):
+            if server.label == label:
+                return server
+        raise InvalidArgumentError(f"No server called {label!r}: primary, {', '.join(self.replica_labels)}.")
+
+    async def _give_back(self, server: _Server, conn: MyConn, healthy: bool) -> None:
         """Reset `conn` and pool it again (closed if it cannot be reset), then free its slot."""
         try:
             if healthy and conn.connected:
                 try:
                     await self._reset(conn)
-                    self._idle.append(conn)
+                    server.idle.append(conn)
                     return
                 except Exception as exc:  # could not be reset: never reused
                     log.info("closing a MySQL connection that could not be reset: %s", exc)
             with contextlib.suppress(Exception):
                 conn.close()
-            self._open -= 1
+            server.open -= 1
         finally:
-            slots.release()
+            server.slots_for(self.settings.pool_max_size).release()
 
-    async def kill_query(self, thread_id: int) -> None:
-        """KILL QUERY from a separate connection (the client-side backstop)."""
-        conn = await self._connect()
+    async def kill_query(self, thread_id: int, server: _Server | None = None) -> None:
+        """KILL QUERY from a separate connection to the server running it (the client-side backstop)."""
+        server = server or self._server
+        conn = await self._connect(server)
         try:
             await self._run(conn, f"KILL QUERY {int(thread_id)}")
         finally:
             conn.close()
-            self._open -= 1
+            server.open -= 1
 
     async def guarded_call(self, conn: MyConn, work: Awaitable[T], timeout_ms: int | None, *, exact: bool = False) -> T:
         """Await `work` on `conn` with a backstop a little past the server's limit: KILL QUERY, then close."""
         effective = int(timeout_ms) if exact and timeout_ms else self.effective_timeout_ms(timeout_ms)
-        thread = conn.thread_id()
+        thread, home = conn.thread_id(), self._home.get(conn)
         task = asyncio.ensure_future(work)
         try:
             backstop = effective / 1000.0 + 2.0 if exact else self.client_timeout_s(timeout_ms)
             return await asyncio.wait_for(asyncio.shield(task), backstop)
         except TimeoutError:
             with contextlib.suppress(Exception):
-                await self.kill_query(thread)
+                await self.kill_query(thread, home)
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, 2.0)
             conn.close()
@@ -358,17 +448,20 @@ class MySqlDatabase(Database):
             ) from None
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await self.kill_query(thread)
+                await self.kill_query(thread, home)
             conn.close()
             raise QueryCancelledError("The call was cancelled; its query was killed.") from None
         except Exception as exc:
             raise translate_mysql(exc, timeout_ms=effective) from None
 
-    async def fetch_rows(self, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None) -> list[Row]:
-        """Run one of vf-mcp's own statements (quoted identifiers; values bound as a prepared statement)."""
+    async def fetch_rows(
+        self, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None, server: str | None = None
+    ) -> list[Row]:
+        """Run one of vf-mcp's own statements (quoted identifiers; values bound as a prepared statement), on
+        `server` ("primary", "replica 1", ...) when given, else where reads go."""
         self.counter.statements += 1
         note_sql(sql)
-        async with self.connection(timeout_ms) as conn:
+        async with self.connection(timeout_ms, server=server) as conn:
 
             async def work() -> list[Row]:
                 if params:
@@ -390,7 +483,10 @@ class MySqlDatabase(Database):
 
     # -- Database surface ------------------------------------------------------------------------------
     def pool_stats(self) -> dict[str, int]:
-        return {"size": self._open, "in_use": self._open - len(self._idle), "max_size": self.settings.pool_max_size}
+        servers = (self._server, *self._replica_servers)
+        size = sum(x.open for x in servers)
+        idle = sum(len(x.idle) for x in servers)
+        return {"size": size, "in_use": size - idle, "max_size": self.settings.pool_max_size * len(servers)}
 
     async def close_if_idle(self, idle_s: float) -> bool:
         return False
@@ -398,11 +494,12 @@ class MySqlDatabase(Database):
     async def close(self) -> None:
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            with contextlib.suppress(Exception):
-                await conn.ensure_closed()
-            self._open -= 1
+        for server in (self._server, *self._replica_servers):
+            idle, server.idle = server.idle, []
+            for conn in idle:
+                with contextlib.suppress(Exception):
+                    await conn.ensure_closed()
+                server.open -= 1
 
     async def role_safety(self) -> RoleSafety:
         """Whether the connected user could write or read secrets if every other layer failed (SHOW GRANTS)."""
