@@ -505,7 +505,12 @@ def as_int(v: object) -> int:
 
 
 def as_float(v: object) -> float | None:
-    return float(v) if isinstance(v, (int, float, Decimal)) else None
+    if isinstance(v, (int, float, Decimal)):
+        return float(v)
+    try:
+        return float(v) if isinstance(v, (str, bytes)) else None
+    except ValueError:
+        return None
 
 
 def as_text(v: object) -> str | None:
