@@ -19,8 +19,9 @@ from vf_mcp.compute.graph import Link
 from vf_mcp.compute.severity import SEVERITY_ORDER
 from vf_mcp.concurrency import gather_all
 from vf_mcp.db import quality as dq
-from vf_mcp.db.catalog import Relation, quote_ident, rows_with_partitions
+from vf_mcp.db.catalog import Relation, rows_with_partitions
 from vf_mcp.db.mysql.pool import MySqlDatabase
+from vf_mcp.db.quality_fixes import MYSQL, POSTGRES, Dialect, Fixes
 from vf_mcp.db.relationships import graph_links, load_graph, root_table
 from vf_mcp.errors import VfError
 from vf_mcp.models.quality import Finding, QualityReport, TableQuality
@@ -173,7 +174,7 @@ async def _check_table(
 
         zone = zone_info(app.settings.time_zone)
         raw = await run_checks(app.db, plan, sigma=cfg.sigma, enum_max=cfg.enum_max, zone=zone)
-        return interpret(plan, raw, cfg), raw.statements
+        return interpret(plan, raw, cfg, MYSQL), raw.statements
     async with app.db.read_only() as conn:
         raw = await dq.run_checks(
             conn, plan, sigma=cfg.sigma, enum_max=cfg.enum_max, timeout_s=app.db.client_timeout_s(None)
@@ -212,9 +213,8 @@ def _num(v: float | None) -> str:
 class _Table:
     """Findings and scores of one table, read off its typed results (see vf_mcp.db.quality)."""
 
-    def __init__(self, plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config, main: dq.MainPass) -> None:
-        self.plan, self.raw, self.cfg, self.main = plan, raw, cfg, main
-        self.t = plan.rel.sql_name
+    def __init__(self, plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config, main: dq.MainPass, fix: Fixes) -> None:
+        self.plan, self.raw, self.cfg, self.main, self.fix = plan, raw, cfg, main, fix
         self.n = main.rows
         self.exact = not plan.sampled or (plan.sample_limit is not None and self.n < plan.sample_limit)
         self.rows = self.n if self.exact else max(plan.estimate or self.n, self.n)
@@ -243,7 +243,6 @@ class _Table:
                 continue
             share = nulls / self.n
             sev = cq.null_severity(share, self.cfg.null_warning, self.cfg.null_critical)
-            fix = "expected if optional; else backfill from the source and add NOT NULL"
             what = f"{share:.1%} NULL"
             if "key" not in c.roles:  # optional: nullable and not a key, so NULL is an allowed value
                 sev = cq.capped(sev, self.cfg.optional_null_severity)
@@ -254,7 +253,7 @@ class _Table:
                 c.name,
                 what,
                 nulls,
-                f"SELECT * FROM {self.t} WHERE {quote_ident(c.name)} IS NULL; {fix}",
+                self.fix.nulls(c.name),
             )
         return cq.completeness_score(null_cells, self.n, len(self.plan.columns))
 
@@ -268,7 +267,7 @@ class _Table:
                 None,
                 "no created/updated-like timestamp column: freshness unknown",
                 None,
-                f"ALTER TABLE {self.t} ADD created_at timestamptz DEFAULT now() (and updated_at)",
+                self.fix.no_timestamp(),
             )
             return None, None
         if not got:
@@ -291,8 +290,7 @@ class _Table:
                 col.name,
                 f"stale: newest row{where} is {cq.human_age(age)} old ({ts.isoformat()})",
                 None,
-                f"Check the job that loads it (SELECT max({quote_ident(col.name)}) FROM {self.t}); "
-                "ignore for static reference data",
+                self.fix.stale(col.name),
             )
         return cq.freshness_score(age, self.cfg.fresh_hours, self.cfg.stale_hours), ts.isoformat()
 
@@ -313,8 +311,7 @@ class _Table:
                     None,
                     f"{self.est(k)} row(s) violate NOT VALID constraint {chk.name}: CHECK ({chk.expr})",
                     k,
-                    f"SELECT * FROM {self.t} WHERE NOT ({chk.expr}); fix them, then "
-                    f"ALTER TABLE {self.t} VALIDATE CONSTRAINT {quote_ident(chk.name)}",
+                    self.fix.not_valid_check(chk.name, chk.expr),
                 )
         for sp in self.raw.spellings:
             checked, invalid = checked + sp.total, invalid + sp.stray
@@ -325,14 +322,13 @@ class _Table:
     def _emails(self, cc: dq.ColumnCheck) -> int:
         k, name = cc.bad_emails, cc.column.name
         if k:
-            q = quote_ident(name)
             self.add(
                 "consistency",
                 "warning",
                 name,
                 f"{self.est(k)} malformed email(s){_examples(cc.bad_email_examples)}",
                 k,
-                f"Correct or NULL them; SELECT {q} FROM {self.t} WHERE {q} !~ {dq.lit(cq.EMAIL_RE)}",
+                self.fix.emails(name),
             )
         return k
 
@@ -341,25 +337,22 @@ class _Table:
         by_length = pj > 0 and pa / pj >= cq.FORMAT_DOMINANCE
         k = pb + (pj - pa if by_length else 0)
         if k:
-            q = quote_ident(cc.column.name)
             ex = list(cc.bad_phone_examples) + (list(cc.odd_length_examples) if by_length else [])
             rule = "not 7-15 digits"
             if by_length:
                 rule += f", or a national number not {cc.usual_phone_length} digits long like the others"
-            strip = f"regexp_replace({q}, {dq.lit(cq.PHONE_STRIP)}, '', 'g')"
             self.add(
                 "consistency",
                 "warning",
                 cc.column.name,
                 f"{self.est(k)} phone number(s) do not parse ({rule}){_examples(ex[:3])}",
                 k,
-                f"Store E.164 (+<country><number>), validate on input; SELECT {q} FROM {self.t} "
-                f"WHERE {strip} !~ {dq.lit(cq.PHONE_RE)}",
+                self.fix.phones(cc.column.name),
             )
         return k
 
     def _negatives(self, cc: dq.ColumnCheck) -> int:
-        k, q, t = cc.negatives, quote_ident(cc.column.name), self.t
+        k = cc.negatives
         if k:
             self.add(
                 "consistency",
@@ -367,12 +360,12 @@ class _Table:
                 cc.column.name,
                 f"{self.est(k)} negative value(s) (min {cc.min_negative})",
                 k,
-                f"SELECT * FROM {t} WHERE {q} < 0; correct them, then ALTER TABLE {t} ADD CHECK ({q} >= 0)",
+                self.fix.negatives(cc.column.name),
             )
         return k
 
     def _dates(self, cc: dq.ColumnCheck) -> int:
-        dp, df, q = cc.before_1900, cc.in_future, quote_ident(cc.column.name)
+        dp, df = cc.before_1900, cc.in_future
         if dp:
             self.add(
                 "consistency",
@@ -380,7 +373,7 @@ class _Table:
                 cc.column.name,
                 f"{self.est(dp)} date(s) before 1900 (min {cc.min_date})",
                 dp,
-                f"Placeholder or typo: fix or NULL; SELECT * FROM {self.t} WHERE {q} < '1900-01-01'",
+                self.fix.before_1900(cc.column.name),
             )
         if df:
             self.add(
@@ -389,32 +382,26 @@ class _Table:
                 cc.column.name,
                 f"{self.est(df)} value(s) in the future (max {cc.max_date})",
                 df,
-                f"Check clocks and time zones at the source; SELECT * FROM {self.t} WHERE {q} > now()",
+                self.fix.in_future(cc.column.name),
             )
         return dp + df
 
     def _spelling(self, sp: dq.Spelling) -> None:
-        q, groups, k = quote_ident(sp.column.name), sp.groups, sp.stray
+        groups, k = sp.groups, sp.stray
         shown = "; ".join(" vs ".join(f"{v!r} ({cnt})" for v, cnt in g) for g in groups[:3])
-        fixes = "; ".join(
-            f"UPDATE {self.t} SET {q} = {dq.lit(str(g[0][0]))} "
-            f"WHERE {q} IN ({', '.join(dq.lit(str(v)) for v, _ in g[1:])})"
-            for g in groups[:2]
-        )
         self.add(
             "consistency",
             "warning",
             sp.column.name,
             f"{self.est(k)} row(s) use a stray spelling: {shown}",
             k,
-            f"{fixes}; then add a CHECK constraint or a lookup table",
+            self.fix.spellings(sp.column.name, groups),
         )
 
     def duplicates(self) -> None:
-        d, t = self.raw.duplicates, self.t
+        d = self.raw.duplicates
         if d and d.extra:
             k = d.extra
-            cols = ", ".join(quote_ident(c.name) for c in self.plan.dup_columns or [])
             but = f" but {self.plan.surrogate}" if self.plan.surrogate else ""
             self.add(
                 "duplicates",
@@ -422,8 +409,7 @@ class _Table:
                 None,
                 f"{self.est(k)} duplicate row(s) in {self.est(d.groups)} group(s), same in every column{but}",
                 k,
-                f"SELECT {cols}, count(*) FROM {t} GROUP BY {cols} HAVING count(*) > 1; delete the extra copies "
-                "and add a UNIQUE key",
+                self.fix.duplicate_rows([c.name for c in self.plan.dup_columns or []]),
             )
         for cc in self.main.columns:
             c = cc.column
@@ -431,7 +417,6 @@ class _Table:
                 continue
             nn, nd = self.nonnull(cc), cc.distinct
             if nn and nd < nn and nd / nn >= cq.CANDIDATE_KEY_RATIO:
-                q = quote_ident(c.name)
                 self.add(
                     "duplicates",
                     "warning",
@@ -439,8 +424,7 @@ class _Table:
                     f"{self.est(nn - nd)} row(s) repeat a value of this unique-looking column ({nd} distinct "
                     f"of {nn}; no unique constraint)",
                     nn - nd,
-                    f"SELECT {q}, count(*) FROM {t} GROUP BY 1 HAVING count(*) > 1; dedupe, then "
-                    f"ALTER TABLE {t} ADD UNIQUE ({q})",
+                    self.fix.repeated_key(c.name),
                 )
 
     def outliers(self) -> None:
@@ -457,24 +441,16 @@ class _Table:
                 c.name,
                 f"{self.est(k)} value(s) beyond {sigma:g} sd of the mean {_num(a)} (sd {_num(sd)}): {lo} to {hi}",
                 k,
-                f"Check for unit or entry errors; SELECT * FROM {self.t} "
-                f"WHERE abs({quote_ident(c.name)} - {_num(a)}) > {_num(sigma * float(sd or 0))}",
+                self.fix.outliers(c.name, _num(a), _num(sigma * float(sd or 0))),
             )
 
     def references(self) -> None:
-        t = self.t
         for o in self.raw.orphans or []:
             ref, k = o.reference, o.rows
             if not k:
                 continue
-            cols = ", ".join(quote_ident(x) for x in ref.columns)
-            refs = ", ".join(quote_ident(x) for x in ref.ref_columns)
             target = f"{ref.target.qualified}({', '.join(ref.ref_columns)})"
-            on = " AND ".join(
-                f"r.{quote_ident(rc)} = s.{quote_ident(cc)}"
-                for cc, rc in zip(ref.columns, ref.ref_columns, strict=True)
-            )
-            inspect = f"SELECT s.* FROM {t} s WHERE NOT EXISTS (SELECT 1 FROM {ref.target.sql_name} r WHERE {on})"
+            fix = self.fix.orphans(ref.columns, ref.target, ref.ref_columns, ref.constraint)
             what = f"{self.est(k)} orphan row(s): no match in {target} ({self.est(o.distinct)} distinct"
             what += f"{_examples(o.examples)})"
             if ref.constraint:
@@ -484,8 +460,7 @@ class _Table:
                     ", ".join(ref.columns),
                     f"{what}; foreign key {ref.constraint} is NOT VALID",
                     k,
-                    f"{inspect}; fix or NULL them, then ALTER TABLE {t} VALIDATE CONSTRAINT "
-                    f"{quote_ident(ref.constraint)}",
+                    fix,
                 )
             else:
                 conf = "not yet measured" if ref.confidence is None else f"confidence {ref.confidence}"
@@ -495,13 +470,12 @@ class _Table:
                     ", ".join(ref.columns),
                     f"{what}; inferred reference ({conf}, as get_table_relationships reports it), no foreign key",
                     k,
-                    f"{inspect}; fix or NULL them, then ALTER TABLE {t} ADD FOREIGN KEY ({cols}) "
-                    f"REFERENCES {ref.target.sql_name} ({refs}) NOT VALID",
+                    fix,
                 )
 
 
-def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality:
-    """Turn the raw aggregate rows of one table into findings and scores."""
+def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config, dialect: Dialect = POSTGRES) -> TableQuality:
+    """Turn the raw aggregate rows of one table into findings and scores (fixes in `dialect`'s SQL)."""
     errors = [
         Finding(
             type=label if label in CHECKS else "error",
@@ -513,7 +487,7 @@ def interpret(plan: dq.TablePlan, raw: dq.TableRaw, cfg: Config) -> TableQuality
     ]
     if raw.main is None:
         return TableQuality(table=plan.rel.qualified, rows=plan.estimate or 0, exact=False, findings=errors)
-    tb = _Table(plan, raw, cfg, raw.main)
+    tb = _Table(plan, raw, cfg, raw.main, Fixes(dialect, plan.rel))
     tb.findings += errors
     ch = plan.checks
     comp = fresh = cons = None

@@ -118,14 +118,8 @@ def metric_sql(metric: Metric, col: Col | None, table: Table, alias: str = "") -
     """The aggregate expression for `metric` over `col` (count may have no column), qualified by `alias`."""
     if metric == "count":
         return f"count({_ref(col, alias)})" if col else "count(*)"
-    if col is None:
-        raise InvalidArgumentError(f"Metric {metric!r} needs a column (pass column=...).")
-    if metric in NUMERIC_METRICS and not col.numeric:
-        numeric = [c.name for c in table.columns if c.numeric]
-        raise InvalidArgumentError(
-            f"Metric {metric!r} needs a numeric column; {col.name!r} is {col.type}. "
-            f"Numeric columns: {', '.join(numeric) or 'none'}. Use count, distinct, min or max for other types."
-        )
+    check_metric(metric, col, table)
+    assert col is not None
     if metric in ("min", "max") and col.category in ("G", "X", "U") and col.base_type not in ("uuid",):
         raise InvalidArgumentError(f"Metric {metric!r} is not defined for {col.type} ({col.name!r}).")
     if metric in ("min", "max") and col.base_type in ("uuid", "json", "bool"):
@@ -146,6 +140,46 @@ def metric_sql(metric: Metric, col: Col | None, table: Table, alias: str = "") -
     }[metric]
 
 
+def check_metric(metric: str, col: Col | None, table: Table) -> None:
+    """Every engine's rule: a metric other than count needs a column, a numeric one for sum/avg/percentiles."""
+    if metric == "count":
+        return
+    if col is None:
+        raise InvalidArgumentError(f"Metric {metric!r} needs a column (pass column=...).")
+    if metric in NUMERIC_METRICS and not col.numeric:
+        numeric = [c.name for c in table.columns if c.numeric]
+        raise InvalidArgumentError(
+            f"Metric {metric!r} needs a numeric column; {col.name!r} is {col.type}. "
+            f"Numeric columns: {', '.join(numeric) or 'none'}. Use count, distinct, min or max for other types."
+        )
+
+
+def filter_operator(f: Filter) -> str:
+    """The filter's operator, upper-cased ('<>' read as '!='), or a one-line error naming the ones allowed."""
+    op = str(f.operator).upper().strip()
+    if op == "<>":
+        op = "!="
+    if op not in OPERATORS:
+        raise InvalidArgumentError(f"Unknown operator {f.operator!r}; use one of {', '.join(OPERATORS)}.")
+    return op
+
+
+def check_filter_value(op: str, col: Col, value: object, *, empty_list: bool = True) -> None:
+    """Every engine's rule for what an operator takes: nothing (IS NULL), a list (IN; BETWEEN: two values; an empty
+    list only where the engine's SQL can say it), or one value."""
+    if op in ("IS NULL", "IS NOT NULL"):
+        return
+    if op in ("IN", "NOT IN", "BETWEEN"):
+        if not isinstance(value, list) or (op == "BETWEEN" and len(value) != 2) or (not value and not empty_list):
+            need = "a list of two values" if op == "BETWEEN" else "a list of values"
+            raise InvalidArgumentError(f"Operator {op} needs {need} for {col.name!r}.")
+        return
+    if value is None:
+        raise InvalidArgumentError(f"Operator {op} needs a value for {col.name!r} (or use IS NULL).")
+    if isinstance(value, (list, dict)):
+        raise InvalidArgumentError(f"Operator {op} takes a single value for {col.name!r}, not a list.")
+
+
 def _ref(col: Col, alias: str) -> str:
     return f"{alias}.{col.q}" if alias else col.q
 
@@ -156,23 +190,18 @@ def filter_sql(table: Table, filters: Sequence[Filter], params: Params, alias: s
     prefix = f"{alias}." if alias else ""
     for f in filters:
         col = table.col(f.column)
-        op = str(f.operator).upper().strip()
-        if op == "<>":
-            op = "!="
-        if op not in OPERATORS:
-            raise InvalidArgumentError(f"Unknown operator {f.operator!r}; use one of {', '.join(OPERATORS)}.")
+        op = filter_operator(f)
         out.append(_condition(f"{prefix}{col.q}", op, col, f.value, params))
     return out
 
 
 def _condition(target: str, op: str, col: Col, value: object, params: Params) -> str:
     """One filter as SQL, once its value is checked against what the operator takes."""
+    check_filter_value(op, col, value)
     if op in ("IS NULL", "IS NOT NULL"):
         return f"{target} {op}"
     if op in ("IN", "NOT IN", "BETWEEN"):
-        if not isinstance(value, list) or (op == "BETWEEN" and len(value) != 2):
-            need = "a list of two values" if op == "BETWEEN" else "a list of values"
-            raise InvalidArgumentError(f"Operator {op} needs {need} for {col.name!r}.")
+        assert isinstance(value, list)
         items = [_text(v) for v in value]
         if op == "BETWEEN":
             lo = f"CAST({params.add(items[0])} AS {col.type})"
@@ -180,10 +209,6 @@ def _condition(target: str, op: str, col: Col, value: object, params: Params) ->
             return f"{target} BETWEEN {lo} AND {hi}"
         arr = f"CAST({params.add(items, 'text[]')} AS {col.type}[])"
         return f"{'NOT ' if op == 'NOT IN' else ''}({target} = ANY({arr}))"
-    if value is None:
-        raise InvalidArgumentError(f"Operator {op} needs a value for {col.name!r} (or use IS NULL).")
-    if isinstance(value, (list, dict)):
-        raise InvalidArgumentError(f"Operator {op} takes a single value for {col.name!r}, not a list.")
     if op in ("LIKE", "ILIKE"):
         return f"{target}::text {op} {params.add(_text(value))}"
     sql_op = "<>" if op == "!=" else op

@@ -14,9 +14,11 @@ Each statement runs in its own savepoint, so a failing check is reported and the
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
 
 import asyncpg
 
@@ -24,7 +26,7 @@ from vf_mcp.compute import quality as cq
 from vf_mcp.compute.graph import Link
 from vf_mcp.db.catalog import Relation, TableDetail, quote_ident
 from vf_mcp.db.pool import note_sql
-from vf_mcp.errors import translate
+from vf_mcp.errors import VfError, translate
 
 NUMERIC_SKIP = {"money", "oid", "regclass", "regtype", "regproc", "regprocedure", "regoper", "regnamespace"}
 INTEGER_TYPES = {"int2", "int4", "int8"}
@@ -462,122 +464,210 @@ class TableRaw:
     statements: int = 0
 
 
-def _int(v: int | None) -> int:
-    return int(v or 0)
+Values = Mapping[str, object]
+"""One result row by column alias, as the engine's driver decoded it."""
+Fetch = Callable[[str], Awaitable[list[Values]]]
+"""Runs one statement of the plan; a failure raises VfError (reported, the other statements still run)."""
 
 
-def _float(v: float | None) -> float | None:
-    return None if v is None else float(v)
+class EngineSql(Protocol):
+    """One engine's statements for a plan and the decoding of the values they return."""
+
+    def main_sql(self, plan: TablePlan, *, sigma: float) -> str: ...
+
+    def duplicates_sql(self, plan: TablePlan) -> str | None: ...
+
+    def spellings_sql(self, plan: TablePlan, *, max_values: int) -> str | None: ...
+
+    def orphans_sql(self, plan: TablePlan) -> str | None: ...
+
+    def examples(self, value: object) -> tuple[str, ...]:
+        """Up to three example values, as the statements aggregate them."""
+        ...
+
+    def newest(self, value: object, column: Column) -> datetime | None:
+        """A freshness value as an aware datetime."""
+        ...
+
+    def now(self, value: object) -> datetime:
+        """The server's clock, aware."""
+        ...
+
+    def spellings(self, rows: list[Values], plan: TablePlan) -> list[Spelling]:
+        """The spellings statement's rows as findings, ordered by column, then by group size."""
+        ...
 
 
-def _texts(v: Sequence[str] | None) -> tuple[str, ...]:
-    return tuple(str(x) for x in v or ())
+def as_int(v: object) -> int:
+    if isinstance(v, (int, float, Decimal, str)):
+        return int(v)
+    return 0
 
 
-def _str(v: str | None) -> str | None:
-    return None if v is None else str(v)
+def as_float(v: object) -> float | None:
+    if isinstance(v, (int, float, Decimal)):
+        return float(v)
+    try:
+        return float(v) if isinstance(v, (str, bytes)) else None
+    except ValueError:
+        return None
 
 
-def _column_check(row: asyncpg.Record, c: Column) -> ColumnCheck:
+def as_text(v: object) -> str | None:
+    if v is None:
+        return None
+    return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+def _count(row: Values, alias: str) -> int | None:
+    v = row.get(alias)
+    return None if v is None else as_int(v)
+
+
+def _column_check(row: Values, c: Column, sql: EngineSql) -> ColumnCheck:
     i = c.i
-    fr = row.get(f"fr{i}")
     pm = row.get(f"pm{i}")
     return ColumnCheck(
         column=c,
-        non_null=None if row.get(f"nn{i}") is None else int(row[f"nn{i}"]),
-        bad_emails=_int(row.get(f"em{i}")),
-        bad_email_examples=_texts(row.get(f"emx{i}")),
-        bad_phones=_int(row.get(f"pb{i}")),
-        phones_judged=_int(row.get(f"pj{i}")),
-        phones_usual_length=_int(row.get(f"pa{i}")),
-        usual_phone_length=None if pm is None else int(pm),
-        bad_phone_examples=_texts(row.get(f"pbx{i}")),
-        odd_length_examples=_texts(row.get(f"plx{i}")),
-        negatives=_int(row.get(f"ng{i}")),
-        min_negative=_str(row.get(f"ngm{i}")),
-        before_1900=_int(row.get(f"dp{i}")),
-        min_date=_str(row.get(f"dpm{i}")),
-        in_future=_int(row.get(f"df{i}")),
-        max_date=_str(row.get(f"dfm{i}")),
-        newest=fr if isinstance(fr, datetime) else None,
-        outliers=_int(row.get(f"ol{i}")),
-        outlier_min=_float(row.get(f"oln{i}")),
-        outlier_max=_float(row.get(f"olx{i}")),
-        outlier_max_sigmas=_float(row.get(f"oz{i}")),
-        mean=_float(row.get(f"oa{i}")),
-        stddev=_float(row.get(f"od{i}")),
-        distinct=None if row.get(f"nd{i}") is None else int(row[f"nd{i}"]),
+        non_null=_count(row, f"nn{i}"),
+        bad_emails=as_int(row.get(f"em{i}")),
+        bad_email_examples=sql.examples(row.get(f"emx{i}")),
+        bad_phones=as_int(row.get(f"pb{i}")),
+        phones_judged=as_int(row.get(f"pj{i}")),
+        phones_usual_length=as_int(row.get(f"pa{i}")),
+        usual_phone_length=None if pm is None else as_int(pm),
+        bad_phone_examples=sql.examples(row.get(f"pbx{i}")),
+        odd_length_examples=sql.examples(row.get(f"plx{i}")),
+        negatives=as_int(row.get(f"ng{i}")),
+        min_negative=as_text(row.get(f"ngm{i}")),
+        before_1900=as_int(row.get(f"dp{i}")),
+        min_date=as_text(row.get(f"dpm{i}")),
+        in_future=as_int(row.get(f"df{i}")),
+        max_date=as_text(row.get(f"dfm{i}")),
+        newest=sql.newest(row.get(f"fr{i}"), c),
+        outliers=as_int(row.get(f"ol{i}")),
+        outlier_min=as_float(row.get(f"oln{i}")),
+        outlier_max=as_float(row.get(f"olx{i}")),
+        outlier_max_sigmas=as_float(row.get(f"oz{i}")),
+        mean=as_float(row.get(f"oa{i}")),
+        stddev=as_float(row.get(f"od{i}")),
+        distinct=_count(row, f"nd{i}"),
     )
 
 
-def _main_pass(row: asyncpg.Record, plan: TablePlan) -> MainPass:
+def main_pass(row: Values, plan: TablePlan, sql: EngineSql) -> MainPass:
     return MainPass(
-        rows=_int(row["n"]),
-        now=row["now_"],
-        columns=tuple(_column_check(row, c) for c in plan.columns),
-        not_valid=tuple(_int(row.get(f"cc{j}")) for j in range(len(plan.not_valid))),
+        rows=as_int(row["n"]),
+        now=sql.now(row["now_"]),
+        columns=tuple(_column_check(row, c, sql) for c in plan.columns),
+        not_valid=tuple(as_int(row.get(f"cc{j}")) for j in range(len(plan.not_valid))),
     )
 
 
-def _spelling(row: asyncpg.Record, by_index: dict[int, Column]) -> Spelling:
-    groups = row["groups"] or []
-    return Spelling(
-        column=by_index[row["k"]],
-        total=_int(row["total"]),
-        stray=_int(row["stray"]),
-        groups=tuple(tuple((str(v), int(n)) for v, n in g) for g in groups),
-    )
-
-
-def _orphans(row: asyncpg.Record, plan: TablePlan) -> list[Orphans]:
+def _orphans(row: Values, plan: TablePlan, sql: EngineSql) -> list[Orphans]:
     return [
         Orphans(
             reference=ref,
-            rows=_int(row.get(f"o{j}")),
-            distinct=_int(row.get(f"od{j}")),
-            examples=_texts(row.get(f"ox{j}")),
+            rows=as_int(row.get(f"o{j}")),
+            distinct=as_int(row.get(f"od{j}")),
+            examples=sql.examples(row.get(f"ox{j}")),
         )
         for j, ref in enumerate(plan.references)
     ]
 
 
-async def _fetch(
-    conn: asyncpg.Connection, sql: str, raw: TableRaw, label: str, timeout_s: float
-) -> list[asyncpg.Record] | None:
-    raw.statements += 1
-    try:
-        async with conn.transaction():  # a savepoint: a failed check leaves the others running
-            note_sql(sql)
-            rows: list[asyncpg.Record] = await conn.fetch(sql, timeout=timeout_s)
-            return rows
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        raw.errors.append((label, translate(exc).message))
-        return None
+async def run_plan(sql: EngineSql, fetch: Fetch, plan: TablePlan, *, sigma: float, enum_max: int) -> TableRaw:
+    """Run the plan's statements through `fetch`, each on its own: a failing one is reported, the rest run."""
+    raw = TableRaw()
+
+    async def one(text: str, label: str) -> list[Values] | None:
+        raw.statements += 1
+        try:
+            return await fetch(text)
+        except VfError as exc:
+            raw.errors.append((label, exc.message))
+            return None
+
+    ch = plan.checks
+    rows = await one(sql.main_sql(plan, sigma=sigma), "main")
+    if not rows:
+        return raw  # the table cannot be read (e.g. an unpopulated materialized view): stop here
+    raw.main = main_pass(rows[0], plan, sql)
+    if not raw.main.rows:
+        return raw  # empty table: nothing else to find
+    if "duplicates" in ch and (text := sql.duplicates_sql(plan)) and (rows := await one(text, "duplicates")):
+        raw.duplicates = Duplicates(groups=as_int(rows[0]["groups"]), extra=as_int(rows[0]["extra"]))
+    if "consistency" in ch and (text := sql.spellings_sql(plan, max_values=enum_max)):
+        found = await one(text, "consistency")
+        if found is not None:
+            raw.spellings = sql.spellings(found, plan)
+    if (
+        "referential_integrity" in ch
+        and (text := sql.orphans_sql(plan))
+        and (rows := await one(text, "referential_integrity"))
+    ):
+        raw.orphans = _orphans(rows[0], plan, sql)
+    return raw
+
+
+# ---------- PostgreSQL ----------
+
+
+@dataclass(frozen=True)
+class PostgresSql:
+    """The statements above; arrays of examples, JSON spelling groups, timestamptz values."""
+
+    def main_sql(self, plan: TablePlan, *, sigma: float) -> str:
+        return main_sql(plan, sigma=sigma)
+
+    def duplicates_sql(self, plan: TablePlan) -> str | None:
+        return duplicates_sql(plan)
+
+    def spellings_sql(self, plan: TablePlan, *, max_values: int) -> str | None:
+        return spellings_sql(plan, max_values=max_values)
+
+    def orphans_sql(self, plan: TablePlan) -> str | None:
+        return orphans_sql(plan)
+
+    def examples(self, value: object) -> tuple[str, ...]:
+        return tuple(str(x) for x in value) if isinstance(value, (list, tuple)) else ()
+
+    def newest(self, value: object, column: Column) -> datetime | None:
+        return value if isinstance(value, datetime) else None
+
+    def now(self, value: object) -> datetime:
+        assert isinstance(value, datetime)
+        return value
+
+    def spellings(self, rows: list[Values], plan: TablePlan) -> list[Spelling]:
+        by_index = {c.i: c for c in plan.columns}
+        out = []
+        for row in rows:
+            groups = row["groups"]
+            assert isinstance(groups, list) or groups is None
+            out.append(
+                Spelling(
+                    column=by_index[as_int(row["k"])],
+                    total=as_int(row["total"]),
+                    stray=as_int(row["stray"]),
+                    groups=tuple(tuple((str(v), int(n)) for v, n in g) for g in groups or []),
+                )
+            )
+        return out
 
 
 async def run_checks(
     conn: asyncpg.Connection, plan: TablePlan, *, sigma: float, enum_max: int, timeout_s: float
 ) -> TableRaw:
-    """Run the plan's statements on `conn` (inside its READ ONLY transaction)."""
-    raw = TableRaw()
-    ch = plan.checks
-    rows = await _fetch(conn, main_sql(plan, sigma=sigma), raw, "main", timeout_s)
-    if not rows:
-        return raw  # the table cannot be read (e.g. an unpopulated materialized view): stop here
-    raw.main = _main_pass(rows[0], plan)
-    if not raw.main.rows:
-        return raw  # empty table: nothing else to find
-    if "duplicates" in ch:
-        sql = duplicates_sql(plan)
-        if sql and (rows := await _fetch(conn, sql, raw, "duplicates", timeout_s)):
-            raw.duplicates = Duplicates(groups=_int(rows[0]["groups"]), extra=_int(rows[0]["extra"]))
-    if "consistency" in ch:
-        sql = spellings_sql(plan, max_values=enum_max)
-        if sql and (rows := await _fetch(conn, sql, raw, "consistency", timeout_s)) is not None:
-            by_index = {c.i: c for c in plan.columns}
-            raw.spellings = [_spelling(r, by_index) for r in rows]
-    if "referential_integrity" in ch:
-        sql = orphans_sql(plan)
-        if sql and (rows := await _fetch(conn, sql, raw, "referential_integrity", timeout_s)):
-            raw.orphans = _orphans(rows[0], plan)
-    return raw
+    """Run the plan's statements on `conn` (inside its READ ONLY transaction), each in its own savepoint."""
+
+    async def fetch(sql: str) -> list[Values]:
+        try:
+            async with conn.transaction():  # a savepoint: a failed check leaves the others running
+                note_sql(sql)
+                rows: list[asyncpg.Record] = await conn.fetch(sql, timeout=timeout_s)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            raise translate(exc) from exc
+        return [dict(r.items()) for r in rows]
+
+    return await run_plan(PostgresSql(), fetch, plan, sigma=sigma, enum_max=enum_max)

@@ -9,6 +9,7 @@ the rows it reads (MariaDB); MariaDB's ANALYZE adds r_rows and r_total_time_ms p
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from vf_mcp.compute.dba.plan import Issue, NodeCost, PlanDigest
 
@@ -179,3 +180,56 @@ def index_candidates(
                 continue  # an index already leads with these columns
             out.setdefault((table, want), []).append(i)
     return [(t, cols, helps) for (t, cols), helps in out.items()]
+
+
+# ---------- recommend_indexes' gain estimate (MySQL and MariaDB have no hypothetical indexes) ----------
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """Column statistics of a candidate's equality columns, counted over the table."""
+
+    rows: int  # COUNT(*)
+    keyed: int  # rows with every column non-NULL (an equality never matches NULL)
+    distinct: int  # COUNT(DISTINCT columns)
+
+
+@dataclass(frozen=True)
+class RowsEstimate:
+    rows_before: float | None
+    rows_after: float | None
+    improvement_pct: float | None
+    note: str
+
+
+def rows_by_table(plan: Mapping[str, object], aliases: Mapping[str, str]) -> dict[str, float]:
+    """Rows EXPLAIN FORMAT=JSON expects to read per access, summed per table (plan names are aliases)."""
+    out: dict[str, float] = {}
+    for t in _tables(plan):
+        alias = str(t.get("table_name"))
+        rows = _num(t.get("rows")) or _num(t.get("rows_examined_per_scan")) or 0.0
+        table = aliases.get(alias.lower(), alias)
+        out[table] = out.get(table, 0.0) + rows
+    return out
+
+
+def rows_estimate(
+    before: float | None, stats: KeyStats | None, equality: Sequence[str], columns: Sequence[str]
+) -> RowsEstimate:
+    """Rows read today (EXPLAIN) versus rows per value of the equality columns, keyed rows / distinct values
+    (an index lookup reads the rows sharing one value; a range column after them reads fewer still)."""
+    method = "estimate from EXPLAIN's rows and column statistics, not a measured plan"
+    if stats is None or not equality:
+        return RowsEstimate(before, None, None, f"{method}: a range or join filter alone is not estimated")
+    after = stats.keyed / stats.distinct if stats.distinct else 0.0
+    note = (
+        f"{method}: EXPLAIN reads ~{before or 0:,.0f} rows today; an index lookup on {', '.join(equality)} "
+        f"reads keyed rows / distinct values = {stats.keyed:,} / {stats.distinct:,} = {after:,.1f} rows per value"
+    )
+    if len(columns) > len(equality):
+        note += f" (at most: the join or range on {columns[len(equality)]} narrows it further)"
+    pct = round(100.0 * (before - after) / before, 1) if before else None
+    if pct is not None and pct <= 0:
+        pct = 0.0
+        note += "; no gain per access: the plan already reads no more rows from this table (another key)"
+    return RowsEstimate(before, round(after, 1), pct, note)

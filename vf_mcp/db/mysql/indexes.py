@@ -8,18 +8,22 @@ WHERE and JOIN ... ON (=, IN first, then ranges) are attributed to their tables 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 
+from vf_mcp.compute.dba.mysql import KeyStats, RowsEstimate, rows_by_table, rows_estimate
 from vf_mcp.db.catalog import Catalog
-from vf_mcp.db.mysql.catalog import MySqlCatalog
+from vf_mcp.db.mysql.catalog import MySqlCatalog, quote_mysql
+from vf_mcp.db.mysql.dba import explain
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.mysql.runner import check_mysql_user_sql
 from vf_mcp.db.pool import Database
 from vf_mcp.errors import VfError
+from vf_mcp.jsontypes import as_int
 
 _EQUALITY = (exp.EQ, exp.In, exp.NullSafeEQ)
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Like)
@@ -63,20 +67,20 @@ async def workload(db: Database, catalog: Catalog, queries: Sequence[str] | None
     return [_s(r["q"]) for r in rows], skipped
 
 
-def predicates(sql: str) -> list[tuple[str, list[str]]]:
-    """(table, columns) compared in WHERE and JOIN ... ON, equality columns first, per table of the query."""
+def predicate_columns(sql: str, *, joins: bool = True) -> dict[str, tuple[list[str], list[str]]]:
+    """Per table of the query: the columns compared by equality (=, IN, <=>) and by range, in WHERE and (joins)
+    JOIN ... ON."""
     try:
         tree = sqlglot.parse_one(sql, read="mysql")
     except sqlglot.errors.ParseError:
-        return []
+        return {}
     if tree is None:
-        return []
-    aliases: dict[str, str] = {}
-    for t in tree.find_all(exp.Table):
-        aliases[t.alias_or_name.lower()] = t.name
+        return {}
+    aliases = table_aliases(tree)
     only = next(iter(aliases.values())) if len(set(aliases.values())) == 1 else None
     found: dict[str, tuple[list[str], list[str]]] = {}
-    for cond in [*tree.find_all(exp.Where), *(j.args.get("on") for j in tree.find_all(exp.Join))]:
+    ons = [j.args.get("on") for j in tree.find_all(exp.Join)] if joins else []
+    for cond in [*tree.find_all(exp.Where), *ons]:
         if cond is None:
             continue
         for node in cond.find_all(*_EQUALITY, *_RANGE):
@@ -90,7 +94,17 @@ def predicates(sql: str) -> list[tuple[str, list[str]]]:
             target = eq if isinstance(node, _EQUALITY) else rng
             if col.name not in eq and col.name not in rng:
                 target.append(col.name)
-    return [(t, eq + rng[:1]) for t, (eq, rng) in found.items() if eq or rng]
+    return found
+
+
+def table_aliases(tree: exp.Expr) -> dict[str, str]:
+    """Alias (or name), lower-cased -> table name, for every table the query reads."""
+    return {t.alias_or_name.lower(): t.name for t in tree.find_all(exp.Table)}
+
+
+def predicates(sql: str) -> list[tuple[str, list[str]]]:
+    """(table, columns) compared in WHERE and JOIN ... ON, equality columns first, per table of the query."""
+    return [(t, eq + rng[:1]) for t, (eq, rng) in predicate_columns(sql).items() if eq or rng]
 
 
 async def index_facts(db: Database) -> IndexFacts:
@@ -131,3 +145,45 @@ async def index_facts(db: Database) -> IndexFacts:
     except VfError as exc:
         skipped.append(f"unused and redundant indexes: the sys schema is not readable ({exc.message})")
     return IndexFacts(existing, rows, unused, redundant, skipped)
+
+
+# ---------- the gain estimate: rows read today (EXPLAIN) versus rows per key value (column statistics) ----------
+
+
+async def key_stats(db: MySqlDatabase, table: str, columns: Sequence[str]) -> KeyStats:
+    """COUNT(*), the rows with every column set, and COUNT(DISTINCT columns) over the whole table."""
+    cols = [quote_mysql(c) for c in columns]
+    keyed = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    (row,) = await db.fetch_rows(
+        f"SELECT COUNT(*) AS n, COALESCE(SUM({keyed}), 0) AS k, COUNT(DISTINCT {', '.join(cols)}) AS d "
+        f"FROM {quote_mysql(table)}"
+    )
+    return KeyStats(as_int(row["n"]), as_int(row["k"]), as_int(row["d"]))
+
+
+async def explain_rows(db: MySqlDatabase, catalog: Catalog, sql: str) -> dict[str, float]:
+    """Rows EXPLAIN expects to read per table of one gated query (each access of the table summed)."""
+    plan = await explain(db, catalog, sql, (), analyze=False)
+    return rows_by_table(plan, table_aliases(sqlglot.parse_one(sql, read="mysql")))
+
+
+async def estimate_gains(
+    db: Database, catalog: Catalog, work: Sequence[str], found: Sequence[tuple[str, tuple[str, ...], list[int]]]
+) -> list[RowsEstimate]:
+    """For each candidate (table, columns, queries helped), the rows its first helped query reads from the table
+    today and the rows an index on the columns would read: no hypothetical indexes on MySQL, so an estimate."""
+    assert isinstance(db, MySqlDatabase)
+    plans: dict[int, dict[str, float]] = {}
+    out: list[RowsEstimate] = []
+    for table, cols, helps in found:
+        equality = predicate_columns(work[helps[0]], joins=False).get(table, ([], []))[0]  # bound by constants
+        prefix = list(itertools.takewhile(equality.__contains__, cols))
+        try:
+            if helps[0] not in plans:
+                plans[helps[0]] = await explain_rows(db, catalog, work[helps[0]])
+            stats = await key_stats(db, table, prefix) if prefix else None
+        except (VfError, sqlglot.errors.ParseError) as exc:
+            out.append(RowsEstimate(None, None, None, f"not estimated: {getattr(exc, 'message', exc)}"))
+            continue
+        out.append(rows_estimate(plans[helps[0]].get(table), stats, prefix, cols))
+    return out

@@ -279,6 +279,8 @@ class MySqlDatabase(Database):
 
     async def _run(self, conn: MyConn, sql: str) -> list[tuple[object, ...]]:
         cur = conn.cursor()
+        # vf-mcp's own SQL; stacked statements cannot run: CLIENT_MULTI_STATEMENTS is cleared before the handshake
+        # (_connect), so the server refuses a second statement (tests/test_mysql_attacks.py)
         await cur.execute(sql)
         rows = await cur.fetchall()
         await cur.close()
@@ -473,6 +475,8 @@ class MySqlDatabase(Database):
                     names = [f.name for f in result.fields or ()]
                     return [dict(zip(names, r, strict=True)) for r in result.rows or ()]
                 cur = conn.cursor()
+                # one statement only: CLIENT_MULTI_STATEMENTS is cleared before the handshake (_connect), so the
+                # server refuses stacked statements (tests/test_mysql_attacks.py)
                 await cur.execute(sql)
                 rows = await cur.fetchall()
                 names = [d[0] for d in cur.description or ()]

@@ -4,37 +4,26 @@ Per table at most four statements, each on its own (a failing one is reported, t
 (NULLs, email/phone/negative/date rules, freshness, outliers against the mean and standard deviation from a
 CTE, candidate-key distincts), duplicates, spellings of enum-like text (values compared byte for byte, grouped
 here by their case/space/'_'/'-'-folded form), and orphans of inferred references. MySQL has no NOT VALID
-constraints, so those checks never apply. Phone numbers are checked for 7-15 digits (the usual-length rule
-of PostgreSQL's pass is not computed). A large table is read through a seeded Bernoulli sample (RAND(42)).
+constraints, so those checks never apply. Phone numbers are checked for 7-15 digits and, as on PostgreSQL,
+national numbers for the column's usual length (the most common length among numbers without a country code
+or with the column's usual one). A large table is read through a seeded Bernoulli sample (RAND(42)).
+The decoding and the order of the statements are shared with PostgreSQL (vf_mcp.db.quality.run_plan).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
 
 from vf_mcp.compute import quality as cq
 from vf_mcp.db.mysql.catalog import mysql_name, quote_mysql
-from vf_mcp.db.mysql.pool import MySqlDatabase, Row
-from vf_mcp.db.quality import (
-    Column,
-    ColumnCheck,
-    Duplicates,
-    MainPass,
-    Orphans,
-    Spelling,
-    TablePlan,
-    TableRaw,
-)
-from vf_mcp.errors import VfError
+from vf_mcp.db.mysql.pool import MySqlDatabase
+from vf_mcp.db.quality import Column, Spelling, TablePlan, TableRaw, Values, as_int, as_text, run_plan
+from vf_mcp.db.quality_fixes import mysql_literal as lit
 
 _SEP = "\x1f"  # between GROUP_CONCAT'ed examples
-
-
-def lit(text: str) -> str:
-    """A MySQL string literal of a constant (backslashes doubled: sessions keep backslash escapes)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _q(c: Column) -> str:
@@ -54,12 +43,55 @@ def _examples(cond: str, q: str, alias: str) -> str:
     return f"SUBSTRING_INDEX(GROUP_CONCAT(CASE WHEN {cond} THEN CAST({q} AS CHAR) END ORDER BY {q} SEPARATOR {lit(_SEP)}), {lit(_SEP)}, 3) AS {alias}"  # noqa: E501
 
 
+def _phone_parts(c: Column) -> tuple[str, str]:
+    """A phone column's stripped text (inner), then its country code and national length (outer, from z)."""
+    i = c.i
+    inner = f"REGEXP_REPLACE(CAST({_q(c)} AS CHAR), {lit(cq.PHONE_STRIP)}, '') AS vfq_p{i}"
+    z = f"z.vfq_p{i}"
+    # the digits of the E.164 country code ('' or NULL when none: MariaDB and MySQL differ), like PostgreSQL's
+    code = f"SUBSTRING(NULLIF(REGEXP_SUBSTR({z}, {lit(cq.COUNTRY_CODE_RE)}), ''), 2)"
+    length = (
+        f"CASE WHEN LEFT({z}, 1) = '+' THEN CHAR_LENGTH({z}) - 1 - COALESCE(CHAR_LENGTH({code}), 0) "
+        f"WHEN LEFT({z}, 1) = '0' THEN CHAR_LENGTH({z}) - 1 ELSE CHAR_LENGTH({z}) END"
+    )
+    return inner, f"{code} AS vfq_c{i}, {length} AS vfq_l{i}"
+
+
+def _mode(value: str, where: str, frm: str) -> str:
+    """The most common non-NULL value (the smallest on a tie, as PostgreSQL's mode() picks)."""
+    return (
+        f"(SELECT {value} FROM {frm} WHERE {where} AND {value} IS NOT NULL "
+        f"GROUP BY {value} ORDER BY COUNT(*) DESC, {value} LIMIT 1)"
+    )
+
+
 def main_sql(plan: TablePlan, *, sigma: float) -> str:
+    """The one aggregate pass; CTEs hold the phone columns' parts (d), their usual country codes (m0) and
+    lengths (m1), and the means and standard deviations (m): each of those is one row, cross joined."""
     ch = plan.checks
     consistency, completeness = "consistency" in ch, "completeness" in ch
     cap = "UTC_TIMESTAMP() + INTERVAL 1 DAY"
     sel = ["COUNT(*) AS n", "UTC_TIMESTAMP() AS now_"]
     stats: list[str] = []
+    phones = [c for c in plan.columns if consistency and "phone" in c.roles]
+    codes: list[str] = []
+    lengths: list[str] = []
+    for c in phones:
+        i, q = c.i, _q(c)
+        p, ln, cc = f"s.vfq_p{i}", f"s.vfq_l{i}", f"s.vfq_c{i}"
+        ok, bad = f"{p} REGEXP {lit(cq.PHONE_RE)}", f"{p} NOT REGEXP {lit(cq.PHONE_RE)}"
+        codes.append(f"{_mode(cc, ok, 'd s')} AS pc{i}")
+        judged = f"{ok} AND ({cc} IS NULL OR {cc} <=> m0.pc{i})"
+        lengths.append(f"{_mode(ln, judged, 'd s CROSS JOIN m0')} AS pm{i}")
+        mode = f"m1.pm{i}"
+        sel += [
+            f"COALESCE(SUM({bad}), 0) AS pb{i}",
+            f"COALESCE(SUM({judged}), 0) AS pj{i}",
+            f"COALESCE(SUM({judged} AND {ln} = {mode}), 0) AS pa{i}",
+            f"MAX({mode}) AS pm{i}",
+            _examples(bad, q, f"pbx{i}"),
+            _examples(f"{judged} AND {ln} <> {mode}", q, f"plx{i}"),
+        ]
     for c in plan.columns:
         i, q, r = c.i, _q(c), c.roles
         if c.nullable and (completeness or consistency or "duplicates" in ch):
@@ -67,9 +99,6 @@ def main_sql(plan: TablePlan, *, sigma: float) -> str:
         if consistency and "email" in r:
             bad = f"CAST({q} AS CHAR) NOT REGEXP {lit(cq.EMAIL_RE)}"
             sel += [f"COALESCE(SUM({bad}), 0) AS em{i}", _examples(bad, q, f"emx{i}")]
-        if consistency and "phone" in r:
-            bad = f"REGEXP_REPLACE(CAST({q} AS CHAR), {lit(cq.PHONE_STRIP)}, '') NOT REGEXP {lit(cq.PHONE_RE)}"
-            sel += [f"COALESCE(SUM({bad}), 0) AS pb{i}", _examples(bad, q, f"pbx{i}")]
         if consistency and "nonneg" in r:
             sel.append(f"COALESCE(SUM({q} < 0), 0) AS ng{i}, CAST(MIN({q}) AS CHAR) AS ngm{i}")
         if consistency and "past" in r:
@@ -91,9 +120,18 @@ def main_sql(plan: TablePlan, *, sigma: float) -> str:
         if "duplicates" in ch and "ckey" in r:
             sel.append(f"COUNT(DISTINCT {q}) AS nd{i}")
     src = source(plan)
+    ctes: list[str] = []
+    joins = ""
+    if phones:
+        inner, outer = zip(*(_phone_parts(c) for c in phones), strict=True)
+        ctes.append(f"d AS (SELECT z.*, {', '.join(outer)} FROM (SELECT s.*, {', '.join(inner)} FROM {src}) z)")
+        ctes += [f"m0 AS (SELECT {', '.join(codes)})", f"m1 AS (SELECT {', '.join(lengths)} FROM m0)"]
+        src, joins = "d s", " CROSS JOIN m0 CROSS JOIN m1"
     if stats:
-        return f"WITH m AS (SELECT {', '.join(stats)} FROM {src}) SELECT {', '.join(sel)} FROM {src} CROSS JOIN m"
-    return f"SELECT {', '.join(sel)} FROM {src}"
+        ctes.append(f"m AS (SELECT {', '.join(stats)} FROM {src})")
+        joins += " CROSS JOIN m"
+    head = f"WITH {', '.join(ctes)} " if ctes else ""
+    return f"{head}SELECT {', '.join(sel)} FROM {src}{joins}"
 
 
 def duplicates_sql(plan: TablePlan) -> str | None:
@@ -149,78 +187,22 @@ def orphans_sql(plan: TablePlan) -> str | None:
 # ---------- decoding into the PostgreSQL pass's typed results ----------
 
 
-def _int(v: object) -> int:
-    return int(v) if isinstance(v, (int, float, str)) or hasattr(v, "as_integer_ratio") else 0  # type: ignore[call-overload]
-
-
-def _float(v: object) -> float | None:
-    return None if v is None else float(v)  # type: ignore[arg-type]
-
-
-def _text(v: object) -> str | None:
-    if v is None:
-        return None
-    return v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)
-
-
 def _examples_of(v: object) -> tuple[str, ...]:
-    text = _text(v)
+    text = as_text(v)
     return tuple(text.split(_SEP)[:3]) if text else ()
-
-
-def _stamp(v: object, c: Column, zone: tzinfo) -> datetime | None:
-    """A freshness value as an aware datetime: TIMESTAMP is UTC (sessions run in UTC), DATETIME local."""
-    if isinstance(v, datetime):
-        return v.replace(tzinfo=UTC) if c.base_type == "timestamptz" else v.replace(tzinfo=zone)
-    if v is not None and hasattr(v, "isoformat"):  # a DATE
-        return datetime.fromisoformat(v.isoformat()).replace(tzinfo=zone)
-    return None
-
-
-def _main(row: Row, plan: TablePlan, zone: tzinfo) -> MainPass:
-    cols = []
-    for c in plan.columns:
-        i = c.i
-        cols.append(
-            ColumnCheck(
-                column=c,
-                non_null=None if row.get(f"nn{i}") is None else _int(row[f"nn{i}"]),
-                bad_emails=_int(row.get(f"em{i}")),
-                bad_email_examples=_examples_of(row.get(f"emx{i}")),
-                bad_phones=_int(row.get(f"pb{i}")),
-                bad_phone_examples=_examples_of(row.get(f"pbx{i}")),
-                negatives=_int(row.get(f"ng{i}")),
-                min_negative=_text(row.get(f"ngm{i}")),
-                before_1900=_int(row.get(f"dp{i}")),
-                min_date=_text(row.get(f"dpm{i}")),
-                in_future=_int(row.get(f"df{i}")),
-                max_date=_text(row.get(f"dfm{i}")),
-                newest=_stamp(row.get(f"fr{i}"), c, zone),
-                outliers=_int(row.get(f"ol{i}")),
-                outlier_min=_float(row.get(f"oln{i}")),
-                outlier_max=_float(row.get(f"olx{i}")),
-                outlier_max_sigmas=_float(row.get(f"oz{i}")),
-                mean=_float(row.get(f"oa{i}")),
-                stddev=_float(row.get(f"od{i}")),
-                distinct=None if row.get(f"nd{i}") is None else _int(row[f"nd{i}"]),
-            )
-        )
-    now = row["now_"]
-    assert isinstance(now, datetime)
-    return MainPass(rows=_int(row["n"]), now=now.replace(tzinfo=UTC), columns=tuple(cols), not_valid=())
 
 
 _FOLD = re.compile(r"[\s_-]+")
 
 
-def spellings(rows: list[Row], plan: TablePlan) -> list[Spelling]:
+def spellings(rows: list[Values], plan: TablePlan) -> list[Spelling]:
     """Group each column's values by their folded form (lower case, trimmed, runs of space/'_'/'-' as one
     space); a group of two or more spellings is inconsistent. Ordered as PostgreSQL's pass orders them."""
     by_index = {c.i: c for c in plan.columns}
     per_col: dict[int, tuple[int, dict[str, list[tuple[str, int]]]]] = {}
     for r in rows:
-        k, value, n = int(r["k"]), _text(r["v"]) or "", int(r["n"])
-        total, groups = per_col.setdefault(k, (int(r["total"]), defaultdict(list)))
+        k, value, n = as_int(r["k"]), as_text(r["v"]) or "", as_int(r["n"])
+        total, groups = per_col.setdefault(k, (as_int(r["total"]), defaultdict(list)))
         groups[_FOLD.sub(" ", value.strip(" ").lower())].append((value, n))
     out: list[Spelling] = []
     for k, (total, groups) in sorted(per_col.items()):
@@ -233,37 +215,47 @@ def spellings(rows: list[Row], plan: TablePlan) -> list[Spelling]:
     return out
 
 
-async def _fetch(db: MySqlDatabase, sql: str, raw: TableRaw, label: str) -> list[Row] | None:
-    raw.statements += 1
-    try:
-        return await db.fetch_rows(sql)
-    except VfError as exc:
-        raw.errors.append((label, exc.message))
+@dataclass(frozen=True)
+class MySqlSql:
+    """The statements above; GROUP_CONCAT'ed examples, spellings grouped here, DATETIME in `zone`."""
+
+    zone: tzinfo
+
+    def main_sql(self, plan: TablePlan, *, sigma: float) -> str:
+        return main_sql(plan, sigma=sigma)
+
+    def duplicates_sql(self, plan: TablePlan) -> str | None:
+        return duplicates_sql(plan)
+
+    def spellings_sql(self, plan: TablePlan, *, max_values: int) -> str | None:
+        return spellings_sql(plan, max_values=max_values)
+
+    def orphans_sql(self, plan: TablePlan) -> str | None:
+        return orphans_sql(plan)
+
+    def examples(self, value: object) -> tuple[str, ...]:
+        return _examples_of(value)
+
+    def newest(self, value: object, column: Column) -> datetime | None:
+        """TIMESTAMP is UTC (sessions run in UTC), DATETIME and DATE are in the configured zone."""
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC if column.base_type == "timestamptz" else self.zone)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=self.zone)
         return None
+
+    def now(self, value: object) -> datetime:
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+    def spellings(self, rows: list[Values], plan: TablePlan) -> list[Spelling]:
+        return spellings(rows, plan)
 
 
 async def run_checks(db: MySqlDatabase, plan: TablePlan, *, sigma: float, enum_max: int, zone: tzinfo) -> TableRaw:
     """The plan's statements on MySQL, decoded into the same TableRaw as PostgreSQL's pass."""
-    raw = TableRaw()
-    ch = plan.checks
-    rows = await _fetch(db, main_sql(plan, sigma=sigma), raw, "main")
-    if not rows:
-        return raw
-    raw.main = _main(rows[0], plan, zone)
-    if not raw.main.rows:
-        return raw
-    if "duplicates" in ch and (sql := duplicates_sql(plan)) and (rows := await _fetch(db, sql, raw, "duplicates")):
-        raw.duplicates = Duplicates(groups=_int(rows[0]["groups"]), extra=_int(rows[0]["extra"]))
-    if "consistency" in ch and (sql := spellings_sql(plan, max_values=enum_max)):
-        found = await _fetch(db, sql, raw, "consistency")
-        if found is not None:
-            raw.spellings = spellings(found, plan)
-    if "referential_integrity" in ch and (sql := orphans_sql(plan)):
-        found = await _fetch(db, sql, raw, "referential_integrity")
-        if found:
-            raw.orphans = [
-                Orphans(ref, _int(found[0].get(f"o{j}")), _int(found[0].get(f"od{j}")),
-                        _examples_of(found[0].get(f"ox{j}")))
-                for j, ref in enumerate(plan.references)
-            ]  # fmt: skip
-    return raw
+
+    async def fetch(sql: str) -> list[Values]:
+        return list(await db.fetch_rows(sql))
+
+    return await run_plan(MySqlSql(zone), fetch, plan, sigma=sigma, enum_max=enum_max)

@@ -27,6 +27,7 @@ from vf_mcp.db.mysql.convert import (
     decimal_columns,
     type_name,
 )
+from vf_mcp.db.mysql.fields import result_fields
 from vf_mcp.db.mysql.guard import check_mysql_sql, placeholder_count, placeholders_to_qmark
 from vf_mcp.db.mysql.pool import MyConn, MySqlDatabase
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
@@ -110,9 +111,11 @@ def _has_limit(sql: str) -> bool:
 
 async def _query(conn: MyConn, sql: str) -> tuple[list[MyField], list[tuple[object, ...]]]:
     cur = conn.cursor()
+    # one statement only: CLIENT_MULTI_STATEMENTS is cleared before the handshake (pool._connect) and the guard
+    # refuses more than one statement (tests/test_mysql_attacks.py: stacked payloads)
     await cur.execute(sql)
     rows = list(await cur.fetchall() or ())
-    fields = list(cur._result.fields or ()) if cur._result is not None else []
+    fields = result_fields(cur)
     await cur.close()
     return fields, rows
 

@@ -1,5 +1,8 @@
 """calculate_metrics' and rank_entities' statements in MySQL's SQL (the PostgreSQL ones: db/statements/).
 
+The engine-free parts are shared with PostgreSQL: operator and value checks and metric rules (db/builder.py),
+group resolution and the ranking statement's shape (db/statements/analytics.py, in MySQL's words here).
+
 Same inputs, same output columns, so db/analytics.py reads the rows unchanged. Identifiers come from the
 catalog (backquoted); values are `?` placeholders bound by the runner. MySQL has no percentile_cont: median,
 p90 and p95 are computed as PostgreSQL's percentile_cont (linear interpolation between the two nearest values)
@@ -15,15 +18,23 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from vf_mcp.compute.periods import PERIOD_UNITS, TrendPeriod
-from vf_mcp.db.builder import NUMERIC_METRICS, OPERATORS, Col, Statement, Table
+from vf_mcp.db.builder import Col, Statement, Table, check_filter_value, check_metric, filter_operator
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.mysql.catalog import mysql_name, quote_mysql
 from vf_mcp.db.mysql.pool import mysql_zone
-from vf_mcp.db.statements.analytics import EntityLabel, MetricsQuery, day_filters
+from vf_mcp.db.statements.analytics import (
+    EntityLabel,
+    MetricsQuery,
+    RankDialect,
+    day_filters,
+    rank_sql,
+    resolve_groups,
+)
 from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.models.analytics import Filter, Metric, RankAggregation, TimeBucket
 
 _PERCENTILES = {"median": 0.5, "p90": 0.9, "p95": 0.95}
+_RANK = RankDialect("COUNT(*)", "SUM", "`rank`", lambda x, order: f"{x} IS NULL, {x} {order}")  # RANK is reserved
 
 
 class MySqlStatement(Statement):
@@ -54,29 +65,21 @@ def filter_sql(table: Table, filters: Sequence[Filter], params: MyParams, alias:
     out: list[str] = []
     for f in day_filters(table, filters)[0]:
         col = table.col(f.column)
-        op = str(f.operator).upper().strip()
-        op = "!=" if op == "<>" else op
-        if op not in OPERATORS:
-            raise InvalidArgumentError(f"Unknown operator {f.operator!r}; use one of {', '.join(OPERATORS)}.")
+        op = filter_operator(f)
         out.append(_condition(f"{alias}.{quote_mysql(col.name)}", op, col, f.value, params))
     return out
 
 
 def _condition(target: str, op: str, col: Col, value: object, params: MyParams) -> str:
+    check_filter_value(op, col, value, empty_list=False)  # MySQL has no empty IN ()
     if op in ("IS NULL", "IS NOT NULL"):
         return f"{target} {op}"
     if op in ("IN", "NOT IN", "BETWEEN"):
-        if not isinstance(value, list) or (op == "BETWEEN" and len(value) != 2) or not value:
-            need = "a list of two values" if op == "BETWEEN" else "a list of values"
-            raise InvalidArgumentError(f"Operator {op} needs {need} for {col.name!r}.")
+        assert isinstance(value, list)
         if op == "BETWEEN":
             return f"{target} BETWEEN {params.add(_text(value[0]))} AND {params.add(_text(value[1]))}"
         marks = ", ".join(params.add(_text(v)) for v in value)
         return f"{target} {op} ({marks})"
-    if value is None:
-        raise InvalidArgumentError(f"Operator {op} needs a value for {col.name!r} (or use IS NULL).")
-    if isinstance(value, (list, dict)):
-        raise InvalidArgumentError(f"Operator {op} takes a single value for {col.name!r}, not a list.")
     if op == "ILIKE":
         return f"LOWER({target}) LIKE LOWER({params.add(_text(value))})"
     return f"{target} {'<>' if op == '!=' else op} {params.add(_text(value))}"
@@ -114,19 +117,6 @@ def bucket_sql(col: Col, period: str, tz: str, alias: str = "t") -> str:
     if unit not in exprs:
         raise InvalidArgumentError(f"Unknown period {period!r}; use day, week, month, quarter or year.")
     return f"CAST({exprs[unit]} AS DATETIME)"
-
-
-def _check_metric(metric: str, col: Col | None, table: Table) -> None:
-    if metric == "count":
-        return
-    if col is None:
-        raise InvalidArgumentError(f"Metric {metric!r} needs a column (pass column=...).")
-    if metric in NUMERIC_METRICS and not col.numeric:
-        numeric = [c.name for c in table.columns if c.numeric]
-        raise InvalidArgumentError(
-            f"Metric {metric!r} needs a numeric column; {col.name!r} is {col.type}. "
-            f"Numeric columns: {', '.join(numeric) or 'none'}. Use count, distinct, min or max for other types."
-        )
 
 
 def _agg(metric: str, has_col: bool) -> str:
@@ -176,20 +166,12 @@ def metrics_statement(
     tz: str,
 ) -> MetricsQuery:
     """calculate_metrics on MySQL: the same columns as the PostgreSQL statement (value, records, totals, tied)."""
-    _check_metric(metric, col, table)
+    check_metric(metric, col, table)
     params = MyParams()
-    groups: list[tuple[str, str]] = []
-    time_col = None
-    for g in group_by:
-        if isinstance(g, TimeBucket):
-            tcol = table.col(g.column)
-            if not tcol.is_time:
-                raise InvalidArgumentError(f"Column {tcol.name!r} is {tcol.type}: it cannot be bucketed by time.")
-            time_col = tcol.name
-            groups.append((bucket_sql(tcol, g.period, tz), f"{tcol.name}_{g.period}"))
-        else:
-            gcol = table.col(g)
-            groups.append((f"t.{quote_mysql(gcol.name)}", gcol.name))
+    resolved, time_col = resolve_groups(table, group_by)
+    groups = [  # (expression, output name)
+        (bucket_sql(g.col, g.period, tz) if g.period else f"t.{quote_mysql(g.col.name)}", g.name) for g in resolved
+    ]
     conds = filter_sql(table, filters, params)
     source, refs = _derived(table, metric, col, [e for e, _ in groups], conds)
     agg = _agg(metric, col is not None)
@@ -219,24 +201,15 @@ def rank_statement(
     label: EntityLabel,
 ) -> MySqlStatement:
     """rank_entities on MySQL: RANK() with ties, share of total, label, tied, records; NULL entities apart."""
-    _check_metric(aggregation, measure, table)
+    check_metric(aggregation, measure, table)
     params = MyParams()
     conds = filter_sql(table, filters, params)
     source, refs = _derived(table, aggregation, measure, [f"t.{quote_mysql(entity.name)}"], conds)
-    agg = _agg(aggregation, True)
-    order = "DESC" if direction == "top" else "ASC"
-    share = "100.0 * a.value / NULLIF(SUM(a.value) OVER (), 0)" if aggregation in ("count", "sum") else "NULL"
-    return params.statement(
-        f"WITH a AS (SELECT {refs[0]} AS entity, {agg} AS value, COUNT(*) AS records FROM {source} "
-        f"GROUP BY {refs[0]}), s AS (SELECT a.entity, a.value, a.records, {share} AS percent_of_total FROM a), "
-        f"k AS (SELECT s.*, RANK() OVER (ORDER BY s.value IS NULL, s.value {order}) AS `rank`, "
-        f"COUNT(*) OVER () AS total_entities FROM s WHERE s.entity IS NOT NULL), "
-        f"r AS (SELECT k.*, COUNT(*) OVER (PARTITION BY k.`rank`) AS tied FROM k) "
-        f"(SELECT r.`rank`, r.entity, {label.expr} AS label, r.value, r.percent_of_total, r.total_entities, r.tied, "
-        f"r.records FROM r{label.join} ORDER BY r.`rank`, r.entity LIMIT {int(limit)}) "
-        f"UNION ALL SELECT NULL, NULL, NULL, s.value, s.percent_of_total, (SELECT COUNT(*) FROM k), NULL, s.records "
-        f"FROM s WHERE s.entity IS NULL"
+    aggregated = (
+        f"SELECT {refs[0]} AS entity, {_agg(aggregation, True)} AS value, COUNT(*) AS records FROM {source} "
+        f"GROUP BY {refs[0]}"
     )
+    return params.statement(rank_sql(_RANK, aggregated, aggregation, direction, limit, label))
 
 
 _LABEL_NAMES = ("name", "title", "full_name", "display_name", "label")
@@ -280,7 +253,7 @@ def value_statement(
 ) -> MySqlStatement:
     """One metric (and the rows it covers) over the filtered rows, within [start, end) of a time column (local,
     zone-less bounds: the session's time_zone is the `time_zone` setting)."""
-    _check_metric(metric, col, table)
+    check_metric(metric, col, table)
     params = MyParams()
     conds: list[str] = []
     if window is not None:
@@ -327,7 +300,7 @@ def trend_statement(
 ) -> MySqlStatement:
     """One value per bucket of [start, end), empty buckets included (a recursive CTE of bucket starts); with
     `group` = (column, n), per each of the n groups with the largest totals. Columns g, b, v as on PostgreSQL."""
-    _check_metric(metric, col, table)
+    check_metric(metric, col, table)
     unit = PERIOD_UNITS[period]
     start, end = span
     params = MyParams()

@@ -7,7 +7,7 @@ one `Statement` whose identifiers are quoted from the catalog and whose values a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -134,6 +134,73 @@ class EntityLabel:
     key: str | None = None  # the key followed, e.g. "declared foreign key fk_x" or "inferred key (confidence 0.95)"
 
 
+@dataclass(frozen=True)
+class Group:
+    """One group_by entry of calculate_metrics, resolved: a column, bucketed by `period` when it is a time."""
+
+    col: Col
+    period: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The output column's name."""
+        return f"{self.col.name}_{self.period}" if self.period else self.col.name
+
+
+def resolve_groups(table: Table, group_by: Sequence[str | TimeBucket]) -> tuple[list[Group], str | None]:
+    """Every engine's grouping: the columns (a time bucket only on a time column) and the column bucketed."""
+    groups: list[Group] = []
+    time_col = None
+    for g in group_by:
+        if isinstance(g, TimeBucket):
+            tcol = table.col(g.column)
+            if not tcol.is_time:
+                raise InvalidArgumentError(f"Column {tcol.name!r} is {tcol.type}: it cannot be bucketed by time.")
+            time_col = tcol.name
+            groups.append(Group(tcol, g.period))
+        else:
+            groups.append(Group(table.col(g)))
+    return groups, time_col
+
+
+@dataclass(frozen=True)
+class RankDialect:
+    """The words in which the engines' ranking statements differ."""
+
+    count: str  # count(*)
+    total: str  # the sum aggregate's name
+    rank: str  # the rank column, quoted where RANK is reserved
+    nulls_last: Callable[[str, str], str]  # (expression, ASC|DESC) -> an ORDER BY item with NULLs last
+
+
+POSTGRES_RANK = RankDialect("count(*)", "sum", "rank", lambda x, order: f"{x} {order} NULLS LAST")
+
+
+def rank_sql(
+    d: RankDialect,
+    aggregated: str,
+    aggregation: RankAggregation,
+    direction: Literal["top", "bottom"],
+    limit: int,
+    label: EntityLabel,
+) -> str:
+    """rank_entities' ranking over `aggregated` (entity, value, records per entity): RANK() with ties, share of
+    the total, label, tied, total_entities; plus one row with a NULL rank for the rows whose entity is NULL."""
+    order = "DESC" if direction == "top" else "ASC"
+    share = f"100.0 * a.value / NULLIF({d.total}(a.value) OVER (), 0)" if aggregation in ("count", "sum") else "NULL"
+    rank = d.rank
+    return (
+        f"WITH a AS ({aggregated}), s AS (SELECT a.entity, a.value, a.records, {share} AS percent_of_total FROM a), "
+        f"k AS (SELECT s.*, RANK() OVER (ORDER BY {d.nulls_last('s.value', order)}) AS {rank}, "
+        f"{d.count} OVER () AS total_entities FROM s WHERE s.entity IS NOT NULL), "
+        f"r AS (SELECT k.*, {d.count} OVER (PARTITION BY k.{rank}) AS tied FROM k) "
+        f"(SELECT r.{rank}, r.entity, {label.expr} AS label, r.value, r.percent_of_total, r.total_entities, r.tied, "
+        f"r.records FROM r{label.join} ORDER BY r.{rank}, r.entity LIMIT {int(limit)}) "
+        f"UNION ALL SELECT NULL, NULL, NULL, s.value, s.percent_of_total, (SELECT {d.count} FROM k), NULL, s.records "
+        f"FROM s WHERE s.entity IS NULL"
+    )
+
+
 def metrics_statement(
     table: Table,
     metric: Metric,
@@ -147,18 +214,10 @@ def metrics_statement(
     """One aggregate, optionally grouped (with totals over all groups as window aggregates)."""
     params = Params()
     agg = metric_sql(metric, col, table)
-    groups: list[tuple[str, str]] = []  # (expression, output name)
-    time_col = None
-    for g in group_by:
-        if isinstance(g, TimeBucket):
-            tcol = table.col(g.column)
-            if not tcol.is_time:
-                raise InvalidArgumentError(f"Column {tcol.name!r} is {tcol.type}: it cannot be bucketed by time.")
-            time_col = tcol.name
-            groups.append((bucket_sql(tcol, g.period, params, tz), f"{tcol.name}_{g.period}"))
-        else:
-            gcol = table.col(g)
-            groups.append((gcol.q, gcol.name))
+    resolved, time_col = resolve_groups(table, group_by)
+    groups = [  # (expression, output name)
+        (bucket_sql(g.col, g.period, params, tz) if g.period else g.col.q, g.name) for g in resolved
+    ]
     conds = _filter_sql(table, filters, params)
     if not groups:
         sql = f"SELECT {agg} AS value, count(*) AS records FROM {table.rel.sql_name}{where(conds)}"
@@ -192,19 +251,11 @@ def rank_statement(
     params = Params()
     agg = metric_sql(aggregation, measure, table, alias="t")
     conds = _filter_sql(table, filters, params, alias="t")
-    order = "DESC" if direction == "top" else "ASC"
-    share = "100.0 * a.value / NULLIF(sum(a.value) OVER (), 0)" if aggregation in ("count", "sum") else "NULL"
-    return params.statement(
-        f"WITH a AS (SELECT t.{entity.q} AS entity, {agg} AS value, count(*) AS records FROM {table.rel.sql_name} t"
-        f"{where(conds)} GROUP BY 1), s AS (SELECT a.entity, a.value, a.records, {share} AS percent_of_total FROM a), "
-        f"k AS (SELECT s.*, RANK() OVER (ORDER BY s.value {order} NULLS LAST) AS rank, "
-        f"count(*) OVER () AS total_entities FROM s WHERE s.entity IS NOT NULL), "
-        f"r AS (SELECT k.*, count(*) OVER (PARTITION BY k.rank) AS tied FROM k) "
-        f"(SELECT r.rank, r.entity, {label.expr} AS label, r.value, r.percent_of_total, r.total_entities, r.tied, "
-        f"r.records FROM r{label.join} ORDER BY r.rank, r.entity LIMIT {int(limit)}) "
-        f"UNION ALL SELECT NULL, NULL, NULL, s.value, s.percent_of_total, (SELECT count(*) FROM k), NULL, s.records "
-        f"FROM s WHERE s.entity IS NULL"
+    aggregated = (
+        f"SELECT t.{entity.q} AS entity, {agg} AS value, count(*) AS records FROM {table.rel.sql_name} t"
+        f"{where(conds)} GROUP BY 1"
     )
+    return params.statement(rank_sql(POSTGRES_RANK, aggregated, aggregation, direction, limit, label))
 
 
 def value_statement(
