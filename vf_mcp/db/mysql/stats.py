@@ -60,9 +60,9 @@ def aggregate_sql(cols: list[ColumnSpec], source: str) -> str:
         if c.text_like:
             rules.append(f"CHAR_LENGTH({q}) <> CHAR_LENGTH(TRIM({q}))")
             if EMAIL_NAME.search(c.name):
-                rules.append(f"{q} NOT REGEXP '{EMAIL_RE}'")
+                rules.append(f"{q} NOT REGEXP {_lit(EMAIL_RE)}")
             elif PHONE_NAME.search(c.name):
-                rules.append(f"REGEXP_REPLACE({q}, '[[:space:]().-]', '') NOT REGEXP '{PHONE_RE}'")
+                rules.append(f"REGEXP_REPLACE({q}, '[[:space:]().-]', '') NOT REGEXP {_lit(PHONE_RE)}")
         if rules:
             parts.append(f"COALESCE(SUM({' OR '.join(rules)}), 0) AS cv_{i}")
         if c.numeric and NON_NEGATIVE_NAME.search(c.name):
@@ -70,6 +70,12 @@ def aggregate_sql(cols: list[ColumnSpec], source: str) -> str:
         elif c.base_type in _TIMESTAMPS:
             parts.append(f"COALESCE(SUM({q} > NOW() + INTERVAL 1 DAY OR {q} < '1900-01-01'), 0) AS ac_{i}")
     return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def _lit(text: str) -> str:
+    """A string literal of a constant pattern (backslashes doubled: sessions keep backslash escapes, and
+    '\\+' would reach the regex engine as a bare '+')."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def median_sql(c: ColumnSpec, source: str) -> str:
