@@ -40,6 +40,12 @@ VIEWS = [
     "Email AS contact, Country FROM Customer",
     "CREATE VIEW pii_people2 AS SELECT id, person AS who, UPPER(contact) AS reach FROM pii_people",
 ]
+MALFORMED = (
+    "INSERT INTO Customer (CustomerId, FirstName, LastName, Email, Phone, City, Country) VALUES "
+    "(60, 'Xolile', 'Qwabe', 'xolile at mail dot test', '082 555 0311 ext', 'Pretoria', 'South Africa'), "
+    "(61, 'Xolile', 'Qwabe', 'xolile at mail dot test', '082 555 0311 ext', 'Pretoria', 'South Africa')"
+)
+"""A malformed email and phone (quality examples) in a duplicated row (duplicate findings)."""
 
 ATTACKS = [
     "SELECT FirstName AS x FROM Customer",
@@ -143,7 +149,7 @@ def pii_dsn(mariadb: MariaDb) -> Iterator[str]:
 
     async def setup() -> None:
         await load_chinook(mariadb, DATABASE)
-        for v in VIEWS:
+        for v in [MALFORMED, *VIEWS]:
             await admin_sql(mariadb, v, DATABASE)
 
     asyncio.run(setup())
@@ -168,14 +174,19 @@ def _forbidden(values: list[str], pieces_of: list[str]) -> set[str]:
 async def _originals(mariadb: MariaDb) -> set[str]:
     people = await admin_sql(
         mariadb,
-        "SELECT FirstName, LastName, Email, Phone FROM Customer WHERE CustomerId = 1 "
+        "SELECT FirstName, LastName, Email, Phone FROM Customer WHERE CustomerId IN (1, 60) "
         "UNION ALL SELECT FirstName, LastName, Email, Phone FROM Employee WHERE EmployeeId = 1",
         DATABASE,
     )
     address = await admin_sql(mariadb, "SELECT BillingAddress FROM Invoice WHERE CustomerId = 1 LIMIT 1", DATABASE)
     values = [str(v) for r in people for v in r if v] + [address[0][0]]
-    pieces = [r[0] for r in people] + [r[1] for r in people] + [str(r[2]).split("@")[0] for r in people]
+    pieces = [r[0] for r in people] + [r[1] for r in people] + [_local(str(r[2])) for r in people]
     return _forbidden(values, pieces)
+
+
+def _local(email: str) -> str:
+    """An email's local part (a malformed one: its first word)."""
+    return email.split("@")[0] if "@" in email else email.split()[0]
 
 
 def _leaks(haystack: str, forbidden: set[str]) -> list[str]:
