@@ -26,7 +26,7 @@ from mcp import Client
 from tests.helpers import call
 from tests.mysql_server import MariaDb, admin_sql, load_chinook
 from vf_mcp.db.lineage import QueryLineage
-from vf_mcp.db.mysql.lineage import MyTables, aligned, analyze_mysql
+from vf_mcp.db.mysql.lineage import MyTables, aligned, analyze_mysql, with_origin
 from vf_mcp.db.mysql.masking import without_mysql_values
 from vf_mcp.pii import PiiPolicy
 from vf_mcp.server import build_server
@@ -377,7 +377,11 @@ def test_lineage_unit() -> None:
     assert [c.sources for c in aligned(unknown, ["Email"])] == [{("elsewhere", "t", "Email")}]
     misaligned = aligned(_lineage("SELECT CustomerId, City FROM Customer"), ["Email", "City"])
     assert all(not c.direct for c in misaligned)  # names that do not match: the whole statement's lineage
+    plain = _lineage("SELECT Id AS x FROM Customer").columns  # no such column: judged by name only
+    crossed = with_origin(plain[0], ("db", "Customer", "Email"))  # the server names the source: Customer.Email
+    assert crossed.sources == {("db", "Customer", "Email")} and crossed.names == {"Id"}
     policy = PiiPolicy(mode="mask")
+    assert [m.index for m in policy.lineage_masks([crossed])] == [0]
     masks = policy.lineage_masks(aligned(_lineage("SELECT City, CONCAT(FirstName, 'x') AS y FROM Customer"),
                                          ["City", "y"]))  # fmt: skip
     assert [(m.index, m.whole) for m in masks] == [(1, True)]
@@ -393,3 +397,28 @@ def test_error_values_are_cut() -> None:
     assert without_mysql_values(1054, "Unknown column 'emial' in 'field list'") == (
         "Unknown column 'emial' in 'field list'"
     )
+
+
+async def test_least_privilege_users_and_views(pii_dsn: str, mariadb: MariaDb, tmp_path: Path) -> None:
+    """The setup-role user (SELECT, SHOW VIEW) reads view definitions: a view's plain columns stay as they are.
+    A user without SHOW VIEW cannot: every column of the view is masked whole (conservative)."""
+    for user, grants in (("vf_pii_ro", "SELECT, SHOW VIEW"), ("vf_pii_blind", "SELECT")):
+        await admin_sql(mariadb, f"DROP USER IF EXISTS '{user}'@'%'")
+        await admin_sql(mariadb, f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'")
+        await admin_sql(mariadb, f"GRANT {grants} ON `{DATABASE}`.* TO '{user}'@'%'")
+    truth = await admin_sql(mariadb, "SELECT id, person, contact, Country FROM pii_people ORDER BY id", DATABASE)
+    q = {"sql": "SELECT id, person, contact, Country, UPPER(Country) AS land FROM pii_people ORDER BY id"}
+    try:
+        ro_dsn = mariadb.dsn(DATABASE, user="vf_pii_ro", password="pw-vf_pii_ro")
+        async with _server(ro_dsn, tmp_path) as client:
+            ro = await call(client, "run_query", q)
+        blind_dsn = mariadb.dsn(DATABASE, user="vf_pii_blind", password="pw-vf_pii_blind")
+        async with _server(blind_dsn, tmp_path) as client:
+            blind = await call(client, "run_query", q)
+    finally:
+        for user in ("vf_pii_ro", "vf_pii_blind"):
+            await admin_sql(mariadb, f"DROP USER IF EXISTS '{user}'@'%'")
+    assert [[r[0], r[3], r[4]] for r in ro["rows"]] == [[t[0], t[3], str(t[3]).upper()] for t in truth]
+    assert all(r[1] == "***" and r[2] != t[2] and "***" in r[2] for r, t in zip(ro["rows"], truth, strict=True))
+    assert len(blind["rows"]) == len(truth)
+    assert all(v == "***" for r in blind["rows"] for v in r)

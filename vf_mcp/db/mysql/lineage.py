@@ -32,8 +32,8 @@ __all__ = ["MyTables", "aligned", "analyze_mysql"]
 _MAX_VIEW_DEPTH = 8
 _PICKS = (exp.Min, exp.Max, exp.AnyValue)  # one of the argument's values, untransformed
 _NO_LINEAGE = (exp.Literal, exp.Null, exp.Boolean, exp.Placeholder, exp.Parameter, exp.DataType, exp.Var,
-               exp.Identifier, exp.Exists, exp.Is, exp.Star, exp.CurrentDate, exp.CurrentTimestamp)  # fmt: skip
-_SKIP_ARGS = frozenset({"alias", "partition_by", "order", "spec", "to", "_type", "over", "separator", "kind"})
+               exp.Exists, exp.Is, exp.Star, exp.CurrentDate, exp.CurrentTimestamp)  # fmt: skip
+_SKIP_ARGS = frozenset({"alias", "partition_by", "order", "spec", "over"})
 """Arguments that never carry a value of the output (types, window specifications, aliases, separators)."""
 _OPAQUE: Mapping[tuple[str, str], frozenset[str]] = {
     ("information_schema", "column_statistics"): frozenset({"histogram"}),
@@ -422,6 +422,10 @@ class _Analyzer:
             return _union(self.expr(x, scope) for x in node)
         if not isinstance(node, exp.Expr) or isinstance(node, _NO_LINEAGE):
             return _EMPTY
+        if isinstance(node, exp.Identifier):  # a name the parser did not make a column (VALUES(x)...): as one
+            lin = self._bare(str(node.name), scope)
+            self.everything.append(lin)
+            return lin
         if isinstance(node, exp.Column):
             if isinstance(node.this, exp.Star):
                 r = self._range(str(node.table), None, scope)
