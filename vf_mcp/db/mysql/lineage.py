@@ -325,7 +325,7 @@ class _Analyzer:
             try:
                 tree = sqlglot.parse_one(definition, read="mysql")
                 cols = _Analyzer(self.tables, self.depth + 1).query(tree, None)
-            except (_Inexact, sqlglot.errors.SqlglotError, RecursionError):
+            except Exception:  # unparsable or not followed: the view's columns are opaque
                 cols = None
         if cols is None or len(cols) != len(names):
             own = Lin(opaque=True)
@@ -480,16 +480,19 @@ def analyze_mysql(sql: str, tables: MyTables) -> QueryLineage | None:
     a = _Analyzer(tables)
     try:
         tree = sqlglot.parse_one(sql, read="mysql")
-    except (sqlglot.errors.SqlglotError, RecursionError):
+    except Exception:  # the server may still run what the parser cannot read: every column masked
         return _fallback(a, opaque=True)
     if not isinstance(tree, exp.Query):
         return _fallback(a, opaque=True)
     try:
         cols = a.query(tree, None)
     except _Inexact as exc:
-        a.everything += [a.expr(c, _Scope()) for c in tree.find_all(exp.Column)]  # judged by name at least
+        try:
+            a.everything += [a.expr(c, _Scope()) for c in tree.find_all(exp.Column)]  # judged by name at least
+        except Exception:
+            return _fallback(a, opaque=True)
         return _fallback(a, tables=exc.tables)
-    except RecursionError:
+    except Exception:  # a tree the walker cannot follow (too deep, a shape it does not know): conservative
         return _fallback(a, opaque=True)
     whole = _union(lin for _, lin in cols)
     return QueryLineage(
