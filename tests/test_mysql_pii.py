@@ -422,3 +422,41 @@ async def test_least_privilege_users_and_views(pii_dsn: str, mariadb: MariaDb, t
     assert all(r[1] == "***" and r[2] != t[2] and "***" in r[2] for r, t in zip(ro["rows"], truth, strict=True))
     assert len(blind["rows"]) == len(truth)
     assert all(v == "***" for r in blind["rows"] for v in r)
+
+
+async def test_trend_groups_masked_alike_stay_apart(pii_dsn: str, mariadb: MariaDb, tmp_path: Path) -> None:
+    """Grouped by a PII column, every group label is "***": the series stay one per group, numbers as in SQL."""
+    args = {"table_name": "Invoice", "metric": "count", "period": "monthly", "start_date": "2021-01-01",
+            "end_date": "2021-12-31", "time_column": "InvoiceDate", "group_by": "BillingAddress",
+            "top_groups": 5, "forecast_periods": 0}  # fmt: skip
+    async with _server(pii_dsn, tmp_path) as client:
+        out = await call(client, "analyze_trends", args)
+    top = await admin_sql(
+        mariadb,
+        "SELECT COUNT(*) FROM Invoice WHERE InvoiceDate >= '2021-01-01' AND InvoiceDate < '2022-01-01' "
+        "GROUP BY BillingAddress ORDER BY 1 DESC LIMIT 5",
+        DATABASE,
+    )
+    assert len(out["series"]) == 5
+    assert all(s["group"] == "***" and len(s["periods"]) == 12 for s in out["series"])
+    assert sorted(sum(v or 0 for v in s["values"]) for s in out["series"]) == sorted(n for (n,) in top)
+
+
+def test_group_series_keeps_groups_shown_alike_apart() -> None:
+    from typing import NamedTuple
+
+    from vf_mcp.compute.metrics import group_series
+
+    class Point(NamedTuple):
+        group: object
+        period_start: str
+        value: float | None
+
+    points = [Point("***", "2024-01-01", 1.0), Point("***", "2024-02-01", 2.0),
+              Point("***", "2024-01-01", 3.0), Point("***", "2024-02-01", 4.0),
+              Point("b", "2024-01-01", 5.0)]  # fmt: skip
+    assert group_series(points) == [
+        ("***", ["2024-01-01", "2024-02-01"], [1.0, 2.0]),
+        ("***", ["2024-01-01", "2024-02-01"], [3.0, 4.0]),
+        ("b", ["2024-01-01"], [5.0]),
+    ]
