@@ -377,6 +377,10 @@ def test_lineage_unit() -> None:
     assert [c.sources for c in aligned(unknown, ["Email"])] == [{("elsewhere", "t", "Email")}]
     misaligned = aligned(_lineage("SELECT CustomerId, City FROM Customer"), ["Email", "City"])
     assert all(not c.direct for c in misaligned)  # names that do not match: the whole statement's lineage
+    lateral = _lineage("SELECT c.CustomerId, x.a FROM Customer c, LATERAL (SELECT c.Email AS a) x").columns  # MySQL 8
+    assert lateral[1].direct and lateral[1].sources == {("db", "Customer", "Email")}
+    comma = _lineage("SELECT * FROM Invoice i, Customer c JOIN v ON 1 JOIN Customer d USING (Email)").columns
+    assert [c.name for c in comma][:4] == ["InvoiceId", "CustomerId", "Total", "Email"]  # JOIN binds before ","
     plain = _lineage("SELECT Id AS x FROM Customer").columns  # no such column: judged by name only
     crossed = with_origin(plain[0], ("db", "Customer", "Email"))  # the server names the source: Customer.Email
     assert crossed.sources == {("db", "Customer", "Email")} and crossed.names == {"Id"}
@@ -460,3 +464,42 @@ def test_group_series_keeps_groups_shown_alike_apart() -> None:
         ("***", ["2024-01-01", "2024-02-01"], [3.0, 4.0]),
         ("b", ["2024-01-01"], [5.0]),
     ]
+
+
+async def test_mysql_source_next_to_postgresql_and_hash_exports(
+    pii_dsn: str, chinook_dsn: str, mariadb: MariaDb, tmp_path: Path
+) -> None:
+    """A MySQL [[sources]] entry beside a PostgreSQL default: its analytics and run_query mask by lineage too;
+    in hash mode an export's tokens equal run_query's (the same policy, the same lineage)."""
+    from pydantic import SecretStr
+
+    from vf_mcp.settings import Source
+
+    forbidden = await _originals(mariadb)
+    sources = (Source(name="pg", dsn=SecretStr(chinook_dsn), default=True), Source(name="shop", dsn=SecretStr(pii_dsn)))
+    s = Settings(sources=sources, exports_dir=str(tmp_path / "exports"), audit_log_path="off", pii_mode="hash")
+    async with Client(build_server(s)) as client:
+        outs = [
+            await _everything(client, "run_query", {"sql": q, "source": "shop"})
+            for q in ("SELECT CONCAT(FirstName, LastName) AS n FROM Customer", "SELECT * FROM pii_people2")
+        ]
+        outs.append(
+            await _everything(
+                client,
+                "calculate_metrics",
+                {"table_name": "Customer", "metric": "count", "group_by": ["LastName"], "source": "shop"},
+            )
+        )
+        direct = await call(
+            client, "run_query", {"sql": "SELECT CustomerId, Email FROM Customer ORDER BY 1", "source": "shop"}
+        )
+        export = await call(
+            client,
+            "export_results",
+            {"query": "SELECT CustomerId, Email FROM Customer ORDER BY 1", "format": "jsonl", "source": "shop"},
+        )
+    for is_error, out in outs:
+        assert not is_error and not _leaks(out, forbidden), _leaks(out, forbidden)
+    lines = [json.loads(x) for x in Path(export["file_path"]).read_text().splitlines()]
+    assert [[x["CustomerId"], x["Email"]] for x in lines] == direct["rows"]
+    assert all(str(r[1]).startswith("pii:") for r in direct["rows"])
