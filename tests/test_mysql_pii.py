@@ -122,6 +122,9 @@ TOOL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("get_table_stats", {"table_name": "Customer"}),
     ("get_table_stats", {"table_name": "Employee"}),
+    ("get_table_stats", {"table_name": "pii_people"}),  # a view's innocently named columns over personal data
+    ("get_table_stats", {"table_name": "pii_people2"}),
+    ("check_data_quality", {"table_name": "pii_people"}),
     ("check_data_quality", {"table_name": "Customer"}),
     ("check_data_quality", {"table_name": "Employee"}),
     ("get_table_schema", {"table_name": "Customer"}),
@@ -276,6 +279,12 @@ async def test_non_personal_columns_and_counts_are_unchanged(pii_dsn: str, maria
             "calculate_metrics",
             {"table_name": "Invoice", "metric": "sum", "column": "Total", "group_by": ["BillingCountry"]},
         )
+        stats = await call(client, "get_table_stats", {"table_name": "pii_people"})
+    by_name = {c["name"]: c for c in stats["columns"]}
+    lo, hi, n = (await admin_sql(mariadb, "SELECT MIN(Country), MAX(Country), COUNT(*) FROM pii_people", DATABASE))[0]
+    assert (by_name["Country"]["min"], by_name["Country"]["max"]) == (lo, hi)  # a plain column of the view
+    assert by_name["person"]["min"] == by_name["person"]["max"] == "***"  # computed from names: masked whole
+    assert stats["row_count"] == n
     want = await admin_sql(mariadb, "SELECT COUNT(DISTINCT Email), COUNT(Email), COUNT(*) FROM Customer", DATABASE)
     assert counts["rows"] == [list(want[0])]
     want = await admin_sql(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from vf_mcp.db.gate import current_caller
@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from vf_mcp.db.mysql.lineage import MyTables
     from vf_mcp.db.mysql.pool import Row
 
-__all__ = ["MyLineageCache", "field_origins", "mask_mysql_rows", "mysql_masks", "without_mysql_values"]
+__all__ = [
+    "MyLineageCache",
+    "column_maskers",
+    "field_origins",
+    "mask_mysql_rows",
+    "mysql_masks",
+    "without_mysql_values",
+]
 
 LINEAGE_CACHE_ENTRIES = 1024
 
@@ -198,3 +205,25 @@ async def mask_mysql_rows(
         return rows
     masks = await mysql_masks(target, sql, names, policy, origins)
     return policy.apply_masks(rows, masks) if masks else rows
+
+
+async def column_maskers(relation_sql: str, names: Sequence[str]) -> dict[int, Callable[[object], object]]:
+    """Per column position of `SELECT names FROM relation_sql`: how to mask one of its values (min, max, most
+    common values) under the caller's policy, by lineage; {} when nothing is masked. A view's column computed
+    from personal data is masked whatever it is called."""
+    from vf_mcp.db.mysql.catalog import MySqlCatalog, quote_mysql
+
+    caller = current_caller()
+    policy = caller.pii
+    if policy is None or not names or not isinstance(caller.catalog, MySqlCatalog):
+        return {}
+    sql = f"SELECT {', '.join(quote_mysql(n) for n in names)} FROM {relation_sql}"
+    masks = await mysql_masks(caller.catalog, sql, names, policy)
+    return {m.index: _masker(policy, m) for m in masks}
+
+
+def _masker(policy: PiiPolicy, m: ColumnMask) -> Callable[[object], object]:
+    def mask(value: object) -> object:
+        return policy.mask_whole(value, m.mode) if m.whole else policy.mask_value(value, m.kind, m.mode)
+
+    return mask
