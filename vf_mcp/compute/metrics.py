@@ -83,13 +83,23 @@ def window_labels(
 
 
 def group_series(points: Sequence[Point]) -> list[tuple[object, list[str], list[float | None]]]:
-    """(group, period starts, values) per group, in the order the groups first appear."""
-    grouped: dict[str, tuple[object, list[str], list[float | None]]] = {}
+    """(group, period starts, values) per group, in the order the groups first appear.
+
+    Points come ordered by group, then period: a label seen again with a period that does not advance is
+    another group shown alike (personal data masked to the same "***"), so it starts a series of its own.
+    """
+    out: list[tuple[object, list[str], list[float | None]]] = []
+    latest: dict[str, tuple[object, list[str], list[float | None]]] = {}
     for p in points:
-        entry = grouped.setdefault(json.dumps(p.group, default=str), (p.group, [], []))
+        key = json.dumps(p.group, default=str)
+        entry = latest.get(key)
+        if entry is None or (entry[1] and p.period_start <= entry[1][-1]):
+            entry = (p.group, [], [])
+            latest[key] = entry
+            out.append(entry)
         entry[1].append(p.period_start)
         entry[2].append(p.value)
-    return list(grouped.values())
+    return out
 
 
 def as_dates(periods: Sequence[str]) -> list[date]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
 from vf_mcp.compute.periods import zone_info
@@ -22,13 +23,15 @@ from vf_mcp.db.convert import Converters, converter_for
 from vf_mcp.db.mysql import convert as my
 from vf_mcp.db.mysql.catalog import MySqlCatalog
 from vf_mcp.db.mysql.guard import placeholders_to_qmark
+from vf_mcp.db.mysql.masking import field_origins, mysql_masks
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.mysql.runner import _body, bind, check_mysql_user_sql
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import InvalidArgumentError
 from vf_mcp.export.columns import ExportColumn, Writer
-from vf_mcp.export.masking import ExportPolicy, mask_pii, masked_columns
+from vf_mcp.export.masking import ExportPolicy, LineagePolicy, mask_pii, masked_columns
 from vf_mcp.export.runner import OnChunk, OpenWriter, Reserve, Streamed, next_chunk_rows
+from vf_mcp.pii import ColumnMask, PiiPolicy
 
 _PG_TYPE = {
     **dict.fromkeys((my.TINY, my.SHORT, my.LONG, my.INT24, my.LONGLONG, my.YEAR), "int8"),
@@ -82,7 +85,7 @@ async def stream_mysql_export(
     reserve: Reserve | None = None,
 ) -> tuple[Streamed, Writer]:
     """Guard `sql`, stream all its rows into the writer `open_writer` makes; the caller closes the writer."""
-    from asyncmy.cursors import SSCursor
+    from vf_mcp.db.mysql.cursors import QuietSSCursor as SSCursor  # warnings echo values: never logged
 
     assert isinstance(db, MySqlDatabase) and isinstance(catalog, MySqlCatalog)
     await check_mysql_user_sql(db, catalog, sql)
@@ -104,6 +107,7 @@ async def stream_mysql_export(
                 raise InvalidArgumentError("The statement returns no columns: there is nothing to export.")
             plan = _plan(fields, zone)
             columns = _columns(fields, plan)
+            pii = await _with_lineage(catalog, _body(text), fields, pii)
             masked = set(masked_columns(columns, pii))
             if masked:  # masked values are text
                 columns = [c if i not in masked else _as_text(c) for i, c in enumerate(columns)]
@@ -144,6 +148,25 @@ async def stream_mysql_export(
         elapsed_ms=round((time.monotonic() - started) * 1000.0, 1),
     )
     return streamed, writer
+
+
+@dataclass(frozen=True)
+class _MaskedByLineage(LineagePolicy):
+    """The policy with the statement's masks by lineage (and the server's own column origins) worked out."""
+
+    fixed: tuple[ColumnMask, ...] = ()
+
+    def masks(self, columns: Sequence[ExportColumn]) -> tuple[ColumnMask, ...]:
+        return self.fixed
+
+
+async def _with_lineage(catalog: MySqlCatalog, sql: str, fields: Sequence[object], pii: ExportPolicy) -> ExportPolicy:
+    """`pii` with the masks of `sql`'s output columns by lineage (vf_mcp/db/mysql/masking.py)."""
+    if not isinstance(pii, PiiPolicy) or not pii.enabled:
+        return pii
+    names = [str(f.name) for f in fields]  # type: ignore[attr-defined]
+    masks = await mysql_masks(catalog, sql, names, pii, field_origins(fields))
+    return _MaskedByLineage(pii, None, masks)
 
 
 def _columns(fields: Sequence[object], plan: Sequence[tuple[str, object]]) -> list[ExportColumn]:

@@ -172,7 +172,7 @@ async def run_export(
         return _open_writer(fmt, part, store.directory, columns, converters, lines)
 
     try:
-        mysql = app.engine.name == "mysql"  # PII by lineage needs the PostgreSQL parser: by name and pattern there
+        mysql = app.engine.name == "mysql"  # on MySQL, PII by lineage is worked out once the columns are known
         if mysql:
             from vf_mcp.export.mysql import stream_mysql_export  # the MySQL driver and parser load on first use
         streamed, writer = await (stream_mysql_export if mysql else stream_export)(

@@ -11,7 +11,9 @@ import contextlib
 import re
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from vf_mcp.db.catalog import (
     Catalog,
@@ -26,7 +28,10 @@ from vf_mcp.db.catalog import (
     suggest,
 )
 from vf_mcp.db.mysql.pool import MySqlDatabase, Row
+from vf_mcp.db.pool import recording_sql
 from vf_mcp.errors import InvalidArgumentError, NotFoundError
+
+T = TypeVar("T")
 
 _KINDS = {"BASE TABLE": "r", "VIEW": "v", "SYSTEM VERSIONED": "r", "SEQUENCE": "r"}
 _CATEGORY = {
@@ -75,6 +80,18 @@ VIEW_SQL = (
 )
 FUNCTIONS_SQL = "SELECT LOWER(ROUTINE_NAME) AS n FROM information_schema.ROUTINES WHERE ROUTINE_TYPE = 'FUNCTION'"
 UDF_SQL = "SELECT LOWER(name) AS n FROM mysql.func"
+LINEAGE_SQL = """
+SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, COLUMN_NAME AS c, ORDINAL_POSITION AS p, NULL AS d, 0 AS v,
+       DATABASE() AS db
+FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA NOT IN ('mysql', 'performance_schema', 'sys', 'information_schema')
+UNION ALL
+SELECT TABLE_SCHEMA, TABLE_NAME, NULL, 0, VIEW_DEFINITION, 1, DATABASE()
+FROM information_schema.VIEWS
+WHERE TABLE_SCHEMA NOT IN ('mysql', 'performance_schema', 'sys', 'information_schema')
+ORDER BY 1, 2, 4
+"""
+"""Every column and view definition the user can see (PII lineage; a view without SHOW VIEW has an empty one)."""
 
 
 def quote_mysql(name: str) -> str:
@@ -136,6 +153,15 @@ class MySqlCatalog(Catalog):
             return frozenset(names)
 
         return await self.cached("volatile", load)
+
+    async def pii_lineage(self, build: Callable[[list[Row]], T]) -> T:
+        """What `build` makes of LINEAGE_SQL's rows (one catalog query, cached for the schema-cache period)."""
+
+        async def load() -> T:
+            with recording_sql():  # vf-mcp's own catalog read: not part of the caller's audited statements
+                return build(await self.my.fetch_rows(LINEAGE_SQL))
+
+        return await self.cached("pii_lineage", load)
 
     async def stats_estimates(self, *, refresh: bool = False) -> dict[int, TableStatsEstimate]:
         return {}  # no planner statistics of null fractions or timestamps to read on MySQL

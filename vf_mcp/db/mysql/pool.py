@@ -118,6 +118,10 @@ def translate_mysql(exc: BaseException, *, timeout_ms: int | None = None) -> VfE
         return exc
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
     text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    if code and not 2000 <= code < 3000:  # a server error may echo data values (personal data): cut them
+        from vf_mcp.db.mysql.masking import without_mysql_values
+
+        text = without_mysql_values(code, text)
     if code in (1969, 3024, 1317, 1028):  # max_statement_time / max_execution_time exceeded, interrupted
         limit = f" of {timeout_ms} ms" if timeout_ms else ""
         return QueryTimeoutError(
@@ -242,6 +246,8 @@ class MySqlDatabase(Database):
         from asyncmy.connection import Connection
         from asyncmy.constants.CLIENT import LOCAL_FILES, MULTI_STATEMENTS
 
+        from vf_mcp.db.mysql.cursors import QuietCursor  # no SHOW WARNINGS: their messages echo values
+
         server = server or self._server
         t = await server.target()
         conn: MyConn = Connection(  # type: ignore[no-untyped-call]
@@ -256,6 +262,7 @@ class MySqlDatabase(Database):
             local_infile=False,
             connect_timeout=self.settings.connect_timeout_s,
             program_name="vf-mcp",
+            cursor_cls=QuietCursor,
         )
         conn._client_flag &= ~(MULTI_STATEMENTS | LOCAL_FILES)  # asyncmy always asks for multi-statements
         try:

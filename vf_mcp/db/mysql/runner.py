@@ -177,7 +177,7 @@ async def run_mysql_guarded(
         columns = tuple(Column(c.name, c.type + NUMERIC_AS_TEXT) if j in changed else c for j, c in enumerate(columns))
         row_json = [json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) for r in rows]
     if current_caller().pii is not None and rows:
-        rows, row_json = await _masked(catalog, sql, columns, rows, row_json)
+        rows, row_json = await _masked(catalog, _body(text), fields, columns, rows, row_json)  # PII by lineage
     return QueryOutcome(
         columns=columns,
         rows=rows,
@@ -239,25 +239,25 @@ def _take(
 
 
 async def _masked(
-    catalog: MySqlCatalog, sql: str, columns: tuple[Column, ...], rows: list[list[JSONValue]], row_json: list[str]
+    catalog: MySqlCatalog,
+    sql: str,
+    fields: Sequence[MyField],
+    columns: tuple[Column, ...],
+    rows: list[list[JSONValue]],
+    row_json: list[str],
 ) -> tuple[list[list[JSONValue]], list[str]]:
-    """PII masking by lineage needs the PostgreSQL parser: on MySQL a result column is masked when the policy
-    marks its name as personal data (by name or configuration; the value patterns in `respond` still apply)."""
-    from vf_mcp.pii import pii_kind
+    """Rows with personal data masked by lineage (vf_mcp/db/mysql/masking.py); name rules and value patterns
+    apply in `respond`, as on PostgreSQL. Re-encoded only when something changed."""
+    from vf_mcp.db.mysql.masking import field_origins, mask_mysql_rows
 
-    policy = current_caller().pii
-    assert policy is not None
-    marked = [
-        (j, mode, pii_kind(c.name, None) or "other")
-        for j, c in enumerate(columns)
-        if (mode := policy.column_mode(c.name))
-    ]
-    if not marked:
+    masked = await mask_mysql_rows(catalog, sql, [c.name for c in columns], rows, field_origins(fields))
+    if masked is rows:
         return rows, row_json
-    for r in rows:
-        for j, mode, kind in marked:
-            r[j] = policy.mask_value(r[j], kind, mode)
-    return rows, [json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) for r in rows]
+    encoded = [
+        enc if new == old else json.dumps(new, ensure_ascii=False, separators=(",", ":"), default=str)
+        for new, old, enc in zip(masked, rows, row_json, strict=True)
+    ]
+    return masked, encoded
 
 
 async def fetch_mysql_statement(
@@ -285,4 +285,8 @@ async def fetch_mysql_statement(
         )
         for j, f in enumerate(fields)
     ]
+    if current_caller().pii is not None and rows:  # PII by lineage, as fetch_converted on PostgreSQL
+        from vf_mcp.db.mysql.masking import field_origins, mask_mysql_rows
+
+        rows = await mask_mysql_rows(None, sql, [c.name for c in columns], rows, field_origins(fields))
     return columns, rows, elapsed

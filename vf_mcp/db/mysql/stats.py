@@ -16,6 +16,7 @@ from vf_mcp.compute.quality import EMAIL_RE, PHONE_RE
 from vf_mcp.db.catalog import Relation
 from vf_mcp.db.mysql.catalog import mysql_name, quote_mysql
 from vf_mcp.db.mysql.convert import MyField, convert_rows, converter_for
+from vf_mcp.db.mysql.masking import column_maskers, mask_mysql_rows
 from vf_mcp.db.mysql.pool import MySqlDatabase
 from vf_mcp.db.stats import EMAIL_NAME, NON_NEGATIVE_NAME, PHONE_NAME, ColumnSpec, DatabaseInfo, Profile, RawStats
 from vf_mcp.jsontypes import JSONValue, as_int
@@ -60,9 +61,9 @@ def aggregate_sql(cols: list[ColumnSpec], source: str) -> str:
         if c.text_like:
             rules.append(f"CHAR_LENGTH({q}) <> CHAR_LENGTH(TRIM({q}))")
             if EMAIL_NAME.search(c.name):
-                rules.append(f"{q} NOT REGEXP '{EMAIL_RE}'")
+                rules.append(f"{q} NOT REGEXP {_lit(EMAIL_RE)}")
             elif PHONE_NAME.search(c.name):
-                rules.append(f"REGEXP_REPLACE({q}, '[[:space:]().-]', '') NOT REGEXP '{PHONE_RE}'")
+                rules.append(f"REGEXP_REPLACE({q}, '[[:space:]().-]', '') NOT REGEXP {_lit(PHONE_RE)}")
         if rules:
             parts.append(f"COALESCE(SUM({' OR '.join(rules)}), 0) AS cv_{i}")
         if c.numeric and NON_NEGATIVE_NAME.search(c.name):
@@ -70,6 +71,12 @@ def aggregate_sql(cols: list[ColumnSpec], source: str) -> str:
         elif c.base_type in _TIMESTAMPS:
             parts.append(f"COALESCE(SUM({q} > NOW() + INTERVAL 1 DAY OR {q} < '1900-01-01'), 0) AS ac_{i}")
     return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def _lit(text: str) -> str:
+    """A string literal of a constant pattern (backslashes doubled: sessions keep backslash escapes, and
+    '\\+' would reach the regex engine as a bare '+')."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def median_sql(c: ColumnSpec, source: str) -> str:
@@ -121,7 +128,24 @@ async def profile(
         for r in await db.fetch_rows(mcv_sql(repeated, source, top)):
             mcv.setdefault(int(r["k"]), []).append((str(_plain(r["v"])), int(r["n"])))
     names, rows = await _preview(db, rel, preview_rows)
+    await _mask_by_lineage(rel, cols, agg, mcv)
+    rows = await mask_mysql_rows(None, f"SELECT * FROM {mysql_name(rel)}", names, rows)
     return Profile(raw=RawStats(agg=agg, mcv=mcv, planner={}), sample_columns=names, sample_rows=rows)
+
+
+async def _mask_by_lineage(
+    rel: Relation, cols: list[ColumnSpec], agg: dict[str, object], mcv: dict[int, list[tuple[str, int]]]
+) -> None:
+    """Values of personal data by lineage (a view's innocently named column over one) masked in place: min, max
+    and most common values (averages and medians are numbers, as on PostgreSQL). Columns PII by name are masked
+    again by `respond` (idempotent)."""
+    maskers = await column_maskers(mysql_name(rel), [c.name for c in cols])
+    for i, mask in maskers.items():
+        for key in (f"mn_{i}", f"mx_{i}"):
+            if agg.get(key) is not None:
+                agg[key] = mask(agg[key])
+        if i in mcv:
+            mcv[i] = [(str(mask(v)), n) for v, n in mcv[i]]
 
 
 async def _preview(db: MySqlDatabase, rel: Relation, n: int) -> tuple[list[str], list[list[JSONValue]]]:
