@@ -26,6 +26,7 @@ whatever the collations say. Without a key the table is compared as a whole: cou
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,10 +34,17 @@ from dataclasses import dataclass
 
 from vf_mcp.compute.type_map import TypeFamily, family
 from vf_mcp.compute.validation import ColumnPair, TablePair, diff_rows
-from vf_mcp.db.migration_check import CheckOptions, DifferingRange, Key, Progress, RowSample, TableCheck
+from vf_mcp.db.migration_check import (
+    CheckOptions,
+    DifferingRange,
+    Key,
+    Progress,
+    RowSample,
+    TableCheck,
+    fan_out,
+)
 from vf_mcp.db.pool import Database
 from vf_mcp.db.schema_snapshot import LoadedSchema, load_snapshot
-from vf_mcp.errors import VfError
 
 Fetch = Callable[[str], Awaitable[list[dict[str, object]]]]
 
@@ -486,34 +494,17 @@ async def cross_check_tables(
 ) -> list[TableCheck]:
     """Check every pair across engines, `concurrency` tables at a time (one-sided tables: their row count)."""
     s_side, t_side = side_of(source), side_of(target)
-    gate = asyncio.Semaphore(max(1, concurrency))
-    done = 0
 
-    async def one(pair: TablePair) -> TableCheck:
-        nonlocal done
-        async with gate:
-            try:
-                if pair.target is None:
-                    assert pair.source is not None
-                    n = await count_rows(s_side, pair.source)
-                    result = TableCheck(
-                        pair=pair, status="missing_in_target", method="none", source_rows=n, statements=1
-                    )
-                elif pair.source is None:
-                    n = await count_rows(t_side, pair.target)
-                    result = TableCheck(
-                        pair=pair, status="missing_in_source", method="none", target_rows=n, statements=1
-                    )
-                else:
-                    result = await cross_check_table(s_side, t_side, pair, options)
-            except VfError as exc:
-                result = TableCheck(pair=pair, status="error", method="none", note=exc.message)
-        done += 1
-        if progress is not None:
-            await progress(done, len(pairs), f"{pair.name}: {result.status}")
-        return result
+    async def check(pair: TablePair) -> TableCheck:
+        return await cross_check_table(s_side, t_side, pair, options)
 
-    return list(await asyncio.gather(*(one(p) for p in pairs)))
+    return await fan_out(
+        pairs,
+        (functools.partial(count_rows, s_side), functools.partial(count_rows, t_side)),
+        check,
+        concurrency=concurrency,
+        progress=progress,
+    )
 
 
 def engine_name(db: Database) -> str:

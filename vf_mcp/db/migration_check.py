@@ -35,6 +35,7 @@ side per table.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -547,6 +548,29 @@ async def check_tables(
     progress: Progress | None = None,
 ) -> list[TableCheck]:
     """Check every pair (tables on one side only: their row count), `concurrency` tables at a time."""
+
+    async def check(pair: TablePair) -> TableCheck:
+        return await check_table(source, target, pair, options)
+
+    return await fan_out(
+        pairs,
+        (functools.partial(count_rows, source), functools.partial(count_rows, target)),
+        check,
+        concurrency=concurrency,
+        progress=progress,
+    )
+
+
+async def fan_out(
+    pairs: Sequence[TablePair],
+    counts: tuple[Callable[[tuple[str, str]], Awaitable[int]], Callable[[tuple[str, str]], Awaitable[int]]],
+    check: Callable[[TablePair], Awaitable[TableCheck]],
+    *,
+    concurrency: int,
+    progress: Progress | None,
+) -> list[TableCheck]:
+    """Run `check` on every pair present on both sides and `counts` (source, target) on one-sided ones,
+    `concurrency` at a time; a VfError becomes that table's error; progress after each table."""
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
 
@@ -557,17 +581,17 @@ async def check_tables(
             try:
                 if pair.target is None:
                     assert pair.source is not None
-                    n = await count_rows(source, pair.source)
+                    n = await counts[0](pair.source)
                     result = TableCheck(
                         pair=pair, status="missing_in_target", method="none", source_rows=n, statements=1
                     )
                 elif pair.source is None:
-                    n = await count_rows(target, pair.target)
+                    n = await counts[1](pair.target)
                     result = TableCheck(
                         pair=pair, status="missing_in_source", method="none", target_rows=n, statements=1
                     )
                 else:
-                    result = await check_table(source, target, pair, options)
+                    result = await check(pair)
             except VfError as exc:
                 result = TableCheck(pair=pair, status="error", method="none", note=exc.message)
             if not result.elapsed_s:
