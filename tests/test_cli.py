@@ -379,6 +379,32 @@ def test_startup_refusals_are_one_line_and_exit_2(
     _refusal(run(args), expected)
 
 
+def test_a_wrong_setting_ends_the_stdio_server_while_the_client_keeps_stdin_open(cli_dsn: str) -> None:
+    """stdio answers initialize while the start-up check runs (it does not wait for the database); a wrong
+    database name found by that check still ends the server with the one-line refusal and exit 2."""
+
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [str(VF), "serve", "--dsn", replace_db(cli_dsn, "no_such_database")],
+        env=clean_env(),
+        stdin=subprocess.PIPE,  # kept open: the server must end by itself
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        rc = proc.wait(timeout=60)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stdin is not None
+        proc.stdin.close()
+    assert rc == 2 and time.monotonic() - started < 60
+    said = lines(stderr)
+    assert len(said) == 1 and "database name" in said[0] and "Traceback" not in stderr, stderr
+
+
 def test_port_in_use_says_so_before_starting(cli_dsn: str) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from vf_mcp.jsontypes import JSONValue
     from vf_mcp.settings import Settings
+    from vf_mcp.stdio import StdioReader
 
 log = logging.getLogger("vf_mcp")
 
@@ -306,27 +307,32 @@ def _serve_workers(settings: Settings, sock: socket.socket) -> int:
 def _serve_stdio(settings: Settings) -> int:
     from vf_mcp.server import build_server
 
-    server = build_server(settings)
+    readers: list[StdioReader] = []
+
+    def stop() -> None:  # the start-up check found a setting that cannot work: end as if the client had left
+        for reader in readers:
+            reader.stop()
+
+    server = build_server(settings, stop=stop)
     try:
-        return asyncio.run(_run_stdio(server))
+        return asyncio.run(_run_stdio(server, readers))
     finally:
         _exit_on_signals()  # asyncio reset them: SIGTERM during the clean-up that follows still cleans up
 
 
-async def _run_stdio(server: MCPServer[Any]) -> int:
+async def _run_stdio(server: MCPServer[Any], readers: list[StdioReader]) -> int:
     """Serve until the client closes stdin or a signal asks to stop (then calls in flight get STOP_GRACE_S).
 
     stdin and stdout are served on asyncio pipes (vf_mcp/stdio.py): a signal ends the read at once and the
     server winds down as if the client had left. Where they are not pipes (a regular file), the SDK's own
     transport serves them.
     """
-    from vf_mcp.stdio import PipesUnavailable, StdioReader, open_stdio, serve_on
+    from vf_mcp.stdio import PipesUnavailable, open_stdio, serve_on
 
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
     received: list[int] = []
-    readers: list[StdioReader] = []
 
     def stop(signum: int) -> None:
         received.append(signum)

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -47,13 +47,24 @@ class StartupRefused(ConfigError):
     """The role is not read-only and --require-readonly-role was given."""
 
 
-def build_server(settings: Settings, *, counter: StatementCounter | None = None) -> MCPServer[App]:
-    """A fresh server: nothing is shared with other servers in the process."""
-    return _build(settings, counter)[0]
+def build_server(
+    settings: Settings, *, counter: StatementCounter | None = None, stop: Callable[[], None] | None = None
+) -> MCPServer[App]:
+    """A fresh server: nothing is shared with other servers in the process.
+
+    With `stop` (stdio serving), the handshake does not wait for the start-up check of the database: it runs
+    alongside, and a setting that cannot work (a wrong password, user, database or host) calls `stop`, which
+    ends the serving loop; the lifespan then raises that ConfigError, as if start-up had refused.
+    """
+    return _build(settings, counter, stop=stop)[0]
 
 
 def _build(
-    settings: Settings, counter: StatementCounter | None, *, announce: bool = True
+    settings: Settings,
+    counter: StatementCounter | None,
+    *,
+    announce: bool = True,
+    stop: Callable[[], None] | None = None,
 ) -> tuple[MCPServer[App], list[Hub], Any]:
     from vf_mcp.ops.auth import KeyRing
     from vf_mcp.ops.metrics import Metrics
@@ -70,16 +81,21 @@ def _build(
         hub.exports = exports
         app = hub.apps[hub.default]
         tasks: list[asyncio.Future[Any]] = []  # the first ones finish by themselves: a grace at exit
+        deferred = stop is not None and not settings.require_readonly_role
+        check = asyncio.ensure_future(app.catalog.cached("role_safety", app.db.role_safety))
         try:
-            check = asyncio.ensure_future(app.catalog.cached("role_safety", app.db.role_safety))
             tasks.append(check)
-            verdict = await _role_verdict(settings, check)  # refuses to start on a setting that cannot work
-            if not announced:  # once per server (an SSE server enters this for every connection)
-                announced.append(True)
-                _announce(settings)
-            if announce:
-                _report_role(verdict)
-            tasks.append(asyncio.create_task(_warm_up(app, check)))
+            if deferred:  # stdio: the handshake is answered while the check runs
+                assert stop is not None
+                tasks.append(asyncio.create_task(_verdict_later(settings, app, check, stop, report=announce)))
+            else:
+                verdict = await _role_verdict(settings, check)  # refuses to start on a setting that cannot work
+                if not announced:  # once per server (an SSE server enters this for every connection)
+                    announced.append(True)
+                    _announce(settings)
+                if announce:
+                    _report_role(verdict)
+                tasks.append(asyncio.create_task(_warm_up(app, check)))
             tasks.append(asyncio.create_task(_load_tools(_families(settings))))
             if settings.pool_idle_close_s > 0:
                 tasks.append(asyncio.create_task(_close_idle_pools(hub, settings.pool_idle_close_s)))
@@ -87,10 +103,13 @@ def _build(
             async with export_files.serving(exports, app):  # the exports store, its cleanup, live download links
                 yield app
         finally:
+            refusal = await _refusal(check) if deferred else None  # a client that left at once still learns it
             await _stop_quietly(tasks, finishing=2)  # finished before their pools close
             if hub in current:
                 current.remove(hub)
             await _close_hub(hub)
+            if refusal is not None:
+                raise refusal
 
     tools = published(_families(settings), several_sources=len(settings.sources) > 1)
     views = install_views(tools, enabled=settings.ui)  # MCP Apps: _meta.ui, the ui:// resources, the gate
@@ -310,6 +329,32 @@ def _report_role(verdict: RoleSafety | str) -> None:
         startup_log.warning("!!! %s", warning)
     else:
         startup_log.info("role %s: read-only, least privilege", verdict.role)
+
+
+async def _verdict_later(
+    settings: Settings, app: App, check: asyncio.Future[RoleSafety], stop: Callable[[], None], *, report: bool
+) -> None:
+    """The start-up check, after the handshake: a setting that cannot work stops the server (the lifespan then
+    raises it); otherwise the start-up block and the role's verdict, then the catalog caches warm up."""
+    try:
+        verdict = await _role_verdict(settings, check)
+    except ConfigError:
+        stop()
+        return
+    if report:
+        _announce(settings)
+        _report_role(verdict)
+    await _warm_up(app, check)
+
+
+async def _refusal(check: asyncio.Future[RoleSafety]) -> ConfigError | None:
+    """The start-up check's ConfigError (waiting up to STARTUP_CHECK_S for it), or None."""
+    if not check.done():
+        await asyncio.wait({check}, timeout=STARTUP_CHECK_S)
+    if not check.done() or check.cancelled():
+        return None
+    exc = check.exception()
+    return exc if isinstance(exc, ConfigError) else None
 
 
 async def _warm_up(app: App, check: asyncio.Future[RoleSafety]) -> None:
