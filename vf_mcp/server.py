@@ -82,7 +82,7 @@ def _build(
         app = hub.apps[hub.default]
         tasks: list[asyncio.Future[Any]] = []  # the first ones finish by themselves: a grace at exit
         deferred = stop is not None and not settings.require_readonly_role
-        check = asyncio.ensure_future(app.catalog.cached("role_safety", app.db.role_safety))
+        check = asyncio.ensure_future(_role_safety(app, delay_s=CHECK_DELAY_S if deferred else 0.0))
         try:
             tasks.append(check)
             if deferred:  # stdio: the handshake is answered while the check runs
@@ -265,6 +265,8 @@ async def _close_idle_pools(hub: Hub, idle_s: float) -> None:
 
 STARTUP_CHECK_S = 3.0
 """How long start-up waits for the role's safety verdict (longer: serve, and report it when it comes)."""
+CHECK_DELAY_S = 0.1
+"""stdio: the start-up check of the database starts this long after serving (the handshake is answered first)."""
 EXIT_GRACE_S = 0.25
 """How long the exit lets an almost finished warm-up query end before cancelling it."""
 
@@ -329,6 +331,13 @@ def _report_role(verdict: RoleSafety | str) -> None:
         startup_log.warning("!!! %s", warning)
     else:
         startup_log.info("role %s: read-only, least privilege", verdict.role)
+
+
+async def _role_safety(app: App, *, delay_s: float) -> RoleSafety:
+    """The role's safety (cached with the catalog), checked after `delay_s` (the handshake goes first)."""
+    if delay_s > 0:
+        await asyncio.sleep(delay_s)
+    return await app.catalog.cached("role_safety", app.db.role_safety)
 
 
 async def _verdict_later(

@@ -1,8 +1,10 @@
 """Audit log: one JSON line per tool call in a rotating file, optionally copied to a separate PostgreSQL database.
 
 Secret-looking argument keys are redacted; a caller-supplied masker hides PII before anything is written.
-Writing never blocks or fails a tool call: the file write is small and synchronous, and the database sink is
-a bounded queue drained in batches by a background task (records are dropped and counted when it is down or full).
+Writing never blocks or fails a tool call: a record is only queued during the call; it is masked, encoded and
+written to the file right after the answer has gone out (the next turn of the event loop, in one write for
+every record of that turn, and at close), and the database sink is a bounded queue drained in batches by a
+background task (records are dropped and counted when it is down or full).
 """
 
 from __future__ import annotations
@@ -164,21 +166,35 @@ def same_database(a: str, b: str) -> bool:
 class _AuditFile:
     """Appends JSON lines to the audit file (owner-only permissions), rotating at `max_bytes` like
     logging's RotatingFileHandler (`backups` old files .1 ... .N; 0: never rotate), with one write() per
-    record and no per-record stat."""
+    batch of records and no per-record stat."""
 
     def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
         self.path, self.max_bytes, self.backups = path, max_bytes, backups
         self._fd: int | None = None
         self._size = 0
 
-    def write(self, line: str) -> None:
-        data = (line + "\n").encode("utf-8")
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Append `lines` (one write per file they go to), rotating where the next line would pass max_bytes."""
         if self._fd is None:
             self._open()
-        if self.max_bytes > 0 and self.backups > 0 and self._size > 0 and self._size + len(data) > self.max_bytes:
-            self._rotate()
+        rotates = self.max_bytes > 0 and self.backups > 0
+        chunk: list[bytes] = []
+        size = self._size
+        for line in lines:
+            data = (line + "\n").encode("utf-8")
+            if rotates and size > 0 and size + len(data) > self.max_bytes:
+                self._append(b"".join(chunk))
+                chunk, size = [], 0
+                self._rotate()
+            chunk.append(data)
+            size += len(data)
+        self._append(b"".join(chunk))
+
+    def _append(self, data: bytes) -> None:
         assert self._fd is not None
-        os.write(self._fd, data)
+        view = memoryview(data)
+        while view:  # a regular file takes it whole; a short write (a full disk) is retried, or raises
+            view = view[os.write(self._fd, view) :]
         self._size += len(data)
 
     def close(self) -> None:
@@ -267,6 +283,7 @@ class AuditLog:
         self._last_warn = float("-inf")
         self._sink_down = False
         self._closed = False
+        self._pending: list[AuditRecord] = []  # recorded during this turn of the event loop, written after it
 
     @property
     def enabled(self) -> bool:
@@ -274,28 +291,43 @@ class AuditLog:
         return self.path is not None or self._dsn is not None
 
     def record(self, rec: AuditRecord) -> None:
-        """Write one record (file now, database in the background). Never raises, never blocks."""
+        """Queue one record; it is written after the answer (see flush). Never raises, never blocks."""
         if not self.enabled or self._closed:
             return
-        try:
-            doc = self._document(rec)
-            line = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
-        except Exception:
-            log.exception("audit: could not serialise a record for tool %r", rec.tool)
-            return
         self.records += 1
-        if self._file is not None:
+        self._pending.append(rec)
+        if len(self._pending) > 1:
+            return  # a flush is already scheduled
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:  # no event loop (a synchronous caller): now
+            self.flush()
+
+    def flush(self) -> None:
+        """Mask, encode and write every queued record: the file in one write, the database sink's queue."""
+        pending, self._pending = self._pending, []
+        lines: list[str] = []
+        for rec in pending:
             try:
-                self._file.write(line)
+                doc = self._document(rec)
+                line = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+            except Exception:
+                self.records -= 1
+                log.exception("audit: could not serialise a record for tool %r", rec.tool)
+                continue
+            lines.append(line)
+            if self._queue is not None:
+                try:
+                    self._queue.put_nowait((rec.ts, str(doc["identity"]), str(doc["tool"]), rec.ok, line))
+                except asyncio.QueueFull:
+                    self.db_dropped += 1
+                    self._warn("audit database sink is behind or down: queue full, record dropped")
+        if self._file is not None and lines:
+            try:
+                self._file.write_lines(lines)
             except Exception:
                 self.file_errors += 1
                 log.exception("audit: file write failed")
-        if self._queue is not None:
-            try:
-                self._queue.put_nowait((rec.ts, str(doc["identity"]), str(doc["tool"]), rec.ok, line))
-            except asyncio.QueueFull:
-                self.db_dropped += 1
-                self._warn("audit database sink is behind or down: queue full, record dropped")
 
     async def start(self) -> None:
         """Start the database sink's background task (no-op without audit_dsn)."""
@@ -303,7 +335,8 @@ class AuditLog:
             self._task = asyncio.create_task(self._drain(), name="vf-mcp-audit-sink")
 
     async def aclose(self) -> None:
-        """Flush the database queue (up to flush_timeout_s), stop the sink and close the file."""
+        """Write the queued records, flush the database queue (up to flush_timeout_s), stop the sink, close."""
+        self.flush()
         self._closed = True
         if self._task is not None and self._queue is not None:
             if not self._sink_down:
