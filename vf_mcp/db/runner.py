@@ -446,10 +446,12 @@ async def fetch_converted(
             attrs = stmt.get_attributes()
             bounded = None
             if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
-                # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL
+                # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL; asyncpg keeps
+                # the wrapped statement prepared on this connection: one round trip when it is run again
                 bounded = bounded_sql(await statement_body(sql), attrs, value_cap=cap)
-                stmt = await conn.prepare(bounded.sql, name="", timeout=db.client_timeout_s(timeout_ms))
-            records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
+                records = await conn.fetch(bounded.sql, *params, timeout=db.client_timeout_s(timeout_ms))
+            else:
+                records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
     converters = converters_for(attrs)
     if bounded is None:
         rows = [convert_row(r, converters) for r in records]

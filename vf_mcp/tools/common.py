@@ -59,7 +59,8 @@ class VfTool(Tool):
 
     Arguments are reshaped per field (models/lenient.py: bare value for a list, any-case enum values,
     synonyms such as monthly/month) before the SDK validates them; a validation failure reads one line per
-    problem (argument, what was given, the valid values), never a pydantic dump.
+    problem (argument, what was given, the valid values), never a pydantic dump. An answer the tool built
+    with respond() comes from a validated output model and is passed on without a second validation.
     """
 
     async def run(
@@ -68,12 +69,18 @@ class VfTool(Tool):
         model = self.fn_metadata.arg_model
         reshaped = lenient_arguments(model, self.fn_metadata.pre_parse_json(arguments))
         try:
-            return await super().run(reshaped, context, convert_result=convert_result)
+            result = await super().run(reshaped, context, convert_result=False)
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
                 raise
             raise ToolError(f"Error executing tool {self.name}: {describe_errors(model, cause)}") from cause
+        if not convert_result or isinstance(result, CallToolResult):
+            return result  # respond() built it from a validated output model: not validated again
+        try:
+            return self.fn_metadata.convert_result(result)
+        except Exception as exc:
+            raise UnexpectedToolError(f"Error executing tool {self.name}") from exc
 
 
 MIN_DATE = date(1000, 1, 1)
