@@ -52,7 +52,6 @@ class TableEntry(Out):
     kind: str = Field(description="table, view, materialized view, partitioned table, foreign table")
     row_estimate: int | None = Field(None, description="Planner estimate (not exact)")
     size_bytes: int | None = None
-    size: str | None = None
     comment: str | None = None
     partitions: list[str] | None = Field(None, description="Partitions of a partitioned table")
 

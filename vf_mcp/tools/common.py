@@ -348,13 +348,16 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def respond(model: BaseModel, body: str | None = None) -> CallToolResult:
+def respond(model: BaseModel, body: str | None = None, *, lean_items: str | None = None) -> CallToolResult:
     """structured_content = the model; text = its message plus a compact body wrapped as untrusted data.
 
     The text does not repeat the structured JSON: `body` is a compact rendering (rows one per line),
-    or, by default, the model without its message field and empty values.
+    or, by default, the model without its message field and empty values. `lean_items` names a list of objects
+    whose null fields are left out of the structured content too (the output schema requires no field).
     """
     dumped = model.model_dump(mode="json")
+    if lean_items is not None:
+        dumped[lean_items] = [{k: v for k, v in item.items() if v is not None} for item in dumped[lean_items]]
     blob = json.dumps(dumped, ensure_ascii=False, default=str)  # one encoding for both checks below
     data: dict[str, Any] = redact_json(dumped, blob=blob)  # configured secrets never leave
     policy = current_caller().pii  # the caller's PII policy, set by the tool pipeline (None: nothing to mask)

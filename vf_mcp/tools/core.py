@@ -161,9 +161,13 @@ async def list_tables(
         msg = "No tables matched; call list_tables without filters to see everything."
     result = TableList(tables=entries, total=len(entries), message=msg)
     body = "\n".join(
-        compact_json([e.schema_name, e.name, e.kind, e.row_estimate, e.size, e.comment, e.partitions]) for e in entries
+        compact_json(
+            [e.schema_name, e.name, e.kind, e.row_estimate, human_bytes(e.size_bytes), e.comment, e.partitions]
+        )
+        for e in entries
     )
-    answer = respond(result, "[schema,name,kind,row_estimate,size,comment,partitions]\n" + body)
+    # each entry without its null fields (most tables have no comment and no partitions)
+    answer = respond(result, "[schema,name,kind,row_estimate,size,comment,partitions]\n" + body, lean_items="tables")
     app.catalog.keep(key, rels, answer)
     return answer
 
@@ -349,7 +353,6 @@ def _table_entry(r: Relation, rels: tuple[Relation, ...], partitions: list[str] 
         kind=r.kind_name,
         row_estimate=rows_with_partitions(r, rels),
         size_bytes=size,
-        size=human_bytes(size),
         comment=r.comment,
         partitions=partitions,
     )
