@@ -396,6 +396,7 @@ class Catalog:
     def invalidate(self) -> None:
         self.cache.invalidate()
         self.answers.clear()
+        self.db.shapes.clear()
 
     def derived(self, key: Hashable, basis: object) -> object | None:
         """The answer kept for `key` if it was derived from this very `basis` (a catalog snapshot)."""

@@ -111,6 +111,45 @@ FROM me
 """One query: privileges that let the role write or read the catalogs' secrets (see Database.role_safety)."""
 
 
+class ShapeMemo:
+    """What vf-mcp's own statements return (described once), by SQL text, for as long as the catalog is cached.
+
+    Those statements are built from the cached catalog, so their result shape changes only with a schema change,
+    which the catalog cache itself sees at its next refresh (schema_cache_ttl_s); Catalog.invalidate clears both.
+    A remembered statement runs in one round trip (asyncpg keeps it prepared per connection) instead of a
+    describe and then the run.
+    """
+
+    MAX_ENTRIES = 512
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, object]] = {}
+
+    def get(self, sql: str) -> object | None:
+        entry = self._entries.get(sql)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._entries[sql]
+            return None
+        return entry[1]
+
+    def put(self, sql: str, shape: object) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[sql] = (self._clock() + self.ttl_s, shape)
+
+    def forget(self, sql: str) -> None:
+        self._entries.pop(sql, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 @dataclass
 class StatementCounter:
     """Counts vf-mcp's own catalog/metadata statements (those run through Database.fetch)."""
@@ -283,6 +322,8 @@ class Database:
         self._temp_file_limit_ok: bool | None = None  # may this role set temp_file_limit? (None: not tried yet)
         self._export_slots: asyncio.Semaphore | None = None
         self._releases: set[asyncio.Future[None]] = set()  # connections being reset after a finished call
+        self.shapes = ShapeMemo(settings.schema_cache_ttl_s)
+        """Result shapes of vf-mcp's own statements (runner.fetch_converted)."""
 
     @property
     def export_slots(self) -> int:

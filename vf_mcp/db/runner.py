@@ -19,6 +19,8 @@ from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from vf_mcp.db.catalog import Catalog
 from vf_mcp.db.convert import (
     NUMERIC_AS_TEXT,
@@ -37,6 +39,7 @@ from vf_mcp.db.masking import mask_by_lineage, masked_json_rows
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import Database, note_sql
 from vf_mcp.errors import InvalidArgumentError, db_errors
+from vf_mcp.identifiers import quote_ident
 
 if TYPE_CHECKING:
     from asyncpg import Record
@@ -432,26 +435,77 @@ def _is_query(sql: str) -> bool:
     return head in ("select", "with", "values", "table", "(select")
 
 
+def _answered(exc: asyncpg.PostgresError) -> bool:
+    """An error that is the statement's own outcome (a timeout, a cancel, a lost connection, no resources),
+    not a sign that the schema changed under its remembered form."""
+    state = getattr(exc, "sqlstate", "") or ""
+    return state.startswith(("08", "53", "57", "58"))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A statement's described result (remembered in Database.shapes) and the form that runs it again.
+
+    `sql` runs the statement (or its bounded form) with every one of its own columns cast to the type it was
+    described with: until the catalog refreshes, the answer keeps that shape, so the converters and the cutting
+    of long values stay right; a column whose type changed so that the cast fails sends it back to a fresh
+    description.
+    """
+
+    attrs: tuple[PgAttribute, ...]
+    bounded: Bounded | None
+    sql: str
+
+    @staticmethod
+    def of(sql: str, attrs: tuple[PgAttribute, ...], bounded: Bounded | None) -> _Shape:
+        inner = sql if bounded is None else bounded.sql
+        width = len(attrs) if bounded is None else bounded.width + len(bounded.var_columns) + 1
+        cells = [f"q.c{i + 1}::{quote_ident(a.type.schema)}.{quote_ident(a.type.name)}" for i, a in enumerate(attrs)]
+        cells += [f"q.c{i + 1}" for i in range(len(attrs), width)]  # the cut previews and sizes
+        aliases = ", ".join(f"c{i + 1}" for i in range(width))
+        return _Shape(attrs, bounded, f"SELECT {', '.join(cells)} FROM (\n{inner}\n) AS q({aliases})")
+
+
 async def fetch_converted(
     db: Database, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None
 ) -> tuple[list[Column], list[list[JSONValue]], float]:
-    """Run one statement vf-mcp built itself (quoted identifiers, bound values); return JSON-ready rows."""
+    """Run one statement vf-mcp built itself (quoted identifiers, bound values); return JSON-ready rows.
+
+    Its result shape is described once and remembered with the catalog (Database.shapes): later runs take one
+    round trip, in the described types (see _Shape); a remembered form the schema no longer fits fails and
+    runs again, described afresh.
+    """
     effective = db.effective_timeout_ms(timeout_ms)
-    cap = db.settings.max_result_bytes
+    client_timeout = db.client_timeout_s(timeout_ms)
     async with db.read_only(timeout_ms=timeout_ms, transaction=False) as conn:  # one statement
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
-            stmt = await conn.prepare(sql, name="", timeout=db.client_timeout_s(timeout_ms))  # unnamed: no Close later
-            attrs = stmt.get_attributes()
-            bounded = None
-            if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
-                # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL; asyncpg keeps
-                # the wrapped statement prepared on this connection: one round trip when it is run again
-                bounded = bounded_sql(await statement_body(sql), attrs, value_cap=cap)
-                records = await conn.fetch(bounded.sql, *params, timeout=db.client_timeout_s(timeout_ms))
-            else:
-                records = await stmt.fetch(*params, timeout=db.client_timeout_s(timeout_ms))
+            records: list[Record] | None = None
+            remembered = db.shapes.get(sql)
+            shape = remembered if isinstance(remembered, _Shape) else None
+            if shape is not None:
+                try:  # one round trip: asyncpg keeps the remembered form prepared on each connection
+                    records = await conn.fetch(shape.sql, *params, timeout=client_timeout)
+                except asyncpg.PostgresError as exc:
+                    db.shapes.forget(sql)
+                    if _answered(exc):
+                        raise
+                    records = None  # the schema changed under the remembered form: described afresh below
+            if records is None or shape is None:
+                stmt = await conn.prepare(sql, name="", timeout=client_timeout)  # unnamed: no Close later
+                attrs = tuple(stmt.get_attributes())
+                bounded = None
+                if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
+                    # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL
+                    bounded = bounded_sql(await statement_body(sql), attrs, value_cap=db.settings.max_result_bytes)
+                    records = await conn.fetch(bounded.sql, *params, timeout=client_timeout)
+                else:
+                    records = await stmt.fetch(*params, timeout=client_timeout)
+                shape = _Shape.of(await statement_body(sql), attrs, bounded)
+                if attrs and _is_query(sql):
+                    db.shapes.put(sql, shape)
+    attrs, bounded = shape.attrs, shape.bounded
     converters = converters_for(attrs)
     if bounded is None:
         rows = [convert_row(r, converters) for r in records]
