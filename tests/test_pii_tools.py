@@ -92,3 +92,18 @@ async def test_per_column_and_per_source_rules(contacts_dsn: str, tmp_path: Path
         open_row = (await call(client, "run_query", {**q, "source": "open"}))["rows"][0]
         assert open_row[1] == "Pretoria"
         assert open_row[0].startswith("pii:")
+
+
+async def test_a_value_smuggled_into_a_column_name_is_masked(contacts_dsn: str, tmp_path: Path) -> None:
+    """A column alias is data too: an email or card number spelled as a column name is masked in the column
+    list and in the text, as it would be in a value."""
+    async with Client(build_server(settings(contacts_dsn, tmp_path))) as client:
+        result = await client.call_tool(
+            "run_query", {"sql": 'SELECT 1 AS "lerato@example.com", 2 AS "4111 1111 1111 1111", 3 AS city'}
+        )
+        assert not result.is_error
+        wire = json.dumps(result.structured_content) + result.content[0].text  # type: ignore[union-attr]
+        assert "lerato@example.com" not in wire and "4111 1111 1111 1111" not in wire
+        names = [c["name"] for c in (result.structured_content or {})["columns"]]
+        assert names[0].endswith("@example.com") and names[2] == "city"
+        assert (result.structured_content or {})["rows"] == [[1, 2, 3]]

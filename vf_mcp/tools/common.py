@@ -239,14 +239,25 @@ def mask_structured(data: dict[str, Any], policy: Any, blob: str | None = None) 
     columns = data.get("columns")
     if isinstance(rows, list) and isinstance(columns, list) and all(isinstance(r, list) for r in rows):
         names = [str(c.get("name")) if isinstance(c, dict) else str(c) for c in columns]
-        meta = {k: v for k, v in data.items() if k != "rows"}
+        plain = all(isinstance(c, dict) and c.keys() <= {"name", "type"} for c in columns)
+        # a plain column list ({name, type}) holds no values: only a value pattern in a name can be masked
+        meta = {k: v for k, v in data.items() if k != "rows" and not (plain and k == "columns")}
         rest = policy.mask_json(meta)
+        masked_columns = _masked_names(policy, columns) if plain else rest.get("columns")
         masked_rows = policy.mask_rows(names, rows)
-        if rest is meta and masked_rows is rows:
+        if rest is meta and masked_rows is rows and masked_columns is columns:
             return data  # nothing changed
-        return {k: masked_rows if k == "rows" else rest[k] for k in data}
+        out = {k: masked_rows if k == "rows" else rest.get(k) for k in data}
+        out["columns"] = masked_columns
+        return out
     masked: dict[str, Any] = policy.mask_json(data, blob=blob)
     return masked
+
+
+def _masked_names(policy: Any, columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A plain column list with value patterns in its names and types masked (the same list if none)."""
+    masked = [{k: policy.mask_text(v) if isinstance(v, str) else v for k, v in c.items()} for c in columns]
+    return columns if masked == columns else masked
 
 
 def _render(data: dict[str, Any]) -> str:
