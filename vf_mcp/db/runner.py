@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -173,6 +174,12 @@ def bounded_sql(
     names += [f"CASE WHEN w._vf_before <= {row_cap} THEN w.k{i + 1} END" for i in var]
     names += ["w._vf_before", "w._vf_row"]
     return Bounded(f"SELECT {', '.join(names)} FROM ({window}) AS w{tail}", n, var, True)
+
+
+@lru_cache(maxsize=256)
+def _bounded_memo(body: str, attrs: tuple[PgAttribute, ...], cap: int, offset: int, row_limit: int) -> Bounded:
+    """run_guarded's bounded form (the same statement, shape and page again: built once)."""
+    return bounded_sql(body, attrs, value_cap=cap, row_cap=cap, offset=offset, row_limit=row_limit)
 
 
 def cut_json_value(value: JSONValue, limit_chars: int = PREVIEW_CHARS) -> tuple[JSONValue, int]:
@@ -377,9 +384,7 @@ async def run_guarded(
                     if any(is_variable_length(a) for a in attrs):
                         # Values over the cap are cut and rows past the cap are emptied inside PostgreSQL: the
                         # fetch below never brings more than about one row over max_result_bytes into memory.
-                        bounded = bounded_sql(
-                            body, attrs, value_cap=cap, row_cap=cap, offset=offset, row_limit=limit + 1
-                        )
+                        bounded = _bounded_memo(body, tuple(attrs), cap, offset, limit + 1)
                         query = bounded.sql
                     else:
                         query = f"SELECT * FROM (\n{body}\n) AS q0 OFFSET {int(offset)} LIMIT {limit + 1}"
