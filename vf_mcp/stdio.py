@@ -194,8 +194,20 @@ def _restore(saved_in: int | None, saved_out: int | None) -> None:
 
 async def serve_on(server: MCPServer[Any], reader: StdioReader, writer: StdioWriter) -> None:
     """Run `server` (its lifespan, then the SDK's serving loop) on these streams until the client leaves."""
-    # The SDK's low-level server has no public accessor (MCPServer.run_stdio_async uses a private one); the
-    # session manager the SDK exposes for mounting servers holds it as its public `app`.
-    server.streamable_http_app()
-    low = server.session_manager.app
+    low = _lowlevel(server)
     await low.run(reader, writer, low.create_initialization_options())
+
+
+def _lowlevel(server: MCPServer[Any]) -> Any:
+    """The SDK's low-level server, which runs the serving loop.
+
+    MCPServer has no public accessor for it (its own run_stdio_async reads the attribute below). The public
+    route, the session manager built with the streamable HTTP app, costs 10-20 ms of start-up (Starlette's
+    routing and middleware, imported and built for nothing), so the attribute is read when it is there and the
+    public route is the fallback (tests/test_stdio.py checks which one this SDK takes).
+    """
+    low = getattr(server, "_lowlevel_server", None)
+    if low is not None and callable(getattr(low, "run", None)):
+        return low
+    server.streamable_http_app()
+    return server.session_manager.app
