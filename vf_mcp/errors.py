@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-import asyncpg
-from asyncpg.exceptions._base import InternalClientError
+if TYPE_CHECKING:
+    import asyncpg
+else:
+    from vf_mcp.lazy import asyncpg  # imported on first use: not before the stdio handshake
 
 
 class VfError(Exception):
@@ -202,7 +205,7 @@ def translate(exc: BaseException, *, statement_timeout_ms: int | None = None) ->
         if state in ("40001", "40P01"):
             return QueryError(f"PostgreSQL error {state}: {text}", retryable=True, sqlstate=state)
         return QueryError(f"PostgreSQL error {state}: {text}", sqlstate=state, subject=subject)
-    if isinstance(exc, InternalClientError):  # the driver's protocol state broke (a connection killed mid-use)
+    if isinstance(exc, asyncpg.InternalClientError):  # the driver's protocol state broke (a connection killed mid-use)
         return DatabaseUnavailableError(f"The database connection broke: {exc}. Retry in a moment.", retryable=True)
     if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
         return DatabaseUnavailableError(f"The database connection was lost: {exc}. Retry in a moment.", retryable=True)
@@ -233,7 +236,7 @@ def db_errors(*, statement_timeout_ms: int | None = None) -> Iterator[None]:
     except (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
-        InternalClientError,
+        asyncpg.InternalClientError,
         OSError,
         TimeoutError,
         UnicodeDecodeError,

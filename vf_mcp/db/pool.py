@@ -21,9 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-
-import asyncpg
-from asyncpg.exceptions._base import InternalClientError
+from typing import TYPE_CHECKING
 
 from vf_mcp.compute.periods import zone_info
 from vf_mcp.errors import (
@@ -36,6 +34,11 @@ from vf_mcp.errors import (
     db_errors,
 )
 from vf_mcp.settings import Settings, redact_dsn
+
+if TYPE_CHECKING:
+    import asyncpg
+else:
+    from vf_mcp.lazy import asyncpg  # imported on first use: not before the stdio handshake
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +229,9 @@ def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         state = getattr(exc, "sqlstate", "") or ""
         return state.startswith(("08", "57P")) or state == "53300"
-    return isinstance(exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, TimeoutError, InternalClientError))
+    return isinstance(
+        exc, (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, TimeoutError, asyncpg.InternalClientError)
+    )
 
 
 def _is_closed(conn: asyncpg.Connection) -> bool:

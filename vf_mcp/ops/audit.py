@@ -20,15 +20,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import asyncpg
 import platformdirs
 
 from vf_mcp.errors import ConfigError
 from vf_mcp.jsontypes import JSONValue
 from vf_mcp.redaction import redact_text
 from vf_mcp.settings import Settings, redact_dsn
+
+if TYPE_CHECKING:
+    import asyncpg
+else:
+    from vf_mcp.lazy import asyncpg  # imported on first use: not before the stdio handshake
 
 log = logging.getLogger("vf_mcp.ops.audit")
 

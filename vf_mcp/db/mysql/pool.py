@@ -28,10 +28,8 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
-
-import asyncpg
 
 from vf_mcp.db.pool import Database, DsnProvider, RoleSafety, StatementCounter, note_sql
 from vf_mcp.errors import (
@@ -46,6 +44,11 @@ from vf_mcp.errors import (
     VfError,
 )
 from vf_mcp.settings import Settings, redact_dsn
+
+if TYPE_CHECKING:
+    import asyncpg
+else:
+    from vf_mcp.lazy import asyncpg  # imported on first use: not before the stdio handshake
 
 MyConn: TypeAlias = Any
 """An asyncmy Connection (its stubs miss the protocol calls this module makes: reset, flags)."""
