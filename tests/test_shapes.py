@@ -79,3 +79,62 @@ async def test_without_a_schema_cache_nothing_is_remembered(dsn: str) -> None:
         assert db.shapes.get(SQL) is None
     finally:
         await db.close()
+
+
+async def test_run_query_remembers_named_columns_and_notices_schema_changes(dsn: str) -> None:
+    """A model's statement with named columns runs in its remembered form (one round trip); a type change under
+    it is noticed and the answer follows the new schema; a `*` statement is never remembered, so a new column
+    shows at once."""
+    from helpers import call, mcp_client
+
+    admin = await asyncpg.connect(dsn)
+    await admin.execute("DROP TABLE IF EXISTS rq_t; CREATE TABLE rq_t (id int PRIMARY KEY, v text)")
+    await admin.execute("INSERT INTO rq_t VALUES (1, 'a'), (2, 'bb')")
+    named = "SELECT id, v FROM rq_t ORDER BY id"
+    star = "SELECT * FROM rq_t ORDER BY id"
+    try:
+        async with mcp_client(dsn, query_cache_ttl_s=0) as client:
+            for _ in range(3):
+                out = await call(client, "run_query", {"sql": named})
+                assert out["rows"] == [[1, "a"], [2, "bb"]]
+                assert [c["type"] for c in out["columns"]] == ["integer", "text"]
+            await call(client, "run_query", {"sql": star})
+            await admin.execute("ALTER TABLE rq_t ALTER COLUMN v TYPE int USING length(v)")
+            await admin.execute("ALTER TABLE rq_t ADD COLUMN w date DEFAULT '2026-01-02'")
+            out = await call(client, "run_query", {"sql": named})
+            want = [list(r) for r in await admin.fetch(named)]
+            assert out["rows"] == want == [[1, 1], [2, 2]]
+            assert [c["type"] for c in out["columns"]] == ["integer", "integer"]
+            out = await call(client, "run_query", {"sql": star})
+            assert [c["name"] for c in out["columns"]] == ["id", "v", "w"]
+            assert out["rows"] == [[1, 1, "2026-01-02"], [2, 2, "2026-01-02"]]
+            bad = await client.call_tool("run_query", {"sql": "SELECT id / (id - 1) AS q FROM rq_t ORDER BY id"})
+            assert bad.is_error and "division by zero" in bad.content[0].text  # type: ignore[union-attr]
+    finally:
+        await admin.execute("DROP TABLE IF EXISTS rq_t")
+        await admin.close()
+
+
+async def test_remembered_forms_keep_every_value_whole(dsn: str) -> None:
+    """The cast that pins a remembered form never changes a value: bit(n), char(n), arrays, records, numeric
+    with a scale, timestamps with a precision, enums and domains come back as on the first, described run."""
+    from helpers import call, mcp_client
+
+    admin = await asyncpg.connect(dsn)
+    await admin.execute("DROP TYPE IF EXISTS rq_mood; CREATE TYPE rq_mood AS ENUM ('ok', 'meh')")
+    sql_text = (
+        "SELECT B'101'::bit(3) AS b, 'abc'::char(3) AS c, ARRAY[1, 2] AS a, ARRAY['x', 'y'] AS t, (1, 'z') AS r, "
+        "12.345::numeric(6, 3) AS n, '2026-01-02 03:04:05.678'::timestamp(1) AS ts, 'meh'::rq_mood AS m, "
+        "'1 day'::interval AS i, 'x'::\"char\" AS ch"
+    )
+    try:
+        async with mcp_client(dsn, query_cache_ttl_s=0) as client:
+            first = await call(client, "run_query", {"sql": sql_text})
+            for _ in range(2):
+                again = await call(client, "run_query", {"sql": sql_text})
+                assert again["rows"] == first["rows"] and again["columns"] == first["columns"]
+            row = first["rows"][0]
+            assert row[0] == "101" and row[1] == "abc" and row[2] == [1, 2] and row[7] == "meh"
+    finally:
+        await admin.execute("DROP TYPE IF EXISTS rq_mood")
+        await admin.close()

@@ -76,6 +76,8 @@ class CheckedStatement:
     relation_refs: frozenset[tuple[str, str]] = frozenset()
     """Every (schema or "", relation) named anywhere, as the parser folded them, CTE-named ones included
     (a CTE's scope is not tracked, so the gate resolves these names conservatively)."""
+    star: bool = False
+    """A `*` column list (or TABLE) anywhere: its columns follow the schema, so its shape is never remembered."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -459,7 +461,7 @@ def _interesting() -> frozenset[str]:
 class _Collector:
     """What the checks need from the parse tree, gathered from its interesting dicts."""
 
-    __slots__ = ("attrs", "cte_dml", "ctes", "funcs", "into", "locking", "relations", "stmts")
+    __slots__ = ("attrs", "cte_dml", "ctes", "funcs", "into", "locking", "relations", "star", "stmts")
 
     def __init__(self) -> None:
         self.funcs: list[tuple[list[str], int, bool]] = []  # (name parts, nargs, SQL-syntax form)
@@ -470,6 +472,7 @@ class _Collector:
         self.attrs: list[tuple[str, str]] = []  # (as written, candidate function name): row.func notation
         self.into = False
         self.locking: str | None = None
+        self.star = False  # a * column list anywhere (t.* or *)
 
     def add(self, d: dict[str, Any]) -> None:
         for key, value in d.items():
@@ -481,6 +484,8 @@ class _Collector:
                 self.relations.append(value)
             elif key == "ColumnRef":
                 fields = value.get("fields", ())
+                if any("A_Star" in f for f in fields):
+                    self.star = True
                 if len(fields) >= 2 and "String" in fields[-1]:
                     written = ".".join(f["String"]["sval"] if "String" in f else "*" for f in fields)
                     self.attrs.append((written, fields[-1]["String"]["sval"]))
@@ -706,7 +711,14 @@ def check_sql(
         name for name in _relation_names(collector.relations) if "." in name or name not in collector.ctes
     )
     refs = frozenset((str(rv.get("schemaname") or ""), str(rv.get("relname") or "")) for rv in collector.relations)
-    return CheckedStatement(sql=sql, kind=kind, functions=functions, relations=relations, relation_refs=refs)
+    return CheckedStatement(
+        sql=sql,
+        kind=kind,
+        functions=functions,
+        relations=relations,
+        relation_refs=refs,
+        star=collector.star or kind == "table",
+    )
 
 
 def _relation_names(nodes: Iterable[dict[str, Any]]) -> Iterable[str]:

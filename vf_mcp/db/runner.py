@@ -28,6 +28,7 @@ from vf_mcp.db.convert import (
     Converters,
     JSONValue,
     PgAttribute,
+    PgType,
     convert_row,
     converters_for,
     numeric_columns,
@@ -39,7 +40,7 @@ from vf_mcp.db.guard import CheckedStatement
 from vf_mcp.db.masking import mask_by_lineage, masked_json_rows
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import Database, note_sql
-from vf_mcp.errors import InvalidArgumentError, db_errors
+from vf_mcp.errors import InvalidArgumentError, VfError, db_errors
 from vf_mcp.identifiers import quote_ident
 
 if TYPE_CHECKING:
@@ -326,6 +327,163 @@ def _take_rows(
     return taken
 
 
+class _ShapeChanged(VfError):
+    """A remembered statement form answered with a different number of columns (the schema changed)."""
+
+    code = "schema_changed"
+
+
+_UNPINNED = frozenset(("bit", "char", "record", "unknown", "void", "cstring", "internal", "trigger", "opaque"))
+"""Built-in types a bare cast would change (bit means bit(1), "char" one byte) or that cannot be cast to."""
+
+
+def _cast_to(t: PgType) -> str:
+    """`::type` pinning a result column to its described built-in type (or its array), else nothing: user
+    types (enums, domains, composites) and pseudo-types pass as they are, and a cast never fails on a fresh
+    description."""
+    if t.schema != "pg_catalog" or t.kind not in ("scalar", "array"):
+        return ""
+    name, suffix = (t.name[:-2], "[]") if t.kind == "array" and t.name.endswith("[]") else (t.name, "")
+    if (t.kind == "array" and not suffix) or name in _UNPINNED or name.startswith("any"):
+        return ""
+    return f"::pg_catalog.{quote_ident(name)}{suffix}"
+
+
+def _pinned(query: str, attrs: Sequence[PgAttribute], width: int) -> str:
+    """`query` (whose first len(attrs) of `width` columns are the statement's own) with those columns cast to
+    their described types: a remembered form answers in the shape it was described with, or fails."""
+    cells = [f"q.c{i + 1}{_cast_to(a.type)}" for i, a in enumerate(attrs)]
+    cells += [f"q.c{i + 1}" for i in range(len(attrs), width)]  # cut previews and sizes
+    aliases = ", ".join(f"c{i + 1}" for i in range(width))
+    return f"SELECT {', '.join(cells)} FROM (\n{query}\n) AS q({aliases})"
+
+
+@dataclass(frozen=True)
+class _How:
+    """How run_guarded runs its statement (the arguments that do not change between two attempts)."""
+
+    wrapped: bool
+    limit: int
+    offset: int
+    client_timeout: float
+    params_for_window: tuple[datetime, datetime] | None
+
+
+@dataclass(frozen=True)
+class _Described:
+    """A model-written statement's parameter types and result columns, remembered like vf-mcp's own shapes."""
+
+    ptypes: tuple[str, ...]
+    attrs: tuple[PgAttribute, ...]
+
+
+@dataclass
+class _Run:
+    attrs: tuple[PgAttribute, ...]
+    columns: tuple[Column, ...]
+    used_window: bool
+    args: list[Any]
+    rows: list[list[JSONValue]] = field(default_factory=list)
+    row_json: list[str] = field(default_factory=list)
+    size: int = 2
+    truncated_reason: str | None = None
+    cut_values: list[str] = field(default_factory=list)
+
+
+async def _run_once(
+    conn: Any,
+    db: Database,
+    sql: str,
+    params: Sequence[object],
+    key: str,
+    pin: bool,
+    *,
+    remembered: bool,
+    wrapped: bool,
+    limit: int,
+    offset: int,
+    client_timeout: float,
+    params_for_window: tuple[datetime, datetime] | None,
+) -> _Run:
+    """Describe (or recall) and run the statement once: capped rows, converted, values cut inside PostgreSQL.
+
+    A statement without * (`pin`) is remembered with its described columns: later runs take one round trip, the
+    wrapped form with every column cast to its described type (the answer keeps its shape until the catalog
+    refreshes; a form the schema no longer fits fails, and run_guarded describes it afresh).
+    """
+    known = db.shapes.get(key) if pin and remembered else None
+    stmt = None
+    if isinstance(known, _Described):
+        ptypes, attrs = list(known.ptypes), known.attrs
+    else:
+        stmt = await conn.prepare(sql, name="", timeout=client_timeout)  # unnamed: no Close round trip later
+        ptypes = [p.name for p in stmt.get_parameters()]
+        attrs = tuple(stmt.get_attributes())
+        if pin and attrs:
+            db.shapes.put(key, _Described(tuple(ptypes), attrs))
+    used_window = False
+    if params_for_window is not None and len(ptypes) == 2:
+        params, used_window = [params_for_window[0].isoformat(), params_for_window[1].isoformat()], True
+    if len(ptypes) != len(params):
+        raise InvalidArgumentError(
+            f"The statement has {len(ptypes)} parameter(s) ($1..${len(ptypes)}) but {len(params)} "
+            "value(s) were given in params."
+        )
+    args = [_coerce_param(v, t) for v, t in zip(params, ptypes, strict=True)]
+    columns = tuple(Column(a.name, type_label(a)) for a in attrs)
+    run = _Run(attrs=attrs, columns=columns, used_window=used_window, args=args)
+    if not attrs:
+        if stmt is None:
+            stmt = await conn.prepare(sql, name="", timeout=client_timeout)
+        await stmt.fetch(*args, timeout=client_timeout)
+        return run
+    cap = db.settings.max_result_bytes
+    bounded = None
+    if wrapped:
+        body = await statement_body(sql)
+        if any(is_variable_length(a) for a in attrs):
+            # Values over the cap are cut and rows past the cap are emptied inside PostgreSQL: the fetch below
+            # never brings more than about one row over max_result_bytes into memory.
+            bounded = _bounded_memo(body, attrs, cap, offset, limit + 1)
+            query, width = bounded.sql, bounded.width + len(bounded.var_columns) + 2
+        else:
+            query = f"SELECT * FROM (\n{body}\n) AS q0 OFFSET {int(offset)} LIMIT {limit + 1}"
+            width = len(attrs)
+        if pin:
+            query = _pinned(query, attrs, width)
+        batch = await conn.fetch(query, *args, timeout=client_timeout)  # asyncpg keeps it prepared
+        if batch and len(batch[0]) != width:
+            raise _ShapeChanged(
+                "The statement's columns changed while it ran (a schema change): retry.", retryable=True
+            )
+    else:
+        assert stmt is not None  # only wrapped statements are remembered
+        cursor = await stmt.cursor(*args, timeout=client_timeout)
+        if offset:
+            await cursor.forward(offset, timeout=client_timeout)
+        batch = await cursor.fetch(limit + 1, timeout=client_timeout)
+    taken = _take_rows(
+        batch,
+        limit=limit,
+        width=len(attrs),
+        bounded=bounded,
+        converters=converters_for(attrs),
+        columns=columns,
+        offset=offset,
+        cap=cap,
+        cut_values=run.cut_values,
+    )
+    run.rows, run.row_json, run.size, run.truncated_reason = (
+        taken.rows,
+        taken.row_json,
+        taken.size,
+        taken.truncated_reason,
+    )
+    if run.truncated_reason is None and len(batch) > limit:
+        run.truncated_reason = f"more than {limit} rows (limit)"
+    return run
+
+
 async def run_guarded(
     db: Database,
     catalog: Catalog,
@@ -351,65 +509,33 @@ async def run_guarded(
     effective = db.effective_timeout_ms(timeout_ms)
     client_timeout = db.client_timeout_s(timeout_ms)
     plan = None
-    cut_values: list[str] = []
     # A query is wrapped with its limit and fetched in one statement: no cursor, so no explicit transaction.
     wrapped = checked.kind in ("select", "values", "table")
+    how = _How(
+        wrapped=wrapped,
+        limit=limit,
+        offset=offset,
+        client_timeout=client_timeout,
+        params_for_window=params_for_window,
+    )
     async with db.read_only(timeout_ms=timeout_ms, transaction=not wrapped) as conn:
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
-            stmt = await conn.prepare(sql, name="", timeout=client_timeout)  # unnamed: no Close round trip later
-            ptypes = [p.name for p in stmt.get_parameters()]
-            used_window = False
-            if params_for_window is not None and len(ptypes) == 2:
-                params, used_window = [params_for_window[0].isoformat(), params_for_window[1].isoformat()], True
-            if len(ptypes) != len(params):
-                raise InvalidArgumentError(
-                    f"The statement has {len(ptypes)} parameter(s) ($1..${len(ptypes)}) but {len(params)} "
-                    "value(s) were given in params."
-                )
-            args = [_coerce_param(v, t) for v, t in zip(params, ptypes, strict=True)]
-            attrs = stmt.get_attributes()
-            columns = tuple(Column(a.name, type_label(a)) for a in attrs)
-            converters = converters_for(attrs)
-            rows: list[list[JSONValue]] = []
-            row_json: list[str] = []  # each row encoded once: measured for the cap, reused for the text
-            size = 2
-            truncated_reason: str | None = None
-            cap = settings.max_result_bytes
-            if attrs:
-                bounded = None
-                if wrapped:
-                    body = await statement_body(sql)
-                    if any(is_variable_length(a) for a in attrs):
-                        # Values over the cap are cut and rows past the cap are emptied inside PostgreSQL: the
-                        # fetch below never brings more than about one row over max_result_bytes into memory.
-                        bounded = _bounded_memo(body, tuple(attrs), cap, offset, limit + 1)
-                        query = bounded.sql
-                    else:
-                        query = f"SELECT * FROM (\n{body}\n) AS q0 OFFSET {int(offset)} LIMIT {limit + 1}"
-                    batch = await conn.fetch(query, *args, timeout=client_timeout)  # asyncpg caches its plan
-                else:
-                    cursor = await stmt.cursor(*args, timeout=client_timeout)
-                    if offset:
-                        await cursor.forward(offset, timeout=client_timeout)
-                    batch = await cursor.fetch(limit + 1, timeout=client_timeout)
-                taken = _take_rows(
-                    batch,
-                    limit=limit,
-                    width=len(attrs),
-                    bounded=bounded,
-                    converters=converters,
-                    columns=columns,
-                    offset=offset,
-                    cap=cap,
-                    cut_values=cut_values,
-                )
-                rows, row_json, size, truncated_reason = taken.rows, taken.row_json, taken.size, taken.truncated_reason
-                if truncated_reason is None and len(batch) > limit:
-                    truncated_reason = f"more than {limit} rows (limit)"
-            else:
-                await stmt.fetch(*args, timeout=client_timeout)
+            key = "run_query\x00" + sql
+            pin = wrapped and not checked.star  # a * or TABLE follows the schema: its shape is never remembered
+            recalled = pin and isinstance(db.shapes.get(key), _Described)
+            try:
+                run = await _run_once(conn, db, sql, params, key, pin, remembered=True, **vars(how))
+            except (asyncpg.PostgresError, _ShapeChanged) as exc:
+                stale = isinstance(exc, _ShapeChanged) or not _answered(exc)
+                if not recalled or not stale:
+                    raise
+                db.shapes.forget(key)  # the schema changed under the remembered form: described afresh
+                run = await _run_once(conn, db, sql, params, key, pin, remembered=False, **vars(how))
+            attrs, columns, used_window, args = run.attrs, run.columns, run.used_window, run.args
+            rows, row_json, size, truncated_reason = run.rows, run.row_json, run.size, run.truncated_reason
+            cut_values = run.cut_values
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             if explain and checked.kind in ("select", "values", "table"):
                 plan_rows = await conn.fetch(f"EXPLAIN (FORMAT JSON) {sql}", *args, timeout=client_timeout)
@@ -465,10 +591,7 @@ class _Shape:
     def of(sql: str, attrs: tuple[PgAttribute, ...], bounded: Bounded | None) -> _Shape:
         inner = sql if bounded is None else bounded.sql
         width = len(attrs) if bounded is None else bounded.width + len(bounded.var_columns) + 1
-        cells = [f"q.c{i + 1}::{quote_ident(a.type.schema)}.{quote_ident(a.type.name)}" for i, a in enumerate(attrs)]
-        cells += [f"q.c{i + 1}" for i in range(len(attrs), width)]  # the cut previews and sizes
-        aliases = ", ".join(f"c{i + 1}" for i in range(width))
-        return _Shape(attrs, bounded, f"SELECT {', '.join(cells)} FROM (\n{inner}\n) AS q({aliases})")
+        return _Shape(attrs, bounded, _pinned(inner, attrs, width))
 
 
 async def fetch_converted(
