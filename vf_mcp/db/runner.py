@@ -9,16 +9,17 @@ holds much more than max_result_bytes plus one row (each value at most max_resul
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
@@ -40,7 +41,7 @@ from vf_mcp.db.guard import CheckedStatement
 from vf_mcp.db.masking import mask_by_lineage, masked_json_rows
 from vf_mcp.db.offload import OFF_LOOP_CHARS, off_loop
 from vf_mcp.db.pool import Database, note_sql
-from vf_mcp.errors import InvalidArgumentError, VfError, db_errors
+from vf_mcp.errors import InvalidArgumentError, db_errors
 from vf_mcp.identifiers import quote_ident
 
 if TYPE_CHECKING:
@@ -327,12 +328,6 @@ def _take_rows(
     return taken
 
 
-class _ShapeChanged(VfError):
-    """A remembered statement form answered with a different number of columns (the schema changed)."""
-
-    code = "schema_changed"
-
-
 _UNPINNED = frozenset(("bit", "char", "record", "unknown", "void", "cstring", "internal", "trigger", "opaque"))
 """Built-in types a bare cast would change (bit means bit(1), "char" one byte) or that cannot be cast to."""
 
@@ -356,17 +351,6 @@ def _pinned(query: str, attrs: Sequence[PgAttribute], width: int) -> str:
     cells += [f"q.c{i + 1}" for i in range(len(attrs), width)]  # cut previews and sizes
     aliases = ", ".join(f"c{i + 1}" for i in range(width))
     return f"SELECT {', '.join(cells)} FROM (\n{query}\n) AS q({aliases})"
-
-
-@dataclass(frozen=True)
-class _How:
-    """How run_guarded runs its statement (the arguments that do not change between two attempts)."""
-
-    wrapped: bool
-    limit: int
-    offset: int
-    client_timeout: float
-    params_for_window: tuple[datetime, datetime] | None
 
 
 @dataclass(frozen=True)
@@ -452,10 +436,6 @@ async def _run_once(
         if pin:
             query = _pinned(query, attrs, width)
         batch = await conn.fetch(query, *args, timeout=client_timeout)  # asyncpg keeps it prepared
-        if batch and len(batch[0]) != width:
-            raise _ShapeChanged(
-                "The statement's columns changed while it ran (a schema change): retry.", retryable=True
-            )
     else:
         assert stmt is not None  # only wrapped statements are remembered
         cursor = await stmt.cursor(*args, timeout=client_timeout)
@@ -511,28 +491,27 @@ async def run_guarded(
     plan = None
     # A query is wrapped with its limit and fetched in one statement: no cursor, so no explicit transaction.
     wrapped = checked.kind in ("select", "values", "table")
-    how = _How(
-        wrapped=wrapped,
-        limit=limit,
-        offset=offset,
-        client_timeout=client_timeout,
-        params_for_window=params_for_window,
-    )
     async with db.read_only(timeout_ms=timeout_ms, transaction=not wrapped) as conn:
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
             key = "run_query\x00" + sql
             pin = wrapped and not checked.star  # a * or TABLE follows the schema: its shape is never remembered
-            recalled = pin and isinstance(db.shapes.get(key), _Described)
-            try:
-                run = await _run_once(conn, db, sql, params, key, pin, remembered=True, **vars(how))
-            except (asyncpg.PostgresError, _ShapeChanged) as exc:
-                stale = isinstance(exc, _ShapeChanged) or not _answered(exc)
-                if not recalled or not stale:
-                    raise
-                db.shapes.forget(key)  # the schema changed under the remembered form: described afresh
-                run = await _run_once(conn, db, sql, params, key, pin, remembered=False, **vars(how))
+            once = functools.partial(
+                _run_once,
+                conn,
+                db,
+                sql,
+                params,
+                key,
+                pin,
+                wrapped=wrapped,
+                limit=limit,
+                offset=offset,
+                client_timeout=client_timeout,
+                params_for_window=params_for_window,
+            )
+            run = await _recalling(db, key, once)
             attrs, columns, used_window, args = run.attrs, run.columns, run.used_window, run.args
             rows, row_json, size, truncated_reason = run.rows, run.row_json, run.size, run.truncated_reason
             cut_values = run.cut_values
@@ -573,6 +552,22 @@ def _answered(exc: asyncpg.PostgresError) -> bool:
     return state.startswith(("08", "53", "57", "58"))
 
 
+T = TypeVar("T")
+
+
+async def _recalling(db: Database, key: str, attempt: Callable[..., Awaitable[T]]) -> T:
+    """`attempt(remembered=True)`; when a remembered form fails for a reason other than the statement's own
+    outcome (the schema changed under it), it is forgotten and the statement described afresh, once."""
+    recalled = db.shapes.get(key) is not None
+    try:
+        return await attempt(remembered=True)
+    except asyncpg.PostgresError as exc:
+        if not recalled or _answered(exc):
+            raise
+    db.shapes.forget(key)
+    return await attempt(remembered=False)
+
+
 @dataclass(frozen=True)
 class _Shape:
     """A statement's described result (remembered in Database.shapes) and the form that runs it again.
@@ -594,6 +589,34 @@ class _Shape:
         return _Shape(attrs, bounded, _pinned(inner, attrs, width))
 
 
+async def _fetch_once(
+    conn: Any,
+    db: Database,
+    sql: str,
+    params: Sequence[object],
+    client_timeout: float,
+    *,
+    remembered: bool,
+) -> tuple[_Shape, list[Record]]:
+    """Run one of vf-mcp's own statements in its remembered form (one round trip), or describe it first."""
+    known = db.shapes.get(sql) if remembered else None
+    if isinstance(known, _Shape):  # asyncpg keeps the remembered form prepared on each connection
+        return known, await conn.fetch(known.sql, *params, timeout=client_timeout)
+    stmt = await conn.prepare(sql, name="", timeout=client_timeout)  # unnamed: no Close later
+    attrs = tuple(stmt.get_attributes())
+    bounded = None
+    if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
+        # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL
+        bounded = bounded_sql(await statement_body(sql), attrs, value_cap=db.settings.max_result_bytes)
+        records = await conn.fetch(bounded.sql, *params, timeout=client_timeout)
+    else:
+        records = await stmt.fetch(*params, timeout=client_timeout)
+    shape = _Shape.of(await statement_body(sql), attrs, bounded)
+    if attrs and _is_query(sql):
+        db.shapes.put(sql, shape)
+    return shape, records
+
+
 async def fetch_converted(
     db: Database, sql: str, params: Sequence[object] = (), *, timeout_ms: int | None = None
 ) -> tuple[list[Column], list[list[JSONValue]], float]:
@@ -609,30 +632,9 @@ async def fetch_converted(
         started = time.perf_counter()  # after the wait for a connection
         with db_errors(statement_timeout_ms=effective):
             note_sql(sql)
-            records: list[Record] | None = None
-            remembered = db.shapes.get(sql)
-            shape = remembered if isinstance(remembered, _Shape) else None
-            if shape is not None:
-                try:  # one round trip: asyncpg keeps the remembered form prepared on each connection
-                    records = await conn.fetch(shape.sql, *params, timeout=client_timeout)
-                except asyncpg.PostgresError as exc:
-                    db.shapes.forget(sql)
-                    if _answered(exc):
-                        raise
-                    records = None  # the schema changed under the remembered form: described afresh below
-            if records is None or shape is None:
-                stmt = await conn.prepare(sql, name="", timeout=client_timeout)  # unnamed: no Close later
-                attrs = tuple(stmt.get_attributes())
-                bounded = None
-                if attrs and _is_query(sql) and any(is_variable_length(a) for a in attrs):
-                    # values over max_result_bytes (a group key of 200 MB...) are cut inside PostgreSQL
-                    bounded = bounded_sql(await statement_body(sql), attrs, value_cap=db.settings.max_result_bytes)
-                    records = await conn.fetch(bounded.sql, *params, timeout=client_timeout)
-                else:
-                    records = await stmt.fetch(*params, timeout=client_timeout)
-                shape = _Shape.of(await statement_body(sql), attrs, bounded)
-                if attrs and _is_query(sql):
-                    db.shapes.put(sql, shape)
+            shape, records = await _recalling(
+                db, sql, functools.partial(_fetch_once, conn, db, sql, params, client_timeout)
+            )
     attrs, bounded = shape.attrs, shape.bounded
     converters = converters_for(attrs)
     if bounded is None:
