@@ -9,7 +9,6 @@ so the same admin DSN works on both. It returns once the replica has applied the
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.mysql_server import INSTALL_DB, MARIADBD, MariaDb, _client, _wait_ready, admin_sql, free_port
+from tests.mysql_server import MariaDb, _client, _wait_ready, admin_sql, launch_mariadbd
 
 REPLICA_SERVER_ID = 2
 
@@ -78,23 +77,9 @@ def _root_value(sock: Path, sql: str) -> str:
 @contextmanager
 def start_replica(base: Path, primary: MariaDb) -> Iterator[Replica]:
     """A second mariadbd under `base`, replicating `primary` from its first binary log event."""
-    datadir, files, sock, log = base / "data", base / "files", base / "mysqld.sock", base / "mysqld.log"
-    files.mkdir(parents=True)
-    user_args = ["--user=root"] if os.geteuid() == 0 else []
-    subprocess.run(
-        [INSTALL_DB, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=socket",
-         "--skip-test-db", *user_args],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(MARIADBD), "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
-         "--bind-address=127.0.0.1", f"--log-error={log}", f"--pid-file={base / 'mysqld.pid'}",
-         f"--secure-file-priv={files}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
-         "--performance-schema=ON", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-         f"--server-id={REPLICA_SERVER_ID}", "--read-only", "--skip-slave-start", *user_args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc, port, sock, log, files = launch_mariadbd(
+        base, f"--server-id={REPLICA_SERVER_ID}", "--read-only", "--skip-slave-start"
+    )
     replica = Replica(MariaDb("127.0.0.1", port, primary.user, primary.password, files), proc, sock)
     try:
         _wait_ready(port, proc, log)

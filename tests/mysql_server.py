@@ -75,9 +75,11 @@ def _client(port: int, sock: Path, sql: str) -> None:
     )
 
 
-@contextmanager
-def start_mariadb(base: Path) -> Iterator[MariaDb]:
-    """Initialise a data directory under `base`, start mariadbd on a free port, yield, then stop it."""
+def launch_mariadbd(base: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int, Path, Path, Path]:
+    """Initialise a data directory under `base` and start mariadbd on a free port with `extra` options.
+
+    Returns (process, port, socket, error log, secure-file-priv directory); the caller waits for it.
+    """
     datadir, files, sock, log = base / "data", base / "files", base / "mysqld.sock", base / "mysqld.log"
     files.mkdir(parents=True)
     user_args = ["--user=root"] if os.geteuid() == 0 else []
@@ -92,9 +94,16 @@ def start_mariadb(base: Path) -> Iterator[MariaDb]:
          "--bind-address=127.0.0.1", f"--log-error={log}", f"--pid-file={base / 'mysqld.pid'}",
          f"--secure-file-priv={files}", "--skip-name-resolve", "--innodb-buffer-pool-size=32M",
          "--performance-schema=ON", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-         *BINLOG_ARGS, *user_args],
+         *extra, *user_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    return proc, port, sock, log, files
+
+
+@contextmanager
+def start_mariadb(base: Path) -> Iterator[MariaDb]:
+    """Initialise a data directory under `base`, start mariadbd on a free port, yield, then stop it."""
+    proc, port, sock, log, files = launch_mariadbd(base, *BINLOG_ARGS)
     try:
         _wait_ready(port, proc, log)
         _client(
